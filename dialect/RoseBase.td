@@ -1,0 +1,84 @@
+//===- RoseBase.td - rose dialect, enums and attributes ---*- tablegen -*-===//
+#ifndef ROSE_DIALECT_ROSEBASE_TD
+#define ROSE_DIALECT_ROSEBASE_TD
+
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/IR/OpBase.td"
+
+def Rose_Dialect : Dialect {
+  let name = "rose";
+  let cppNamespace = "::mlir::rose";
+  let summary = "Tensor ops, collectives and sharding for tensor-parallel GPT models";
+  let description = [{
+    The rose dialect describes a GPT forward pass at the level an ONNX export or
+    a Hugging Face checkpoint does (embedding, linear layers, layer norm, GELU,
+    causal attention, shape ops), plus the collectives and the sharding
+    annotation that tensor-parallel (TP) rewriting introduces. Weights are never
+    stored in the IR: `rose.param` names a tensor in a checkpoint.
+
+    Ops are SPMD: after sharding, one function describes the program every TP
+    rank runs; collectives name the TP axis and its size.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasConstantMaterializer = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Name of the discardable attribute that records the sharding of an op's
+    /// results (a #rose.shard, or an array of them for multi-result ops).
+    static constexpr ::llvm::StringLiteral kShardingAttrName = "rose.sharding";
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Rose_ShardKind : I32EnumAttr<"ShardKind",
+    "how a value is laid out over a TP axis", [
+      I32EnumAttrCase<"Replicated", 0, "replicated">,
+      I32EnumAttrCase<"Split", 1, "split">,
+      I32EnumAttrCase<"Partial", 2, "partial">]> {
+  let cppNamespace = "::mlir::rose";
+  let genSpecializedAttr = 0;
+}
+
+def Rose_GeluApproximation : I32EnumAttr<"GeluApproximation",
+    "GELU formula: exact (erf) or the tanh approximation", [
+      I32EnumAttrCase<"None", 0, "erf">,
+      I32EnumAttrCase<"Tanh", 1, "tanh">]> {
+  let cppNamespace = "::mlir::rose";
+}
+
+def Rose_ReductionKind : I32EnumAttr<"ReductionKind",
+    "reduction an all_reduce / reduce_scatter applies", [
+      I32EnumAttrCase<"Sum", 0, "sum">]> {
+  let cppNamespace = "::mlir::rose";
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+def Rose_ShardingAttr : AttrDef<Rose_Dialect, "Sharding"> {
+  let mnemonic = "shard";
+  let summary = "layout of a value over a tensor-parallel axis";
+  let description = [{
+    `replicated`: every rank holds the whole value. `split = d`: rank r holds
+    the r-th equal chunk of dim d. `partial`: every rank holds a full-shaped
+    addend; the value is their sum (an all_reduce is pending). The axis
+    defaults to "tp".
+
+    ```mlir
+    #rose.shard<replicated>
+    #rose.shard<split = 2>
+    #rose.shard<partial, axis = "tp">
+    ```
+  }];
+  let parameters = (ins "ShardKind":$kind, "int64_t":$dim,
+                        StringRefParameter<"TP axis name">:$axis);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
+#endif // ROSE_DIALECT_ROSEBASE_TD

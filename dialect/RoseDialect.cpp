@@ -1,0 +1,144 @@
+//===- RoseDialect.cpp - rose dialect, sharding attribute
+//------------------===//
+#include "dialect/RoseDialect.h"
+#include "dialect/RoseOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::rose;
+
+#include "dialect/RoseDialect.cpp.inc"
+#include "dialect/RoseEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/RoseAttrs.cpp.inc"
+
+void RoseDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialect/RoseOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/RoseAttrs.cpp.inc"
+      >();
+}
+
+Operation *RoseDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                            Type type, Location loc) {
+  auto elements = dyn_cast<ElementsAttr>(value);
+  if (!elements || elements.getType() != type)
+    return nullptr;
+  return builder.create<ConstantOp>(loc, type, elements);
+}
+
+//===----------------------------------------------------------------------===//
+// ShardingAttr
+//===----------------------------------------------------------------------===//
+
+static constexpr llvm::StringLiteral kDefaultAxis = "tp";
+
+// #rose.shard<replicated>, #rose.shard<split = 2>, #rose.shard<partial>, each
+// optionally followed by `, axis = "name"`.
+Attribute ShardingAttr::parse(AsmParser &parser, Type) {
+  if (parser.parseLess())
+    return {};
+  StringRef keyword;
+  SMLoc kindLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&keyword))
+    return {};
+  std::optional<ShardKind> kind = symbolizeShardKind(keyword);
+  if (!kind) {
+    parser.emitError(kindLoc,
+                     "expected 'replicated', 'split' or 'partial', got '")
+        << keyword << "'";
+    return {};
+  }
+  int64_t dim = -1;
+  if (*kind == ShardKind::Split &&
+      (parser.parseEqual() || parser.parseInteger(dim)))
+    return {};
+  std::string axis = kDefaultAxis.str();
+  if (succeeded(parser.parseOptionalComma()) &&
+      (parser.parseKeyword("axis") || parser.parseEqual() ||
+       parser.parseString(&axis)))
+    return {};
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<ShardingAttr>(parser.getContext(), *kind, dim, axis);
+}
+
+void ShardingAttr::print(AsmPrinter &printer) const {
+  printer << "<" << stringifyShardKind(getKind());
+  if (getKind() == ShardKind::Split)
+    printer << " = " << getDim();
+  if (getAxis() != kDefaultAxis)
+    printer << ", axis = \"" << getAxis() << "\"";
+  printer << ">";
+}
+
+LogicalResult ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   ShardKind kind, int64_t dim,
+                                   StringRef axis) {
+  if (axis.empty())
+    return emitError() << "sharding axis name must not be empty";
+  if (kind == ShardKind::Split && dim < 0)
+    return emitError() << "split dim must be >= 0, got " << dim;
+  if (kind != ShardKind::Split && dim != -1)
+    return emitError() << stringifyShardKind(kind) << " sharding takes no dim";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Discardable attributes
+//===----------------------------------------------------------------------===//
+
+/// Checks one result's sharding against the result's rank.
+static LogicalResult verifyResultSharding(Operation *op, Attribute attr,
+                                          unsigned resultIndex) {
+  auto sharding = dyn_cast<ShardingAttr>(attr);
+  if (!sharding)
+    return op->emitOpError()
+           << "'" << RoseDialect::kShardingAttrName << "' entry for result #"
+           << resultIndex << " must be a #rose.shard, got " << attr;
+  if (sharding.getKind() != ShardKind::Split)
+    return success();
+  auto type = dyn_cast<RankedTensorType>(op->getResult(resultIndex).getType());
+  if (!type)
+    return op->emitOpError()
+           << "'" << RoseDialect::kShardingAttrName << "' splits result #"
+           << resultIndex << ", which is not a ranked tensor";
+  if (sharding.getDim() >= type.getRank())
+    return op->emitOpError()
+           << "'" << RoseDialect::kShardingAttrName << "' splits dim "
+           << sharding.getDim() << " but result #" << resultIndex
+           << " has rank " << type.getRank();
+  return success();
+}
+
+LogicalResult RoseDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  if (attr.getName() != kShardingAttrName)
+    return op->emitOpError()
+           << "unknown rose attribute '" << attr.getName().getValue() << "'";
+  // One result: a bare #rose.shard; several: an array with one per result.
+  if (auto array = dyn_cast<ArrayAttr>(attr.getValue())) {
+    if (array.size() != op->getNumResults())
+      return op->emitOpError()
+             << "'" << kShardingAttrName << "' has " << array.size()
+             << " entries but the op has " << op->getNumResults() << " results";
+    for (auto [i, entry] : llvm::enumerate(array))
+      if (failed(verifyResultSharding(op, entry, i)))
+        return failure();
+    return success();
+  }
+  if (op->getNumResults() != 1)
+    return op->emitOpError()
+           << "'" << kShardingAttrName << "' on an op with "
+           << op->getNumResults()
+           << " results must be an array with one #rose.shard per result";
+  return verifyResultSharding(op, attr.getValue(), 0);
+}

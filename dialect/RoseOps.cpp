@@ -1,0 +1,615 @@
+//===- RoseOps.cpp - rose op verification and shape inference
+//--------------===//
+//
+// Each op has one shape function that serves two callers: best-effort result
+// type inference (silent, yields an unranked tensor on inconsistent operands)
+// and the verifier (reports the first problem, naming operand and numbers).
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/RoseOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace mlir::rose;
+
+using Shape = SmallVector<int64_t>;
+
+std::string mlir::rose::formatShape(ArrayRef<int64_t> shape) {
+  std::string out = "[";
+  llvm::raw_string_ostream os(out);
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      ", ");
+  os << "]";
+  return out;
+}
+
+bool mlir::rose::isCompatibleResultType(Type inferred, Type declared) {
+  if (isa<UnrankedTensorType>(inferred))
+    return true;
+  return getElementTypeOrSelf(inferred) == getElementTypeOrSelf(declared) &&
+         succeeded(verifyCompatibleShape(inferred, declared));
+}
+
+namespace {
+/// Emits diagnostics for the verifier and stays silent during inference.
+class Reporter {
+public:
+  explicit Reporter(function_ref<InFlightDiagnostic()> emit = nullptr)
+      : emit(emit) {}
+
+  template <typename... Args> LogicalResult fail(const Args &...args) const {
+    if (emit) {
+      InFlightDiagnostic diag = emit();
+      (diag << ... << args);
+    }
+    return failure();
+  }
+
+private:
+  function_ref<InFlightDiagnostic()> emit;
+};
+} // namespace
+
+static RankedTensorType rankedType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Dims of `a` and `b` agree unless both are static and differ.
+static bool dimsAgree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Normalizes `axis` (negative counts from the back) against `rank`.
+static FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank,
+                                        StringRef what, const Reporter &r) {
+  if (axis < -rank || axis >= rank)
+    return r.fail(what, " ", axis, " is out of range for rank ", rank);
+  return axis < 0 ? axis + rank : axis;
+}
+
+static LogicalResult sameElementType(Value a, StringRef aName, Value b,
+                                     StringRef bName, const Reporter &r) {
+  Type ea = getElementTypeOrSelf(a.getType());
+  Type eb = getElementTypeOrSelf(b.getType());
+  if (ea != eb)
+    return r.fail(aName, " element type ", ea, " differs from ", bName,
+                  " element type ", eb);
+  return success();
+}
+
+/// Numpy broadcasting; a dynamic dim against a static one takes the static
+/// size unless that size is 1.
+static FailureOr<Shape> broadcastShapes(ArrayRef<int64_t> a,
+                                        ArrayRef<int64_t> b, StringRef what,
+                                        const Reporter &r) {
+  size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
+    int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
+    int64_t &d = out[rank - 1 - i];
+    if (da == db || db == 1)
+      d = da;
+    else if (da == 1)
+      d = db;
+    else if (ShapedType::isDynamic(da))
+      d = db;
+    else if (ShapedType::isDynamic(db))
+      d = da;
+    else
+      return r.fail(what, " shapes ", formatShape(a), " and ", formatShape(b),
+                    " do not broadcast");
+  }
+  return out;
+}
+
+/// Checks a declared result type against the inferred shape and element type.
+static LogicalResult verifyResultType(Operation *op, unsigned index,
+                                      ArrayRef<int64_t> shape, Type element) {
+  Type inferred = RankedTensorType::get(shape, element);
+  Type declared = op->getResult(index).getType();
+  if (isCompatibleResultType(inferred, declared))
+    return success();
+  return op->emitOpError() << "result #" << index << " type " << declared
+                           << " does not match the inferred type " << inferred;
+}
+
+/// Pushes the inferred type: ranked when the shape function succeeded.
+static LogicalResult pushInferred(SmallVectorImpl<Type> &types, Value like,
+                                  FailureOr<Shape> shape) {
+  Type elementType = getElementTypeOrSelf(like.getType());
+  if (failed(shape))
+    types.push_back(UnrankedTensorType::get(elementType));
+  else
+    types.push_back(RankedTensorType::get(*shape, elementType));
+  return success();
+}
+
+// Result types are compared in verify() (see verifyResultType), where the
+// message can name both types; the interface's own check would add a second,
+// generic error, so it accepts everything.
+#define ROSE_COMPATIBLE_RESULTS(OP)                                            \
+  bool OP::isCompatibleReturnTypes(TypeRange l, TypeRange r) { return true; }
+ROSE_COMPATIBLE_RESULTS(EmbeddingOp)
+ROSE_COMPATIBLE_RESULTS(PositionsOp)
+ROSE_COMPATIBLE_RESULTS(MatMulOp)
+ROSE_COMPATIBLE_RESULTS(AddOp)
+ROSE_COMPATIBLE_RESULTS(SubOp)
+ROSE_COMPATIBLE_RESULTS(MulOp)
+ROSE_COMPATIBLE_RESULTS(DivOp)
+ROSE_COMPATIBLE_RESULTS(LayerNormOp)
+ROSE_COMPATIBLE_RESULTS(GeluOp)
+ROSE_COMPATIBLE_RESULTS(SoftmaxOp)
+ROSE_COMPATIBLE_RESULTS(AttentionOp)
+ROSE_COMPATIBLE_RESULTS(ReshapeOp)
+ROSE_COMPATIBLE_RESULTS(TransposeOp)
+ROSE_COMPATIBLE_RESULTS(SplitOp)
+ROSE_COMPATIBLE_RESULTS(ConcatOp)
+ROSE_COMPATIBLE_RESULTS(SliceOp)
+ROSE_COMPATIBLE_RESULTS(AllReduceOp)
+ROSE_COMPATIBLE_RESULTS(AllGatherOp)
+ROSE_COMPATIBLE_RESULTS(ReduceScatterOp)
+ROSE_COMPATIBLE_RESULTS(ShardSliceOp)
+#undef ROSE_COMPATIBLE_RESULTS
+
+// Wires an op's shape function into inference and verification.
+#define ROSE_SINGLE_RESULT_SHAPE_FN(OP, FN, LIKE)                              \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location>,   \
+                                     Adaptor adaptor,                          \
+                                     SmallVectorImpl<Type> &types) {           \
+    return pushInferred(types, adaptor.LIKE(), FN(adaptor, Reporter()));       \
+  }                                                                            \
+  LogicalResult OP::verify() {                                                 \
+    Adaptor adaptor(*this);                                                    \
+    FailureOr<Shape> shape =                                                   \
+        FN(adaptor, Reporter([&] { return emitOpError(); }));                  \
+    if (failed(shape))                                                         \
+      return failure();                                                        \
+    return verifyResultType(*this, 0, *shape,                                  \
+                            getElementTypeOrSelf(adaptor.LIKE().getType()));   \
+  }
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("param name must not be empty");
+  if (!getType().hasStaticShape())
+    return emitOpError() << "param '" << getName()
+                         << "' must have a static shape, got " << getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Compute ops
+//===----------------------------------------------------------------------===//
+
+static FailureOr<Shape> embeddingShape(EmbeddingOp::Adaptor op,
+                                       const Reporter &r) {
+  RankedTensorType table = rankedType(op.getTable());
+  if (table.getRank() != 2)
+    return r.fail("table must be rank 2 [vocab, dim], got rank ",
+                  table.getRank());
+  if (std::optional<int64_t> offset = op.getVocabOffset();
+      offset && *offset < 0)
+    return r.fail("vocab_offset must be >= 0, got ", *offset);
+  Shape shape(rankedType(op.getIndices()).getShape());
+  shape.push_back(table.getDimSize(1));
+  return shape;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(EmbeddingOp, embeddingShape, getTable)
+
+static FailureOr<Shape> positionsShape(PositionsOp::Adaptor op,
+                                       const Reporter &r) {
+  RankedTensorType input = rankedType(op.getInput());
+  if (input.getRank() < 1)
+    return r.fail("input must have rank >= 1");
+  // ODS returns I64Attr values as uint64_t; rose attributes are signed.
+  if (int64_t offset = op.getOffset(); offset < 0)
+    return r.fail("offset must be >= 0, got ", offset);
+  return Shape(input.getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(PositionsOp, positionsShape, getInput)
+
+static FailureOr<Shape> matmulShape(MatMulOp::Adaptor op, const Reporter &r) {
+  RankedTensorType lhs = rankedType(op.getLhs());
+  RankedTensorType rhs = rankedType(op.getRhs());
+  if (lhs.getRank() < 2)
+    return r.fail("lhs must have rank >= 2, got rank ", lhs.getRank());
+  if (rhs.getRank() < 2)
+    return r.fail("rhs must have rank >= 2, got rank ", rhs.getRank());
+  if (failed(sameElementType(op.getLhs(), "lhs", op.getRhs(), "rhs", r)))
+    return failure();
+  bool transposed = op.getTransposeRhs();
+  int64_t k = lhs.getShape().back();
+  int64_t rhsK = rhs.getDimSize(rhs.getRank() - (transposed ? 1 : 2));
+  int64_t n = rhs.getDimSize(rhs.getRank() - (transposed ? 2 : 1));
+  if (!dimsAgree(k, rhsK))
+    return r.fail("contracting dims differ: lhs has ", k, ", rhs has ", rhsK,
+                  transposed ? " (rhs is transposed)" : "");
+  FailureOr<Shape> shape =
+      broadcastShapes(lhs.getShape().drop_back(2), rhs.getShape().drop_back(2),
+                      "batch dims: lhs and rhs", r);
+  if (failed(shape))
+    return failure();
+  if (Value bias = op.getBias()) {
+    RankedTensorType biasType = rankedType(bias);
+    if (biasType.getRank() != 1)
+      return r.fail("bias must be 1-D, got rank ", biasType.getRank());
+    if (!dimsAgree(biasType.getDimSize(0), n))
+      return r.fail("bias has ", biasType.getDimSize(0),
+                    " elements, expected N = ", n);
+    if (failed(sameElementType(bias, "bias", op.getLhs(), "lhs", r)))
+      return failure();
+  }
+  shape->push_back(lhs.getDimSize(lhs.getRank() - 2));
+  shape->push_back(n);
+  return shape;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(MatMulOp, matmulShape, getLhs)
+
+template <typename Adaptor>
+static FailureOr<Shape> binaryShape(Adaptor op, const Reporter &r) {
+  if (failed(sameElementType(op.getLhs(), "lhs", op.getRhs(), "rhs", r)))
+    return failure();
+  return broadcastShapes(rankedType(op.getLhs()).getShape(),
+                         rankedType(op.getRhs()).getShape(), "operand", r);
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(AddOp, binaryShape, getLhs)
+ROSE_SINGLE_RESULT_SHAPE_FN(SubOp, binaryShape, getLhs)
+ROSE_SINGLE_RESULT_SHAPE_FN(MulOp, binaryShape, getLhs)
+ROSE_SINGLE_RESULT_SHAPE_FN(DivOp, binaryShape, getLhs)
+
+static FailureOr<Shape> layerNormShape(LayerNormOp::Adaptor op,
+                                       const Reporter &r) {
+  RankedTensorType input = rankedType(op.getInput());
+  if (input.getRank() < 1)
+    return r.fail("input must have rank >= 1");
+  int64_t dim = input.getShape().back();
+  for (auto [value, name] :
+       {std::pair(op.getScale(), "scale"), std::pair(op.getBias(), "bias")}) {
+    RankedTensorType type = rankedType(value);
+    if (type.getRank() != 1)
+      return r.fail(name, " must be 1-D, got rank ", type.getRank());
+    if (!dimsAgree(type.getDimSize(0), dim))
+      return r.fail(name, " has ", type.getDimSize(0), " elements, expected ",
+                    dim, " (the last dim of input)");
+    if (failed(sameElementType(value, name, op.getInput(), "input", r)))
+      return failure();
+  }
+  if (!(op.getEpsilon().convertToDouble() > 0.0))
+    return r.fail("epsilon must be positive, got ",
+                  op.getEpsilon().convertToDouble());
+  return Shape(input.getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(LayerNormOp, layerNormShape, getInput)
+
+static FailureOr<Shape> geluShape(GeluOp::Adaptor op, const Reporter &) {
+  return Shape(rankedType(op.getInput()).getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(GeluOp, geluShape, getInput)
+
+static FailureOr<Shape> softmaxShape(SoftmaxOp::Adaptor op, const Reporter &r) {
+  RankedTensorType input = rankedType(op.getInput());
+  if (failed(normalizeAxis(op.getAxis(), input.getRank(), "axis", r)))
+    return failure();
+  return Shape(input.getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(SoftmaxOp, softmaxShape, getInput)
+
+static FailureOr<Shape> attentionShape(AttentionOp::Adaptor op,
+                                       const Reporter &r) {
+  RankedTensorType query = rankedType(op.getQuery());
+  if (query.getRank() != 3)
+    return r.fail("query must be rank 3 [batch, seq, heads * head_dim], got "
+                  "rank ",
+                  query.getRank());
+  for (auto [value, name] :
+       {std::pair(op.getKey(), "key"), std::pair(op.getValue(), "value")})
+    if (value.getType() != query)
+      return r.fail(name, " type ", value.getType(),
+                    " differs from query type ", query);
+  int64_t heads = op.getNumHeads();
+  if (heads <= 0)
+    return r.fail("num_heads must be positive, got ", heads);
+  int64_t hidden = query.getDimSize(2);
+  if (!ShapedType::isDynamic(hidden) && hidden % heads != 0)
+    return r.fail("num_heads = ", heads, " does not divide the hidden size ",
+                  hidden);
+  if (std::optional<APFloat> scale = op.getScale();
+      scale && !(scale->convertToDouble() > 0.0))
+    return r.fail("scale must be positive, got ", scale->convertToDouble());
+  return Shape(query.getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(AttentionOp, attentionShape, getQuery)
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+static FailureOr<Shape> reshapeShape(ReshapeOp::Adaptor op, const Reporter &r) {
+  ArrayRef<int64_t> in = rankedType(op.getInput()).getShape();
+  ArrayRef<int64_t> spec = op.getShape();
+  Shape out(spec);
+  std::optional<size_t> inferIndex;
+  // Dims copied with 0 pair an input dim with an output dim, so they drop out
+  // of the element-count comparison even when dynamic.
+  llvm::SmallBitVector copied(in.size());
+  for (auto [i, d] : llvm::enumerate(spec)) {
+    if (d < -1)
+      return r.fail("shape entry ", d, " at index ", i,
+                    " is invalid (use -1 to infer a dim, 0 to copy one)");
+    if (d == -1) {
+      if (inferIndex)
+        return r.fail("shape has more than one -1 (at indices ", *inferIndex,
+                      " and ", i, ")");
+      inferIndex = i;
+    } else if (d == 0) {
+      if (i >= in.size())
+        return r.fail("shape entry 0 at index ", i, " copies a dim the rank-",
+                      in.size(), " input lacks");
+      out[i] = in[i];
+      copied.set(i);
+    }
+  }
+  auto product = [](ArrayRef<int64_t> dims, const llvm::SmallBitVector &skip,
+                    bool skipNegative) -> std::optional<int64_t> {
+    int64_t p = 1;
+    for (auto [i, d] : llvm::enumerate(dims)) {
+      if (i < skip.size() && skip.test(i))
+        continue;
+      if (skipNegative && d == -1)
+        continue;
+      if (ShapedType::isDynamic(d))
+        return std::nullopt;
+      p *= d;
+    }
+    return p;
+  };
+  std::optional<int64_t> inCount = product(in, copied, false);
+  std::optional<int64_t> outCount = product(out, copied, true);
+  if (inferIndex) {
+    out[*inferIndex] = ShapedType::kDynamic;
+    if (inCount && outCount) {
+      if (*outCount == 0 || *inCount % *outCount != 0)
+        return r.fail("cannot infer the -1 dim: ", *inCount,
+                      " elements are not divisible by ", *outCount);
+      out[*inferIndex] = *inCount / *outCount;
+    }
+  } else if (inCount && outCount && *inCount != *outCount) {
+    return r.fail("reshape from ", formatShape(in), " to ", formatShape(out),
+                  " changes the element count from ", *inCount, " to ",
+                  *outCount);
+  }
+  return out;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(ReshapeOp, reshapeShape, getInput)
+
+static FailureOr<Shape> transposeShape(TransposeOp::Adaptor op,
+                                       const Reporter &r) {
+  ArrayRef<int64_t> in = rankedType(op.getInput()).getShape();
+  ArrayRef<int64_t> perm = op.getPermutation();
+  llvm::SmallBitVector seen(in.size());
+  bool valid = perm.size() == in.size();
+  for (int64_t p : perm) {
+    if (!valid || p < 0 || p >= static_cast<int64_t>(in.size()) ||
+        seen.test(p)) {
+      valid = false;
+      break;
+    }
+    seen.set(p);
+  }
+  if (!valid)
+    return r.fail("permutation ", formatShape(perm),
+                  " is not a permutation of 0..", int64_t(in.size()) - 1);
+  Shape out;
+  for (int64_t p : perm)
+    out.push_back(in[p]);
+  return out;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(TransposeOp, transposeShape, getInput)
+
+static FailureOr<SmallVector<Shape>> splitShapes(SplitOp::Adaptor op,
+                                                 const Reporter &r) {
+  RankedTensorType input = rankedType(op.getInput());
+  FailureOr<int64_t> axis =
+      normalizeAxis(op.getAxis(), input.getRank(), "axis", r);
+  if (failed(axis))
+    return failure();
+  int64_t total = 0;
+  SmallVector<Shape> shapes;
+  for (auto [i, size] : llvm::enumerate(op.getSizes())) {
+    if (size <= 0)
+      return r.fail("split size ", size, " at index ", i, " must be positive");
+    total += size;
+    shapes.emplace_back(input.getShape());
+    shapes.back()[*axis] = size;
+  }
+  if (shapes.empty())
+    return r.fail("sizes must not be empty");
+  int64_t dim = input.getDimSize(*axis);
+  if (!ShapedType::isDynamic(dim) && dim != total)
+    return r.fail("split sizes sum to ", total, " but axis ", *axis,
+                  " has size ", dim);
+  return shapes;
+}
+
+LogicalResult SplitOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &types) {
+  Type element = getElementTypeOrSelf(adaptor.getInput().getType());
+  FailureOr<SmallVector<Shape>> shapes = splitShapes(adaptor, Reporter());
+  if (failed(shapes)) {
+    // One unranked entry per requested piece keeps the result count right.
+    types.append(std::max<size_t>(adaptor.getSizes().size(), 1),
+                 UnrankedTensorType::get(element));
+    return success();
+  }
+  for (const Shape &shape : *shapes)
+    types.push_back(RankedTensorType::get(shape, element));
+  return success();
+}
+
+LogicalResult SplitOp::verify() {
+  FailureOr<SmallVector<Shape>> shapes =
+      splitShapes(Adaptor(*this), Reporter([&] { return emitOpError(); }));
+  if (failed(shapes))
+    return failure();
+  if (shapes->size() != getNumResults())
+    return emitOpError() << "has " << getNumResults() << " results but "
+                         << shapes->size() << " split sizes";
+  Type element = getInput().getType().getElementType();
+  for (auto [i, shape] : llvm::enumerate(*shapes))
+    if (failed(verifyResultType(*this, i, shape, element)))
+      return failure();
+  return success();
+}
+
+static FailureOr<Shape> concatShape(ConcatOp::Adaptor op, const Reporter &r) {
+  ValueRange inputs = op.getInputs();
+  if (inputs.empty())
+    return r.fail("needs at least one input");
+  RankedTensorType first = rankedType(inputs.front());
+  FailureOr<int64_t> axis =
+      normalizeAxis(op.getAxis(), first.getRank(), "axis", r);
+  if (failed(axis))
+    return failure();
+  Shape out(first.getShape());
+  for (auto [i, value] : llvm::enumerate(inputs.drop_front())) {
+    RankedTensorType type = rankedType(value);
+    size_t index = i + 1;
+    if (type.getRank() != first.getRank())
+      return r.fail("input ", index, " has rank ", type.getRank(),
+                    ", expected ", first.getRank());
+    if (failed(sameElementType(value, "input " + std::to_string(index),
+                               inputs.front(), "input 0", r)))
+      return failure();
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      int64_t size = type.getDimSize(d);
+      if (d == *axis) {
+        out[d] = ShapedType::isDynamic(out[d]) || ShapedType::isDynamic(size)
+                     ? ShapedType::kDynamic
+                     : out[d] + size;
+      } else if (!dimsAgree(out[d], size)) {
+        return r.fail("input ", index, " has size ", size, " in dim ", d,
+                      ", expected ", out[d]);
+      } else if (ShapedType::isDynamic(out[d])) {
+        out[d] = size;
+      }
+    }
+  }
+  return out;
+}
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location>,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  if (adaptor.getInputs().empty()) {
+    types.push_back(UnrankedTensorType::get(Float32Type::get(context)));
+    return success();
+  }
+  return pushInferred(types, adaptor.getInputs().front(),
+                      concatShape(adaptor, Reporter()));
+}
+
+LogicalResult ConcatOp::verify() {
+  FailureOr<Shape> shape =
+      concatShape(Adaptor(*this), Reporter([&] { return emitOpError(); }));
+  if (failed(shape))
+    return failure();
+  return verifyResultType(*this, 0, *shape,
+                          getElementTypeOrSelf(getInputs().front()));
+}
+
+static FailureOr<Shape> sliceShape(SliceOp::Adaptor op, const Reporter &r) {
+  RankedTensorType input = rankedType(op.getInput());
+  FailureOr<int64_t> axis =
+      normalizeAxis(op.getAxis(), input.getRank(), "axis", r);
+  if (failed(axis))
+    return failure();
+  int64_t start = op.getStart(), end = op.getEnd();
+  if (start < 0 || end <= start)
+    return r.fail("slice [", start, ", ", end,
+                  ") must satisfy 0 <= start < end");
+  int64_t dim = input.getDimSize(*axis);
+  if (!ShapedType::isDynamic(dim) && end > dim)
+    return r.fail("slice end ", end, " exceeds size ", dim, " of axis ", *axis);
+  Shape out(input.getShape());
+  out[*axis] = end - start;
+  return out;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(SliceOp, sliceShape, getInput)
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+/// Checks the group and, when `dim` is given, the gathered/scattered dim.
+template <typename Adaptor>
+static FailureOr<int64_t>
+checkCollective(Adaptor op, std::optional<int64_t> dim, const Reporter &r) {
+  if (op.getAxis().empty())
+    return r.fail("axis name must not be empty");
+  if (int64_t group = op.getGroupSize(); group < 1)
+    return r.fail("group_size must be >= 1, got ", group);
+  if (!dim)
+    return -1;
+  int64_t rank = rankedType(op.getInput()).getRank();
+  if (*dim < 0 || *dim >= rank)
+    return r.fail("dim ", *dim, " is out of range for rank ", rank);
+  return *dim;
+}
+
+/// Shape after keeping one of `group_size` chunks of `dim`.
+template <typename Adaptor>
+static FailureOr<Shape> chunkShape(Adaptor op, const Reporter &r) {
+  FailureOr<int64_t> dim = checkCollective(op, op.getDim(), r);
+  if (failed(dim))
+    return failure();
+  Shape out(rankedType(op.getInput()).getShape());
+  int64_t size = out[*dim], group = op.getGroupSize();
+  if (!ShapedType::isDynamic(size)) {
+    if (size % group != 0)
+      return r.fail("dim ", *dim, " of size ", size,
+                    " is not divisible by group_size ", group);
+    out[*dim] = size / group;
+  }
+  return out;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(ReduceScatterOp, chunkShape, getInput)
+ROSE_SINGLE_RESULT_SHAPE_FN(ShardSliceOp, chunkShape, getInput)
+
+static FailureOr<Shape> allGatherShape(AllGatherOp::Adaptor op,
+                                       const Reporter &r) {
+  FailureOr<int64_t> dim = checkCollective(op, op.getDim(), r);
+  if (failed(dim))
+    return failure();
+  Shape out(rankedType(op.getInput()).getShape());
+  if (!ShapedType::isDynamic(out[*dim]))
+    out[*dim] *= static_cast<int64_t>(op.getGroupSize());
+  return out;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(AllGatherOp, allGatherShape, getInput)
+
+static FailureOr<Shape> allReduceShape(AllReduceOp::Adaptor op,
+                                       const Reporter &r) {
+  if (failed(checkCollective(op, std::nullopt, r)))
+    return failure();
+  return Shape(rankedType(op.getInput()).getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(AllReduceOp, allReduceShape, getInput)
+
+#define GET_OP_CLASSES
+#include "dialect/RoseOps.cpp.inc"

@@ -1,0 +1,298 @@
+//===- RoseOps.td - rose dialect operations ---------------*- tablegen -*-===//
+#ifndef ROSE_DIALECT_ROSEOPS_TD
+#define ROSE_DIALECT_ROSEOPS_TD
+
+include "dialect/RoseBase.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints and op classes
+//===----------------------------------------------------------------------===//
+
+def Rose_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+def Rose_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+// Every compute op infers its result type. Inference is best-effort: when the
+// operands are inconsistent it yields an unranked tensor (compatible with any
+// declared result) and the op's verifier reports the actual problem, so each
+// mistake gets one message that names the operand and the numbers.
+class Rose_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Rose_Dialect, mnemonic,
+         !listconcat(traits, [Pure, InferTypeOpAdaptorWithIsCompatible])> {
+  let hasVerifier = 1;
+}
+
+class Rose_BinaryOp<string mnemonic, list<Trait> traits = []>
+    : Rose_Op<mnemonic, traits> {
+  let summary = "elementwise " # mnemonic # " with numpy broadcasting";
+  let arguments = (ins Rose_FloatTensor:$lhs, Rose_FloatTensor:$rhs);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+// Collectives communicate over one TP axis of `group_size` ranks.
+class Rose_CollectiveOp<string mnemonic, list<Trait> traits = []>
+    : Rose_Op<mnemonic, traits> {
+  let results = (outs Rose_FloatTensor:$result);
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters and constants
+//===----------------------------------------------------------------------===//
+
+def Rose_ParamOp : Op<Rose_Dialect, "param", [Pure]> {
+  let summary = "a model weight, named by its checkpoint tensor name";
+  let description = [{
+    Weights never live in the IR; a param names the tensor in the checkpoint
+    that the runtime loads (or slices, after sharding).
+
+    ```mlir
+    %w = rose.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Rose_ConstantOp : Op<Rose_Dialect, "constant",
+    [ConstantLike, Pure, AllTypesMatch<["value", "result"]>]> {
+  let summary = "a small constant tensor (scalars, masks); never a weight";
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "attr-dict $value";
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Compute
+//===----------------------------------------------------------------------===//
+
+def Rose_EmbeddingOp : Rose_Op<"embedding"> {
+  let summary = "gathers rows of an embedding table";
+  let description = [{
+    `result[i..., :] = table[indices[i...], :]`. With `vocab_offset`, the table
+    holds rows [offset, offset + rows) of a vocab-sharded table: other ids give
+    zero rows (a masked lookup whose partial results an all_reduce sums).
+
+    ```mlir
+    %x = rose.embedding %wte[%ids] : tensor<50257x768xf32>, tensor<?x?xi64> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$table, Rose_IndexTensor:$indices,
+                       OptionalAttr<I64Attr>:$vocab_offset);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $indices `]` attr-dict `:` type($table) `,` type($indices) `->` type($result)
+  }];
+}
+
+def Rose_PositionsOp : Rose_Op<"positions"> {
+  let summary = "position ids for a token tensor: result[..., s] = offset + s";
+  let description = [{
+    The GPT position-id `Range`: every row of the last dim counts up from
+    `offset` (non-zero when tokens continue a cached prefix).
+
+    ```mlir
+    %pos = rose.positions %ids : tensor<?x?xi64> -> tensor<?x?xi64>
+    ```
+  }];
+  let arguments = (ins Rose_IndexTensor:$input,
+                       DefaultValuedAttr<I64Attr, "0">:$offset);
+  let results = (outs Rose_IndexTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Rose_MatMulOp : Rose_Op<"matmul"> {
+  let summary = "batched matmul with optional bias: lhs @ rhs (+ bias)";
+  let description = [{
+    `lhs` is `[..., M, K]`; `rhs` is `[..., K, N]` (or `[..., N, K]` with
+    `transpose_rhs`); batch dims broadcast numpy-style, so a 2-D weight applies
+    to every batch. An optional 1-D `bias` of size N is added to every row.
+
+    ```mlir
+    %y = rose.matmul %x, %w, %b : tensor<?x?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32> -> tensor<?x?x3072xf32>
+    %logits = rose.matmul %h, %wte {transpose_rhs} : tensor<?x?x768xf32>, tensor<50257x768xf32> -> tensor<?x?x50257xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$lhs, Rose_FloatTensor:$rhs,
+                       Optional<Rose_FloatTensor>:$bias,
+                       UnitAttr:$transpose_rhs);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs (`,` $bias^)? attr-dict `:` type($lhs) `,` type($rhs) (`,` type($bias)^)? `->` type($result)
+  }];
+}
+
+def Rose_AddOp : Rose_BinaryOp<"add", [Commutative]>;
+def Rose_SubOp : Rose_BinaryOp<"sub">;
+def Rose_MulOp : Rose_BinaryOp<"mul", [Commutative]>;
+def Rose_DivOp : Rose_BinaryOp<"div">;
+
+def Rose_LayerNormOp : Rose_Op<"layer_norm"> {
+  let summary = "layer normalization over the last axis";
+  let description = [{
+    `(x - mean) / sqrt(var + epsilon) * scale + bias` over the last dim;
+    `scale` and `bias` are 1-D of that size.
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_FloatTensor:$scale,
+                       Rose_FloatTensor:$bias,
+                       DefaultValuedAttr<F64Attr, "1.0e-5">:$epsilon);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $bias attr-dict `:` type($input) `,` type($scale) `,` type($bias) `->` type($result)
+  }];
+}
+
+def Rose_GeluOp : Rose_Op<"gelu"> {
+  let summary = "GELU, exact (erf) or tanh-approximated";
+  let arguments = (ins Rose_FloatTensor:$input,
+                       Rose_GeluApproximation:$approximation);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input $approximation attr-dict `:` type($input) `->` type($result)";
+}
+
+def Rose_SoftmaxOp : Rose_Op<"softmax"> {
+  let summary = "softmax along one axis";
+  let arguments = (ins Rose_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input `axis` $axis attr-dict `:` type($input) `->` type($result)";
+}
+
+def Rose_AttentionOp : Rose_Op<"attention"> {
+  let summary = "scaled-dot-product multi-head attention, optionally causal";
+  let description = [{
+    q, k and v are `[batch, seq, heads * head_dim]` with heads packed in the
+    last dim (head h owns columns [h * head_dim, (h + 1) * head_dim)). Per head:
+    `softmax(q k^T * scale + causal_mask) v`; `scale` defaults to
+    `1 / sqrt(head_dim)`. Splitting the last dim by whole heads shards it.
+
+    ```mlir
+    %o = rose.attention %q, %k, %v heads 12 causal : tensor<?x?x768xf32> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$query, Rose_FloatTensor:$key,
+                       Rose_FloatTensor:$value, I64Attr:$num_heads,
+                       UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `heads` $num_heads (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+def Rose_ReshapeOp : Rose_Op<"reshape"> {
+  let summary = "reshape with ONNX semantics: 0 copies a dim, -1 is inferred";
+  let arguments = (ins Rose_FloatTensor:$input, DenseI64ArrayAttr:$shape);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input $shape attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
+}
+
+def Rose_TransposeOp : Rose_Op<"transpose"> {
+  let summary = "permutes dims: result dim i is input dim permutation[i]";
+  let arguments = (ins Rose_FloatTensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input $permutation attr-dict `:` type($input) `->` type($result)";
+  let hasFolder = 1;
+}
+
+def Rose_SplitOp : Rose_Op<"split"> {
+  let summary = "splits one axis into consecutive pieces of the given sizes";
+  let arguments = (ins Rose_FloatTensor:$input, I64Attr:$axis,
+                       DenseI64ArrayAttr:$sizes);
+  let results = (outs Variadic<Rose_FloatTensor>:$results);
+  let assemblyFormat = [{
+    $input `axis` $axis `sizes` $sizes attr-dict `:` type($input) `->` type($results)
+  }];
+  let hasFolder = 1;
+}
+
+def Rose_ConcatOp : Rose_Op<"concat"> {
+  let summary = "concatenates tensors along one axis";
+  let arguments = (ins Variadic<Rose_FloatTensor>:$inputs, I64Attr:$axis);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $inputs `axis` $axis attr-dict `:` type($inputs) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+def Rose_SliceOp : Rose_Op<"slice"> {
+  let summary = "takes [start, end) of one axis";
+  let arguments = (ins Rose_FloatTensor:$input, I64Attr:$axis, I64Attr:$start,
+                       I64Attr:$end);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `axis` $axis `from` $start `to` $end attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+def Rose_AllReduceOp : Rose_CollectiveOp<"all_reduce"> {
+  let summary = "every rank gets the reduction of all ranks' values";
+  let description = [{
+    ```mlir
+    %s = rose.all_reduce %p sum over "tp"(4) : tensor<?x?x768xf32> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_ReductionKind:$reduction,
+                       StrAttr:$axis, I64Attr:$group_size);
+  let assemblyFormat = [{
+    $input $reduction `over` $axis `(` $group_size `)` attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Rose_AllGatherOp : Rose_CollectiveOp<"all_gather"> {
+  let summary = "concatenates every rank's chunk along `dim`";
+  let description = [{
+    ```mlir
+    %g = rose.all_gather %x over "tp"(4) dim 2 : tensor<?x?x192xf32> -> tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, StrAttr:$axis,
+                       I64Attr:$group_size, I64Attr:$dim);
+  let assemblyFormat = [{
+    $input `over` $axis `(` $group_size `)` `dim` $dim attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Rose_ReduceScatterOp : Rose_CollectiveOp<"reduce_scatter"> {
+  let summary = "reduces over ranks, then keeps this rank's chunk of `dim`";
+  let arguments = (ins Rose_FloatTensor:$input, Rose_ReductionKind:$reduction,
+                       StrAttr:$axis, I64Attr:$group_size, I64Attr:$dim);
+  let assemblyFormat = [{
+    $input $reduction `over` $axis `(` $group_size `)` `dim` $dim attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Rose_ShardSliceOp : Rose_CollectiveOp<"shard_slice"> {
+  let summary = "keeps this rank's chunk of `dim` of a replicated value";
+  let description = [{
+    No communication: rank r takes chunk r of `group_size` equal chunks.
+
+    ```mlir
+    %l = rose.shard_slice %x over "tp"(2) dim 2 : tensor<?x?x768xf32> -> tensor<?x?x384xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, StrAttr:$axis,
+                       I64Attr:$group_size, I64Attr:$dim);
+  let assemblyFormat = [{
+    $input `over` $axis `(` $group_size `)` `dim` $dim attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+#endif // ROSE_DIALECT_ROSEOPS_TD

@@ -1,0 +1,487 @@
+// Every rose verifier message, one case each.
+// RUN: rose-opt %s -split-input-file -verify-diagnostics
+
+// expected-error@+1 {{expected 'replicated', 'split' or 'partial', got 'tiled'}}
+func.func private @f() attributes {s = #rose.shard<tiled>}
+
+// -----
+
+// expected-error@+1 {{split dim must be >= 0, got -1}}
+func.func private @f() attributes {s = #rose.shard<split = -1>}
+
+// -----
+
+// expected-error@+1 {{sharding axis name must not be empty}}
+func.func private @f() attributes {s = #rose.shard<replicated, axis = "">}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{unknown rose attribute 'rose.layout'}}
+  %w = rose.param "w" {rose.layout = 1} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>) {
+  // expected-error@+1 {{'rose.sharding' has 1 entries but the op has 2 results}}
+  %a:2 = rose.split %x axis 1 sizes [4, 4] {rose.sharding = [#rose.shard<replicated>]} : tensor<4x8xf32> -> tensor<4x4xf32>, tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{'rose.sharding' entry for result #0 must be a #rose.shard, got 1 : i64}}
+  %w = rose.param "w" {rose.sharding = 1} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{'rose.sharding' splits result #0, which is not a ranked tensor}}
+  %c = arith.constant {rose.sharding = #rose.shard<split = 0>} 1 : i32
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{'rose.sharding' splits dim 1 but result #0 has rank 1}}
+  %w = rose.param "w" {rose.sharding = #rose.shard<split = 1>} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>) {
+  // expected-error@+1 {{'rose.sharding' on an op with 2 results must be an array with one #rose.shard per result}}
+  %a:2 = rose.split %x axis 1 sizes [4, 4] {rose.sharding = #rose.shard<replicated>} : tensor<4x8xf32> -> tensor<4x4xf32>, tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{param name must not be empty}}
+  %w = rose.param "" : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{param 'w' must have a static shape, got 'tensor<?x8xf32>'}}
+  %w = rose.param "w" : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<4x8x2xf32>, %i: tensor<3xi64>) {
+  // expected-error@+1 {{table must be rank 2 [vocab, dim], got rank 3}}
+  %x = rose.embedding %t[%i] : tensor<4x8x2xf32>, tensor<3xi64> -> tensor<3x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<4x8xf32>, %i: tensor<3xi64>) {
+  // expected-error@+1 {{vocab_offset must be >= 0, got -4}}
+  %x = rose.embedding %t[%i] {vocab_offset = -4} : tensor<4x8xf32>, tensor<3xi64> -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%t: tensor<4x8xf32>, %i: tensor<3xf32>) {
+  // expected-error@+1 {{operand #1 must be ranked tensor of 32-bit signless integer or 64-bit signless integer values}}
+  %x = rose.embedding %t[%i] : tensor<4x8xf32>, tensor<3xf32> -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<8xf32>, %b: tensor<8x4xf32>) {
+  // expected-error@+1 {{lhs must have rank >= 2, got rank 1}}
+  %y = rose.matmul %a, %b : tensor<8xf32>, tensor<8x4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8xf32>) {
+  // expected-error@+1 {{rhs must have rank >= 2, got rank 1}}
+  %y = rose.matmul %a, %b : tensor<2x8xf32>, tensor<8xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8x4xf16>) {
+  // expected-error@+1 {{lhs element type 'f32' differs from rhs element type 'f16'}}
+  %y = rose.matmul %a, %b : tensor<2x8xf32>, tensor<8x4xf16> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<?x?x64xf32>, %b: tensor<32x16xf32>) {
+  // expected-error@+1 {{contracting dims differ: lhs has 64, rhs has 32}}
+  %y = rose.matmul %a, %b : tensor<?x?x64xf32>, tensor<32x16xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<?x64xf32>, %b: tensor<16x32xf32>) {
+  // expected-error@+1 {{contracting dims differ: lhs has 64, rhs has 32 (rhs is transposed)}}
+  %y = rose.matmul %a, %b {transpose_rhs} : tensor<?x64xf32>, tensor<16x32xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<3x2x8xf32>, %b: tensor<4x8x4xf32>) {
+  // expected-error@+1 {{batch dims: lhs and rhs shapes [3] and [4] do not broadcast}}
+  %y = rose.matmul %a, %b : tensor<3x2x8xf32>, tensor<4x8x4xf32> -> tensor<3x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8x4xf32>, %c: tensor<1x4xf32>) {
+  // expected-error@+1 {{bias must be 1-D, got rank 2}}
+  %y = rose.matmul %a, %b, %c : tensor<2x8xf32>, tensor<8x4xf32>, tensor<1x4xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8x4xf32>, %c: tensor<5xf32>) {
+  // expected-error@+1 {{bias has 5 elements, expected N = 4}}
+  %y = rose.matmul %a, %b, %c : tensor<2x8xf32>, tensor<8x4xf32>, tensor<5xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8x4xf32>, %c: tensor<4xbf16>) {
+  // expected-error@+1 {{bias element type 'bf16' differs from lhs element type 'f32'}}
+  %y = rose.matmul %a, %b, %c : tensor<2x8xf32>, tensor<8x4xf32>, tensor<4xbf16> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8x4xf32>) {
+  // expected-error@+1 {{result #0 type 'tensor<2x5xf32>' does not match the inferred type 'tensor<2x4xf32>'}}
+  %y = rose.matmul %a, %b : tensor<2x8xf32>, tensor<8x4xf32> -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8xf16>) {
+  // expected-error@+1 {{lhs element type 'f32' differs from rhs element type 'f16'}}
+  %y = rose.add %a, %b : tensor<2x8xf32>, tensor<8xf16> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<?x3x8xf32>, %b: tensor<4x8xf32>) {
+  // expected-error@+1 {{operand shapes [?, 3, 8] and [4, 8] do not broadcast}}
+  %y = rose.mul %a, %b : tensor<?x3x8xf32>, tensor<4x8xf32> -> tensor<?x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<f32>, %g: tensor<8xf32>) {
+  // expected-error@+1 {{input must have rank >= 1}}
+  %y = rose.layer_norm %x, %g, %g : tensor<f32>, tensor<8xf32>, tensor<8xf32> -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<1x8xf32>, %b: tensor<8xf32>) {
+  // expected-error@+1 {{scale must be 1-D, got rank 2}}
+  %y = rose.layer_norm %x, %g, %b : tensor<?x8xf32>, tensor<1x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<6xf32>) {
+  // expected-error@+1 {{bias has 6 elements, expected 8 (the last dim of input)}}
+  %y = rose.layer_norm %x, %g, %b : tensor<?x8xf32>, tensor<8xf32>, tensor<6xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<8xf16>) {
+  // expected-error@+1 {{scale element type 'f16' differs from input element type 'f32'}}
+  %y = rose.layer_norm %x, %g, %g : tensor<?x8xf32>, tensor<8xf16>, tensor<8xf16> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error@+1 {{epsilon must be positive, got 0}}
+  %y = rose.layer_norm %x, %g, %g {epsilon = 0.0 : f64} : tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>) {
+  // expected-error@+1 {{axis 2 is out of range for rank 2}}
+  %y = rose.softmax %x axis 2 : tensor<?x8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>) {
+  // expected-error@+1 {{query must be rank 3 [batch, seq, heads * head_dim], got rank 2}}
+  %y = rose.attention %x, %x, %x heads 2 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x?x8xf32>, %k: tensor<?x?x16xf32>) {
+  // expected-error@+1 {{key type 'tensor<?x?x16xf32>' differs from query type 'tensor<?x?x8xf32>'}}
+  %y = rose.attention %q, %k, %q heads 2 : tensor<?x?x8xf32>, tensor<?x?x16xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x?x8xf32>) {
+  // expected-error@+1 {{num_heads must be positive, got 0}}
+  %y = rose.attention %q, %q, %q heads 0 : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error@+1 {{num_heads = 5 does not divide the hidden size 64}}
+  %y = rose.attention %q, %q, %q heads 5 causal : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error@+1 {{scale must be positive, got -1}}
+  %y = rose.attention %q, %q, %q heads 4 {scale = -1.0 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>) {
+  // expected-error@+1 {{shape entry -2 at index 1 is invalid (use -1 to infer a dim, 0 to copy one)}}
+  %y = rose.reshape %x [0, -2] : tensor<?x8xf32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{shape has more than one -1 (at indices 0 and 1)}}
+  %y = rose.reshape %x [-1, -1] : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<16xf32>) {
+  // expected-error@+1 {{shape entry 0 at index 1 copies a dim the rank-1 input lacks}}
+  %y = rose.reshape %x [16, 0] : tensor<16xf32> -> tensor<16x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x12xf32>) {
+  // expected-error@+1 {{cannot infer the -1 dim: 24 elements are not divisible by 5}}
+  %y = rose.reshape %x [-1, 5] : tensor<2x12xf32> -> tensor<5x5xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x24xf32>) {
+  // expected-error@+1 {{reshape from [?, 24] to [?, 5, 5] changes the element count from 24 to 25}}
+  %y = rose.reshape %x [0, 5, 5] : tensor<?x24xf32> -> tensor<?x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x4xf32>) {
+  // expected-error@+1 {{permutation [0, 0, 1] is not a permutation of 0..2}}
+  %y = rose.transpose %x [0, 0, 1] : tensor<2x3x4xf32> -> tensor<2x2x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{axis -3 is out of range for rank 2}}
+  %a:2 = rose.split %x axis -3 sizes [4, 4] : tensor<2x8xf32> -> tensor<2x4xf32>, tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{split size 0 at index 1 must be positive}}
+  %a:2 = rose.split %x axis 1 sizes [8, 0] : tensor<2x8xf32> -> tensor<2x8xf32>, tensor<2x0xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{sizes must not be empty}}
+  "rose.split"(%x) {axis = 1 : i64, sizes = array<i64>} : (tensor<2x8xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x12xf32>) {
+  // expected-error@+1 {{split sizes sum to 10 but axis 1 has size 12}}
+  %a:2 = rose.split %x axis 1 sizes [5, 5] : tensor<2x12xf32> -> tensor<2x5xf32>, tensor<2x5xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{needs at least one input}}
+  %y = "rose.concat"() {axis = 0 : i64} : () -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<8xf32>) {
+  // expected-error@+1 {{input 1 has rank 1, expected 2}}
+  %y = rose.concat %a, %b axis 0 : tensor<2x8xf32>, tensor<8xf32> -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<2x8xbf16>) {
+  // expected-error@+1 {{input 1 element type 'bf16' differs from input 0 element type 'f32'}}
+  %y = rose.concat %a, %b axis 0 : tensor<2x8xf32>, tensor<2x8xbf16> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2x8xf32>, %b: tensor<2x4xf32>) {
+  // expected-error@+1 {{input 1 has size 4 in dim 1, expected 8}}
+  %y = rose.concat %a, %b axis 0 : tensor<2x8xf32>, tensor<2x4xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{slice [4, 4) must satisfy 0 <= start < end}}
+  %y = rose.slice %x axis 1 from 4 to 4 : tensor<2x8xf32> -> tensor<2x0xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{slice end 9 exceeds size 8 of axis 1}}
+  %y = rose.slice %x axis -1 from 1 to 9 : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{axis name must not be empty}}
+  %y = rose.all_reduce %x sum over ""(2) : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{group_size must be >= 1, got 0}}
+  %y = rose.all_gather %x over "tp"(0) dim 1 : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{group_size must be >= 1, got -2}}
+  %y = rose.all_reduce %x sum over "tp"(-2) : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{dim 2 is out of range for rank 2}}
+  %y = rose.shard_slice %x over "tp"(2) dim 2 : tensor<2x8xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x?x30xf32>) {
+  // expected-error@+1 {{dim 2 of size 30 is not divisible by group_size 4}}
+  %y = rose.reduce_scatter %x sum over "tp"(4) dim 2 : tensor<?x?x30xf32> -> tensor<?x?x7xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{has 1 results but 2 split sizes}}
+  %a = "rose.split"(%x) {axis = 1 : i64, sizes = array<i64: 4, 4>} : (tensor<2x8xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{result #1 type 'tensor<2x3xf32>' does not match the inferred type 'tensor<2x4xf32>'}}
+  %a:2 = rose.split %x axis 1 sizes [4, 4] : tensor<2x8xf32> -> tensor<2x4xf32>, tensor<2x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<i64>) {
+  // expected-error@+1 {{input must have rank >= 1}}
+  %p = rose.positions %x : tensor<i64> -> tensor<i64>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x?xi64>) {
+  // expected-error@+1 {{offset must be >= 0, got -1}}
+  %p = rose.positions %x {offset = -1} : tensor<?x?xi64> -> tensor<?x?xi64>
+  return
+}

@@ -1,0 +1,56 @@
+# lit configuration for rose: IR tests (rose-opt), frontend and end-to-end tests.
+import os
+import shutil
+import subprocess
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "rose"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test", ".py"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "lib", "CMakeLists.txt"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.rose_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.rose_tools_dir, append_path=False)
+
+# Reference math runs on Debian's PyTorch; another python3 may come first on PATH.
+python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
+config.substitutions.append(("%python", python))
+config.substitutions.append(("%rose_src", config.rose_src_root))
+config.substitutions.append(("%testlib", os.path.join(config.rose_src_root, "test", "lib")))
+llvm_config.with_environment("PYTHONPATH", os.path.join(config.rose_src_root, "test", "lib"),
+                             append_path=True)
+
+tools = ["rose-opt", "rose-import", "rose-compile", "rose-run"]
+llvm_config.add_tool_substitutions(
+    [t for t in tools if os.path.exists(os.path.join(config.rose_tools_dir, t))],
+    [config.rose_tools_dir])
+for t in tools:
+    if os.path.exists(os.path.join(config.rose_tools_dir, t)):
+        config.available_features.add(t)
+
+# GPU tests carry `REQUIRES: cuda`: they run only where the CUDA backend was built
+# and a device answers, and are UNSUPPORTED (never failing) elsewhere.
+def _has_gpu():
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return False
+    try:
+        return subprocess.run([smi, "-L"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+if config.rose_enable_cuda and _has_gpu():
+    config.available_features.add("cuda")
+
+try:
+    import importlib.util
+    if python and subprocess.run([python, "-c", "import torch, onnx, numpy"],
+                                 capture_output=True, timeout=120).returncode == 0:
+        config.available_features.add("torch")
+except (OSError, subprocess.TimeoutExpired):
+    pass
