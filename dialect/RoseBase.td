@@ -79,6 +79,17 @@ def Rose_ShardingAttr : AttrDef<Rose_Dialect, "Sharding"> {
                         StringRefParameter<"TP axis name">:$axis);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    static ShardingAttr getReplicated(::mlir::MLIRContext *context,
+                                      ::llvm::StringRef axis = "tp");
+    static ShardingAttr getSplit(::mlir::MLIRContext *context, int64_t dim,
+                                 ::llvm::StringRef axis = "tp");
+    static ShardingAttr getPartial(::mlir::MLIRContext *context,
+                                   ::llvm::StringRef axis = "tp");
+    bool isReplicated() const { return getKind() == ShardKind::Replicated; }
+    bool isSplit() const { return getKind() == ShardKind::Split; }
+    bool isPartial() const { return getKind() == ShardKind::Partial; }
+  }];
 }
 
 #endif // ROSE_DIALECT_ROSEBASE_TD

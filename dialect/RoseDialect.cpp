@@ -80,6 +80,19 @@ void ShardingAttr::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
+ShardingAttr ShardingAttr::getReplicated(MLIRContext *context, StringRef axis) {
+  return get(context, ShardKind::Replicated, -1, axis);
+}
+
+ShardingAttr ShardingAttr::getSplit(MLIRContext *context, int64_t dim,
+                                    StringRef axis) {
+  return get(context, ShardKind::Split, dim, axis);
+}
+
+ShardingAttr ShardingAttr::getPartial(MLIRContext *context, StringRef axis) {
+  return get(context, ShardKind::Partial, -1, axis);
+}
+
 LogicalResult ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    ShardKind kind, int64_t dim,
                                    StringRef axis) {

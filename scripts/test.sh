@@ -16,5 +16,8 @@ cmake --build "$BUILD" -j "$JOBS"
 built=$(date +%s)
 echo "test.sh: build took $((built - start)) s"
 
+# The runtime must also build alone, without MLIR (the GPU machine has none).
+bash scripts/check-runtime-standalone.sh "${BUILD}-runtime"
+
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS"
 echo "test.sh: tests took $(($(date +%s) - built)) s"
