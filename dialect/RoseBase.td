@@ -27,6 +27,11 @@ def Rose_Dialect : Dialect {
     /// Name of the discardable attribute that records the sharding of an op's
     /// results (a #rose.shard, or an array of them for multi-result ops).
     static constexpr ::llvm::StringLiteral kShardingAttrName = "rose.sharding";
+    /// Module attribute: path of the safetensors file the params name.
+    static constexpr ::llvm::StringLiteral kWeightsAttrName = "rose.weights";
+    /// Module attribute: the model's hyperparameters (config.json names).
+    static constexpr ::llvm::StringLiteral kModelConfigAttrName =
+        "rose.gpt_config";
   }];
 }
 

@@ -4,6 +4,7 @@
 #include "dialect/RoseOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -134,9 +135,20 @@ static LogicalResult verifyResultSharding(Operation *op, Attribute attr,
 
 LogicalResult RoseDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
-  if (attr.getName() != kShardingAttrName)
-    return op->emitOpError()
-           << "unknown rose attribute '" << attr.getName().getValue() << "'";
+  StringRef name = attr.getName().getValue();
+  // Module-level facts the importers record: where the weights are and the
+  // model's hyperparameters.
+  if (name == kWeightsAttrName || name == kModelConfigAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitOpError() << "'" << name << "' belongs on a module";
+    if (name == kWeightsAttrName && !isa<StringAttr>(attr.getValue()))
+      return op->emitOpError() << "'" << name << "' must be a string path";
+    if (name == kModelConfigAttrName && !isa<DictionaryAttr>(attr.getValue()))
+      return op->emitOpError() << "'" << name << "' must be a dictionary";
+    return success();
+  }
+  if (name != kShardingAttrName)
+    return op->emitOpError() << "unknown rose attribute '" << name << "'";
   // One result: a bare #rose.shard; several: an array with one per result.
   if (auto array = dyn_cast<ArrayAttr>(attr.getValue())) {
     if (array.size() != op->getNumResults())

@@ -15,11 +15,12 @@ config.test_exec_root = os.path.join(config.rose_obj_root, "test")
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.rose_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.rose_tools_dir, append_path=True)
 
 # Reference math runs on Debian's PyTorch; another python3 may come first on PATH.
 python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
-config.substitutions.append(("%python", python))
+# Ahead of lit's own %python (the interpreter running lit).
+config.substitutions.insert(0, ("%python", python))
 config.substitutions.append(("%rose_src", config.rose_src_root))
 config.substitutions.append(("%testlib", os.path.join(config.rose_src_root, "test", "lib")))
 llvm_config.with_environment("PYTHONPATH", os.path.join(config.rose_src_root, "test", "lib"),

@@ -485,3 +485,20 @@ func.func @f(%x: tensor<?x?xi64>) {
   %p = rose.positions %x {offset = -1} : tensor<?x?xi64> -> tensor<?x?xi64>
   return
 }
+
+// -----
+
+func.func @f() attributes {rose.weights = "w.safetensors"} {
+  // expected-error@-1 {{'rose.weights' belongs on a module}}
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'rose.weights' must be a string path}}
+module attributes {rose.weights = 3} {}
+
+// -----
+
+// expected-error@+1 {{'rose.gpt_config' must be a dictionary}}
+module attributes {rose.gpt_config = "gpt2"} {}

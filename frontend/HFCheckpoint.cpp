@@ -1,0 +1,173 @@
+//===- HFCheckpoint.cpp - import Hugging Face GPT-2 checkpoints
+//------------===//
+#include "frontend/HFCheckpoint.h"
+
+#include "runtime/Safetensors.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include <nlohmann/json.hpp>
+
+using namespace mlir;
+using namespace mlir::rose;
+using json = nlohmann::json;
+
+static llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Reads an integer field; `fallback` applies when the field is absent or
+/// null. The JSON library runs without exceptions, so types are checked first.
+static llvm::Expected<int64_t> intField(const json &config, StringRef path,
+                                        const char *key,
+                                        std::optional<int64_t> fallback) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null()) {
+    if (fallback)
+      return *fallback;
+    return makeError(path + ": missing '" + key + "'");
+  }
+  if (!it->is_number_integer() || it->get<int64_t>() <= 0)
+    return makeError(path + ": '" + key + "' must be a positive integer");
+  return it->get<int64_t>();
+}
+
+llvm::Expected<GPTConfig> mlir::rose::readHFConfig(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return makeError(path + ": cannot read: " + buffer.getError().message());
+  json config = json::parse((*buffer)->getBufferStart(),
+                            (*buffer)->getBufferEnd(), nullptr,
+                            /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object())
+    return makeError(path + ": not a JSON object");
+
+  GPTConfig c;
+  auto read = [&](int64_t &field, const char *key,
+                  std::optional<int64_t> fallback) -> llvm::Error {
+    llvm::Expected<int64_t> value = intField(config, path, key, fallback);
+    if (!value)
+      return value.takeError();
+    field = *value;
+    return llvm::Error::success();
+  };
+  if (llvm::Error e = read(c.vocabSize, "vocab_size", std::nullopt))
+    return std::move(e);
+  if (llvm::Error e = read(c.maxPositions, "n_positions", std::nullopt))
+    return std::move(e);
+  if (llvm::Error e = read(c.dModel, "n_embd", std::nullopt))
+    return std::move(e);
+  if (llvm::Error e = read(c.numLayers, "n_layer", std::nullopt))
+    return std::move(e);
+  if (llvm::Error e = read(c.numHeads, "n_head", std::nullopt))
+    return std::move(e);
+  if (llvm::Error e = read(c.dFF, "n_inner", 4 * c.dModel))
+    return std::move(e);
+  if (c.dModel % c.numHeads != 0)
+    return makeError(path + ": n_head = " + llvm::Twine(c.numHeads) +
+                     " does not divide n_embd = " + llvm::Twine(c.dModel));
+
+  if (auto it = config.find("layer_norm_epsilon");
+      it != config.end() && !it->is_null()) {
+    if (!it->is_number() || !(it->get<double>() > 0.0))
+      return makeError(path + ": 'layer_norm_epsilon' must be a positive "
+                              "number");
+    c.layerNormEps = it->get<double>();
+  }
+  if (auto it = config.find("activation_function");
+      it != config.end() && !it->is_null()) {
+    std::string act = it->is_string() ? it->get<std::string>() : "";
+    // HF's names: gelu_new and gelu_pytorch_tanh are the tanh form; gelu is
+    // exact (erf).
+    if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast")
+      c.gelu = GeluApproximation::Tanh;
+    else if (act == "gelu")
+      c.gelu = GeluApproximation::None;
+    else
+      return makeError(path + ": unsupported activation_function '" + act +
+                       "' (supported: gelu_new, gelu_pytorch_tanh, gelu)");
+  }
+  if (auto it = config.find("tie_word_embeddings"); it != config.end()) {
+    if (!it->is_boolean())
+      return makeError(path + ": 'tie_word_embeddings' must be a boolean");
+    c.tiedLMHead = it->get<bool>();
+  }
+  return c;
+}
+
+static Type elementTypeFor(MLIRContext &context, ::rose::DType dtype) {
+  switch (dtype) {
+  case ::rose::DType::F32:
+    return Float32Type::get(&context);
+  case ::rose::DType::F16:
+    return Float16Type::get(&context);
+  case ::rose::DType::BF16:
+    return BFloat16Type::get(&context);
+  default:
+    return {};
+  }
+}
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
+  llvm::SmallString<256> configPath(dir), weightsPath(dir);
+  llvm::sys::path::append(configPath, "config.json");
+  llvm::sys::path::append(weightsPath, "model.safetensors");
+  llvm::Expected<GPTConfig> config = readHFConfig(configPath);
+  if (!config)
+    return config.takeError();
+
+  auto file = ::rose::SafetensorsFile::open(std::string(weightsPath));
+  if (!file)
+    return makeError(file.status().message());
+  const ::rose::SafetensorsFile &weights = **file;
+
+  // HF saves GPT2LMHeadModel with a `transformer.` prefix on the body, and
+  // GPT2Model without; lm_head.weight never has it.
+  std::string prefix = weights.find("wte.weight") == nullptr &&
+                               weights.find("transformer.wte.weight") != nullptr
+                           ? "transformer."
+                           : "";
+  auto fileName = [&](StringRef canonical) -> std::string {
+    if (canonical == "lm_head.weight")
+      return canonical.str();
+    return prefix + canonical.str();
+  };
+
+  const ::rose::TensorEntry *wte = weights.find(fileName("wte.weight"));
+  if (!wte)
+    return makeError(weightsPath + ": missing tensor 'wte.weight'");
+  ::rose::DType dtype = wte->dtype;
+  Type elementType = elementTypeFor(context, dtype);
+  if (!elementType)
+    return makeError(weightsPath + ": tensor 'wte.weight' has dtype " +
+                     std::string(::rose::dtypeName(dtype)) +
+                     "; rose models are F32, F16 or BF16");
+
+  for (const auto &[canonical, shape] : expectedGPT2Tensors(*config)) {
+    std::string name = fileName(canonical);
+    const ::rose::TensorEntry *entry = weights.find(name);
+    if (!entry)
+      return makeError(
+          weightsPath + ": missing tensor '" + name +
+          "' (config.json: n_layer = " + llvm::Twine(config->numLayers) +
+          (config->tiedLMHead ? ""
+                              : ", tie_word_embeddings = "
+                                "false") +
+          ")");
+    if (entry->dtype != dtype)
+      return makeError(weightsPath + ": tensor '" + name + "' has dtype " +
+                       std::string(::rose::dtypeName(entry->dtype)) +
+                       " but wte.weight has " +
+                       std::string(::rose::dtypeName(dtype)));
+    if (entry->shape != shape)
+      return makeError(weightsPath + ": tensor '" + name + "' has shape " +
+                       formatShape(entry->shape) + " but config.json implies " +
+                       formatShape(shape));
+  }
+
+  llvm::SmallString<256> absolute(weightsPath);
+  llvm::sys::fs::make_absolute(absolute);
+  return buildGPT2(context, *config, elementType, absolute, fileName);
+}

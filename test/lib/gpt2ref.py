@@ -1,0 +1,244 @@
+"""Independent PyTorch GPT-2 reference for rose's tests (shares no code with rose).
+
+Builds GPT-2-style models with random weights, writes them as Hugging Face
+checkpoints (config.json + model.safetensors) and as ONNX exports
+(torch.onnx.export, opset 17, dynamic batch/seq), and computes reference logits.
+
+    python3 -m gpt2ref make --config rosellm-2l --seed 1 --hf DIR [--onnx FILE]
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CONFIGS = {
+    # The rosellm test config.
+    "rosellm-1l": dict(vocab_size=10000, n_positions=128, n_embd=64, n_layer=1, n_head=4, n_inner=256),
+    "rosellm-2l": dict(vocab_size=10000, n_positions=128, n_embd=64, n_layer=2, n_head=4, n_inner=256),
+    # Small and odd-sized, n_inner left to the 4 * n_embd default.
+    "tiny": dict(vocab_size=97, n_positions=32, n_embd=32, n_layer=2, n_head=2, n_inner=None),
+    "wide": dict(vocab_size=512, n_positions=64, n_embd=96, n_layer=3, n_head=6, n_inner=192),
+    # GPT-2 124M shapes.
+    "gpt2-124m": dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner=None),
+}
+
+
+class Conv1D(nn.Module):
+    """HF GPT-2's linear layer: weight is [in, out]."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_in, n_out) * 0.02)
+        self.bias = nn.Parameter(torch.randn(n_out) * 0.02)
+
+    def forward(self, x):
+        return torch.matmul(x, self.weight) + self.bias
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class Attention(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.c_attn = Conv1D(d, 3 * d)
+        self.c_proj = Conv1D(d, d)
+
+    def forward(self, x):
+        b, s, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        hd = d // self.heads
+        q = q.view(b, s, self.heads, hd).transpose(1, 2)
+        k = k.view(b, s, self.heads, hd).transpose(1, 2)
+        v = v.view(b, s, self.heads, hd).transpose(1, 2)
+        att = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(hd)
+        mask = torch.ones(s, s, dtype=torch.bool, device=x.device).triu(1)
+        att = att.masked_fill(mask, float("-inf"))
+        att = torch.softmax(att, dim=-1)
+        y = torch.matmul(att, v).transpose(1, 2).contiguous().view(b, s, d)
+        return self.c_proj(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, d, ff, gelu):
+        super().__init__()
+        self.c_fc = Conv1D(d, ff)
+        self.c_proj = Conv1D(ff, d)
+        self.gelu = gelu
+
+    def forward(self, x):
+        h = self.c_fc(x)
+        h = gelu_tanh(h) if self.gelu == "tanh" else F.gelu(h)
+        return self.c_proj(h)
+
+
+def _layer_norm(d, eps):
+    ln = nn.LayerNorm(d, eps=eps)
+    with torch.no_grad():  # not the identity, so a swapped weight/bias shows
+        ln.weight.copy_(1.0 + 0.1 * torch.randn(d))
+        ln.bias.copy_(0.1 * torch.randn(d))
+    return ln
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["n_embd"]
+        self.ln_1 = _layer_norm(d, cfg["layer_norm_epsilon"])
+        self.attn = Attention(d, cfg["n_head"])
+        self.ln_2 = _layer_norm(d, cfg["layer_norm_epsilon"])
+        self.mlp = MLP(d, cfg["n_inner"] or 4 * d, cfg["gelu"])
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["n_embd"]
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg["vocab_size"], d)
+        self.wpe = nn.Embedding(cfg["n_positions"], d)
+        with torch.no_grad():
+            self.wte.weight.normal_(0, 0.02)
+            self.wpe.weight.normal_(0, 0.01)
+        self.h = nn.ModuleList([Block(cfg) for _ in range(cfg["n_layer"])])
+        self.ln_f = _layer_norm(d, cfg["layer_norm_epsilon"])
+        self.lm_head = None
+        if not cfg["tied"]:
+            self.lm_head = nn.Linear(d, cfg["vocab_size"], bias=False)
+            with torch.no_grad():
+                self.lm_head.weight.normal_(0, 0.02)
+
+    def forward(self, ids):
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        x = self.wte(ids) + self.wpe(pos)
+        for block in self.h:
+            x = block(x)
+        x = self.ln_f(x)
+        if self.lm_head is not None:
+            return self.lm_head(x)
+        return torch.matmul(x, self.wte.weight.t())
+
+
+def make_config(name, tied=True, gelu="tanh", eps=1e-5):
+    cfg = dict(CONFIGS[name])
+    cfg.update(tied=tied, gelu=gelu, layer_norm_epsilon=eps)
+    return cfg
+
+
+def make_model(cfg, seed):
+    torch.manual_seed(seed)
+    model = GPT2(cfg).eval()
+    return model
+
+
+def write_safetensors(path, tensors):
+    """tensors: dict name -> numpy array (written in insertion order)."""
+    dtypes = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int64"): "I64",
+              np.dtype("int32"): "I32"}
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        array = np.ascontiguousarray(array)
+        blob = array.tobytes()
+        header[name] = {"dtype": dtypes[array.dtype], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = entry["data_offsets"]
+        out[name] = np.frombuffer(data[base + b:base + e], dtype=dtypes[entry["dtype"]]).reshape(entry["shape"])
+    return out
+
+
+def save_hf(model, cfg, directory, prefix="", dtype="float32"):
+    os.makedirs(directory, exist_ok=True)
+    tensors = {}
+    for name, value in model.state_dict().items():
+        array = value.detach().cpu().numpy().astype(dtype)
+        tensors[name if name.startswith("lm_head.") else prefix + name] = array
+    write_safetensors(os.path.join(directory, "model.safetensors"), tensors)
+    config = {
+        "model_type": "gpt2",
+        "vocab_size": cfg["vocab_size"], "n_positions": cfg["n_positions"], "n_embd": cfg["n_embd"],
+        "n_layer": cfg["n_layer"], "n_head": cfg["n_head"], "n_inner": cfg["n_inner"],
+        "layer_norm_epsilon": cfg["layer_norm_epsilon"],
+        "activation_function": "gelu_new" if cfg["gelu"] == "tanh" else "gelu",
+        "tie_word_embeddings": cfg["tied"],
+    }
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def export_onnx(model, cfg, path, batch=2, seq=5):
+    ids = torch.randint(0, cfg["vocab_size"], (batch, seq))
+    torch.onnx.export(model, (ids,), path, opset_version=17, input_names=["input_ids"],
+                      output_names=["logits"],
+                      dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}})
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="gpt2ref")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    mk = sub.add_parser("make", help="make a random model and write it")
+    mk.add_argument("--config", default="rosellm-2l", choices=sorted(CONFIGS))
+    mk.add_argument("--seed", type=int, default=0)
+    mk.add_argument("--untied", action="store_true")
+    mk.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
+    mk.add_argument("--hf", help="write a Hugging Face checkpoint directory here")
+    mk.add_argument("--prefix", default="", help="name prefix in the checkpoint, e.g. transformer.")
+    mk.add_argument("--onnx", help="write an ONNX export here")
+    mk.add_argument("--set", action="append", default=[],
+                    help="override a config.json field after writing (key=json)")
+    args = p.parse_args(argv)
+
+    cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
+    model = make_model(cfg, args.seed)
+    if args.hf:
+        save_hf(model, cfg, args.hf, prefix=args.prefix)
+        if args.set:
+            path = os.path.join(args.hf, "config.json")
+            with open(path) as f:
+                config = json.load(f)
+            for item in args.set:
+                key, value = item.split("=", 1)
+                config[key] = json.loads(value)
+            with open(path, "w") as f:
+                json.dump(config, f)
+    if args.onnx:
+        export_onnx(model, cfg, args.onnx)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

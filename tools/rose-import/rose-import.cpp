@@ -1,0 +1,64 @@
+//===- rose-import.cpp - import a GPT model into rose IR
+//-------------------===//
+//
+// rose-import <model.onnx | hf-checkpoint-dir> -o model.mlir
+//
+// Errors are one line on stderr with a non-zero exit, and no output file is
+// left behind (outputs are written to a temp file and renamed).
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/HFCheckpoint.h"
+#include "runtime/MappedFile.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx | hf-dir>"));
+static cl::opt<std::string> outputPath("o", cl::Required,
+                                       cl::desc("output .mlir file"),
+                                       cl::value_desc("file"));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "rose-import: error: " << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "rose-import: GPT-2 (ONNX or Hugging Face "
+                              "checkpoint) to rose IR\n");
+  MLIRContext context;
+  llvm::Expected<OwningOpRef<ModuleOp>> module =
+      llvm::createStringError(llvm::inconvertibleErrorCode(), "unreachable");
+  if (llvm::sys::fs::is_directory(inputPath)) {
+    module = mlir::rose::importHFCheckpoint(context, inputPath);
+  } else if (!llvm::sys::fs::exists(inputPath)) {
+    return fail(inputPath + ": no such file or directory");
+  } else {
+    return fail(inputPath + ": expected a Hugging Face checkpoint directory "
+                            "or an .onnx file");
+  }
+  if (!module)
+    return fail(llvm::toString(module.takeError()));
+  if (failed(verify(**module)))
+    return fail(inputPath + ": imported IR does not verify (an importer bug)");
+
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  (*module)->print(os);
+  if (::rose::Status status =
+          ::rose::writeFileAtomically(outputPath, {{text.data(), text.size()}});
+      !status.ok())
+    return fail(status.message());
+  return 0;
+}
