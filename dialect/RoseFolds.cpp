@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/RoseOps.h"
 
+#include "mlir/IR/PatternMatch.h"
+
 using namespace mlir;
 using namespace mlir::rose;
 
@@ -82,4 +84,39 @@ OpFoldResult ReduceScatterOp::fold(FoldAdaptor) {
 }
 OpFoldResult ShardSliceOp::fold(FoldAdaptor) {
   return getGroupSize() == 1 ? getInput() : OpFoldResult();
+}
+
+namespace {
+/// add(matmul(x, w), b) -> matmul(x, w, b): exporters write a linear layer's
+/// bias as a separate Add; as the matmul's bias it is added once per row
+/// inside the GEMM epilogue, and TP sharding knows to add it exactly once.
+struct FuseBiasIntoMatMul : OpRewritePattern<AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AddOp add,
+                                PatternRewriter &rewriter) const override {
+    for (auto [product, bias] : {std::pair(add.getLhs(), add.getRhs()),
+                                 std::pair(add.getRhs(), add.getLhs())}) {
+      auto matmul = product.getDefiningOp<MatMulOp>();
+      if (!matmul || matmul.getBias() || !matmul->hasOneUse())
+        continue;
+      auto biasType = cast<RankedTensorType>(bias.getType());
+      int64_t n = matmul.getType().getShape().back();
+      // The add must not broadcast the product to a larger shape.
+      if (biasType.getRank() != 1 || biasType.getDimSize(0) != n ||
+          ShapedType::isDynamic(n) || add.getType() != matmul.getType())
+        continue;
+      rewriter.replaceOpWithNewOp<MatMulOp>(add, matmul.getLhs(),
+                                            matmul.getRhs(), bias,
+                                            matmul.getTransposeRhs());
+      return success();
+    }
+    return failure();
+  }
+};
+} // namespace
+
+void AddOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
+                                        MLIRContext *context) {
+  patterns.add<FuseBiasIntoMatMul>(context);
 }

@@ -130,7 +130,10 @@ def Rose_MatMulOp : Rose_Op<"matmul"> {
   }];
 }
 
-def Rose_AddOp : Rose_BinaryOp<"add", [Commutative]>;
+def Rose_AddOp : Rose_BinaryOp<"add", [Commutative]> {
+  // add(matmul(x, w), b) with a 1-D b folds into matmul's bias.
+  let hasCanonicalizer = 1;
+}
 def Rose_SubOp : Rose_BinaryOp<"sub">;
 def Rose_MulOp : Rose_BinaryOp<"mul", [Commutative]>;
 def Rose_DivOp : Rose_BinaryOp<"div">;

@@ -51,8 +51,10 @@ public:
   Value layerNorm(Value x, const std::string &prefix) {
     Value w = param(prefix + ".weight", {c.dModel});
     Value bias = param(prefix + ".bias", {c.dModel});
-    return b.create<LayerNormOp>(loc, x, w, bias,
-                                 b.getF64FloatAttr(c.layerNormEps));
+    // Frameworks hold epsilon as float32; use the value they compute with,
+    // so imports from ONNX and from checkpoints agree exactly.
+    double eps = static_cast<float>(c.layerNormEps);
+    return b.create<LayerNormOp>(loc, x, w, bias, b.getF64FloatAttr(eps));
   }
 
   Value linear(Value x, const std::string &prefix, int64_t in, int64_t out) {

@@ -71,3 +71,36 @@ func.func @split_concat_slice(%x: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<2
   %part = rose.slice %x axis 1 from 0 to 4 : tensor<2x8xf32> -> tensor<2x4xf32>
   return %s, %c, %full, %part : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x4xf32>
 }
+
+
+// -----
+
+// CHECK-LABEL: func @fuse_bias
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x8xf32>, %[[W:.*]]: tensor<8x16xf32>, %[[B:.*]]: tensor<16xf32>, %[[R:.*]]: tensor<?x?x16xf32>)
+// CHECK-NEXT: %[[Y:.*]] = rose.matmul %[[X]], %[[W]], %[[B]] : tensor<?x?x8xf32>, tensor<8x16xf32>, tensor<16xf32> -> tensor<?x?x16xf32>
+// CHECK-NEXT: %[[Z:.*]] = rose.matmul %[[X]], %[[W]], %[[B]] : tensor<?x?x8xf32>, tensor<8x16xf32>, tensor<16xf32> -> tensor<?x?x16xf32>
+// A full-shaped addend is a residual, not a bias.
+// CHECK-NEXT: %[[M:.*]] = rose.matmul %[[X]], %[[W]] :
+// CHECK-NEXT: %[[S:.*]] = rose.add %[[M]], %[[R]]
+// CHECK-NEXT: return %[[Y]], %[[Z]], %[[S]]
+func.func @fuse_bias(%x: tensor<?x?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<16xf32>, %r: tensor<?x?x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) {
+  %m = rose.matmul %x, %w : tensor<?x?x8xf32>, tensor<8x16xf32> -> tensor<?x?x16xf32>
+  %y = rose.add %m, %b : tensor<?x?x16xf32>, tensor<16xf32> -> tensor<?x?x16xf32>
+  %m2 = rose.matmul %x, %w : tensor<?x?x8xf32>, tensor<8x16xf32> -> tensor<?x?x16xf32>
+  %z = rose.add %b, %m2 : tensor<16xf32>, tensor<?x?x16xf32> -> tensor<?x?x16xf32>
+  %m3 = rose.matmul %x, %w : tensor<?x?x8xf32>, tensor<8x16xf32> -> tensor<?x?x16xf32>
+  %s = rose.add %m3, %r : tensor<?x?x16xf32>, tensor<?x?x16xf32> -> tensor<?x?x16xf32>
+  return %y, %z, %s : tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>
+}
+
+// -----
+
+// A product with another user keeps its own add.
+// CHECK-LABEL: func @shared_product
+// CHECK: %[[M:.*]] = rose.matmul %{{.*}}, %{{.*}} :
+// CHECK: rose.add %[[M]]
+func.func @shared_product(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %b: tensor<16xf32>) -> (tensor<4x16xf32>, tensor<4x16xf32>) {
+  %m = rose.matmul %x, %w : tensor<4x8xf32>, tensor<8x16xf32> -> tensor<4x16xf32>
+  %y = rose.add %m, %b : tensor<4x16xf32>, tensor<16xf32> -> tensor<4x16xf32>
+  return %m, %y : tensor<4x16xf32>, tensor<4x16xf32>
+}

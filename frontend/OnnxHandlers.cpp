@@ -1,0 +1,421 @@
+//===- OnnxHandlers.cpp - ONNX op handlers: data movement and shapes ------===//
+#include "frontend/OnnxImporterImpl.h"
+#include "runtime/Safetensors.h"
+
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace mlir::rose;
+using namespace mlir::rose::onnx_import;
+
+Importer::Importer(MLIRContext &context, llvm::StringRef path,
+                   llvm::StringRef weightsPath)
+    : context(context), path(path.str()), weightsPath(weightsPath.str()),
+      reader(llvm::sys::path::parent_path(path).str()), b(&context),
+      loc(b.getUnknownLoc()) {
+  context.loadDialect<RoseDialect, func::FuncDialect>();
+}
+
+const HandlerTable &Importer::handlers() {
+  static const HandlerTable table = {
+      {"Constant", &Importer::onConstant},
+      {"Identity", &Importer::onIdentity},
+      {"Cast", &Importer::onCast},
+      {"Shape", &Importer::onShape},
+      {"Gather", &Importer::onGather},
+      {"Unsqueeze", &Importer::onUnsqueeze},
+      {"Concat", &Importer::onConcat},
+      {"Range", &Importer::onRange},
+      {"Reshape", &Importer::onReshape},
+      {"Transpose", &Importer::onTranspose},
+      {"MatMul", &Importer::onMatMul},
+      {"Gemm", &Importer::onGemm},
+      {"Add", &Importer::onBinary},
+      {"Sub", &Importer::onBinary},
+      {"Mul", &Importer::onBinary},
+      {"Div", &Importer::onBinary},
+      {"LayerNormalization", &Importer::onLayerNorm},
+      {"Softmax", &Importer::onSoftmax},
+      {"Split", &Importer::onSplit},
+      {"Slice", &Importer::onSlice},
+      {"Expand", &Importer::onExpand},
+      {"Pow", &Importer::onPow},
+      {"Tanh", &Importer::onTanh},
+      {"Erf", &Importer::onErf},
+      {"Sqrt", &Importer::onSqrt},
+      {"ConstantOfShape", &Importer::onConstantOfShape},
+      {"Trilu", &Importer::onTrilu},
+      {"Not", &Importer::onNot},
+      {"Where", &Importer::onWhere},
+  };
+  return table;
+}
+
+//===----------------------------------------------------------------------===//
+// Graph inputs and outputs
+//===----------------------------------------------------------------------===//
+
+llvm::Error Importer::declareInputs(const onnx::GraphProto &graph) {
+  std::vector<const onnx::ValueInfoProto *> inputs;
+  for (const onnx::ValueInfoProto &in : graph.input())
+    if (!initializers.count(in.name()))
+      inputs.push_back(&in);
+  if (inputs.size() != 1)
+    return makeError(path + ": expected one graph input (token ids), found " +
+                     llvm::Twine(inputs.size()));
+  const onnx::ValueInfoProto &in = *inputs[0];
+  const onnx::TypeProto::Tensor &type = in.type().tensor_type();
+  if (type.elem_type() != onnx::TensorProto::INT64 &&
+      type.elem_type() != onnx::TensorProto::INT32)
+    return makeError(path + ": graph input '" + in.name() +
+                     "' must be int64 or int32 token ids");
+  if (type.shape().dim_size() != 2)
+    return makeError(path + ": graph input '" + in.name() +
+                     "' must be rank 2 [batch, seq], got rank " +
+                     llvm::Twine(type.shape().dim_size()));
+  SymShape shape;
+  SmallVector<int64_t> dims;
+  for (const auto &dim : type.shape().dim()) {
+    if (dim.has_dim_value() && dim.dim_value() > 0) {
+      shape.push_back(SymDim::known(dim.dim_value()));
+      dims.push_back(dim.dim_value());
+      continue;
+    }
+    shape.push_back(SymDim::unknown(static_cast<int>(symbolNames.size())));
+    symbolNames.push_back(dim.dim_param().empty()
+                              ? "dim" + std::to_string(symbolNames.size())
+                              : dim.dim_param());
+    dims.push_back(ShapedType::kDynamic);
+  }
+  Type idsType = RankedTensorType::get(
+      dims, type.elem_type() == onnx::TensorProto::INT64 ? b.getI64Type()
+                                                         : b.getI32Type());
+  module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  function =
+      b.create<func::FuncOp>(loc, "forward", b.getFunctionType({idsType}, {}));
+  Block *body = function.addEntryBlock();
+  b.setInsertionPointToEnd(body);
+  inputIds = body->getArgument(0);
+  setTensor(values[in.name()], inputIds, shape);
+  return llvm::Error::success();
+}
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+Importer::finish(const std::string &outputName) {
+  auto it = values.find(outputName);
+  if (it == values.end() || !it->second.tensor)
+    return makeError(path + ": graph output '" + outputName +
+                     "' is not a tensor the import produced (an unfinished "
+                     "pattern or a missing node)");
+  Value logits = it->second.tensor;
+  b.create<func::ReturnOp>(loc, logits);
+  function.setType(
+      b.getFunctionType(function.getArgumentTypes(), {logits.getType()}));
+  module->getOperation()->setAttr(RoseDialect::kWeightsAttrName,
+                                  b.getStringAttr(weightsPath));
+
+  // Patterns leave dead eager ops (the 0.5 * x of a GELU); the folders and
+  // CSE also merge duplicated shape-derived reshapes.
+  PassManager pm(&context);
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  if (failed(verify(*module)) || failed(pm.run(*module)))
+    return makeError(path + ": imported IR does not verify (importer bug)");
+  if (llvm::Error e = writeWeights())
+    return std::move(e);
+  return std::move(module);
+}
+
+llvm::Error Importer::writeWeights() {
+  // Storage for transposed copies must outlive the write.
+  std::vector<std::vector<uint8_t>> transposed;
+  std::vector<TensorBytes> sources;
+  sources.reserve(weightsToWrite.size());
+  std::vector<::rose::TensorToWrite> tensors;
+  for (const WeightUse &use : weightsToWrite) {
+    llvm::Expected<TensorBytes> bytes = reader.read(*use.source);
+    if (!bytes)
+      return makeError(path + ": " + llvm::toString(bytes.takeError()));
+    sources.push_back(std::move(*bytes));
+    TensorBytes &src = sources.back();
+    if (!src.owned.empty())
+      src.data = src.owned.data();
+    std::vector<int64_t> shape = src.dims;
+    const void *data = src.data;
+    if (use.transposed) {
+      int64_t rows = shape[0], cols = shape[1];
+      size_t elem = ::rose::dtypeSize(src.dtype);
+      std::vector<uint8_t> &t = transposed.emplace_back(src.size);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          std::memcpy(t.data() + (c * rows + r) * elem,
+                      src.data + (r * cols + c) * elem, elem);
+      std::swap(shape[0], shape[1]);
+      data = t.data();
+    }
+    tensors.push_back({use.name, src.dtype, shape, data});
+  }
+  ::rose::Status status = ::rose::writeSafetensors(weightsPath, tensors);
+  if (!status.ok())
+    return makeError(status.message());
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Constants, casts, shape arithmetic
+//===----------------------------------------------------------------------===//
+
+llvm::Error Importer::onConstant() {
+  Entry &out = output(0);
+  Literal lit;
+  if (const onnx::AttributeProto *a = attr("value")) {
+    llvm::Expected<Literal> l = reader.literal(a->t());
+    if (!l)
+      return fail(llvm::toString(l.takeError()));
+    lit = *l;
+  } else if (const onnx::AttributeProto *a = attr("value_float")) {
+    lit.values = {a->f()};
+  } else if (const onnx::AttributeProto *a = attr("value_int")) {
+    lit.isInteger = true;
+    lit.values = {double(a->i())};
+  } else if (const onnx::AttributeProto *a = attr("value_ints")) {
+    lit.isInteger = true;
+    lit.dims = {a->ints_size()};
+    for (int64_t v : a->ints())
+      lit.values.push_back(double(v));
+  } else if (const onnx::AttributeProto *a = attr("value_floats")) {
+    lit.dims = {a->floats_size()};
+    for (float v : a->floats())
+      lit.values.push_back(v);
+  } else {
+    return fail("unsupported Constant form (expected value, value_float(s) "
+                "or value_int(s))");
+  }
+  out.literal = lit;
+  if (lit.isInteger && lit.dims.size() <= 1) {
+    SymShape v;
+    for (double x : lit.values)
+      v.push_back(SymDim::known(static_cast<int64_t>(x)));
+    out.shapeVector = v;
+    out.shapeScalar = lit.dims.empty();
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error Importer::onIdentity() {
+  llvm::Expected<Entry *> in = input(0);
+  if (!in)
+    return in.takeError();
+  output(0) = **in;
+  return llvm::Error::success();
+}
+
+llvm::Error Importer::onCast() {
+  llvm::Expected<Entry *> in = input(0);
+  if (!in)
+    return in.takeError();
+  int64_t to = attrInt("to", 0);
+  bool toInteger = to == onnx::TensorProto::INT64 ||
+                   to == onnx::TensorProto::INT32 ||
+                   to == onnx::TensorProto::BOOL;
+  Entry out = **in;
+  if (out.literal) {
+    out.literal->isInteger = toInteger;
+    if (toInteger)
+      for (double &v : out.literal->values)
+        v = to == onnx::TensorProto::BOOL ? double(v != 0.0) : std::trunc(v);
+  }
+  if (out.tensor) {
+    Type element = getElementTypeOrSelf(out.tensor.getType());
+    bool same = (to == onnx::TensorProto::FLOAT && element.isF32()) ||
+                (to == onnx::TensorProto::INT64 && element.isInteger(64)) ||
+                (to == onnx::TensorProto::INT32 && element.isInteger(32));
+    if (!same)
+      return fail("casting a tensor between element types is not supported "
+                  "(to = " +
+                  llvm::Twine(to) + ")");
+  }
+  output(0) = out;
+  return llvm::Error::success();
+}
+
+llvm::Error Importer::onShape() {
+  llvm::Expected<Entry *> in = input(0);
+  if (!in)
+    return in.takeError();
+  SymShape shape;
+  if ((*in)->tensor)
+    shape = (*in)->shape;
+  else if ((*in)->marker && !(*in)->marker->shape.empty())
+    shape.assign((*in)->marker->shape.begin(), (*in)->marker->shape.end());
+  else if ((*in)->weight)
+    shape = staticShape(llvm::SmallVector<int64_t>(
+        (*in)->weight->dims().begin(), (*in)->weight->dims().end()));
+  else
+    return fail("Shape of a value whose shape is unknown at import");
+  int64_t rank = shape.size();
+  int64_t start = attrInt("start", 0), end = attrInt("end", rank);
+  start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+  end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+  Entry &out = output(0);
+  out.shapeVector =
+      SymShape(shape.begin() + start, shape.begin() + std::max(start, end));
+  return llvm::Error::success();
+}
+
+llvm::Error Importer::onUnsqueeze() {
+  llvm::Expected<Entry *> in = input(0);
+  if (!in)
+    return in.takeError();
+  llvm::Expected<Literal> axes = literalInput(1);
+  if (!axes)
+    return axes.takeError();
+  if ((*in)->shapeVector && (*in)->shapeScalar) {
+    if (axes->values != std::vector<double>{0.0})
+      return fail("unsqueeze of a shape scalar must use axes [0]");
+    Entry &out = output(0);
+    out.shapeVector = (*in)->shapeVector;
+    out.shapeScalar = false;
+    return llvm::Error::success();
+  }
+  llvm::Expected<Value> x = tensor(0);
+  if (!x)
+    return x.takeError();
+  SymShape shape = shapeOf(*x);
+  SmallVector<int64_t> sortedAxes;
+  int64_t rank = shape.size() + axes->values.size();
+  for (double a : axes->values)
+    sortedAxes.push_back(a < 0 ? int64_t(a) + rank : int64_t(a));
+  llvm::sort(sortedAxes);
+  for (int64_t a : sortedAxes) {
+    if (a < 0 || a > int64_t(shape.size()))
+      return fail("unsqueeze axis out of range");
+    shape.insert(shape.begin() + a, SymDim::known(1));
+  }
+  llvm::Expected<Value> r = reshapeTo(*x, shape);
+  if (!r)
+    return r.takeError();
+  setTensor(output(0), *r, shape);
+  return llvm::Error::success();
+}
+
+llvm::Error Importer::onConcat() {
+  int64_t axis = attrInt("axis", 0);
+  bool allShapes = true;
+  for (size_t i = 0; i < numInputs(); ++i) {
+    llvm::Expected<Entry *> in = input(i);
+    if (!in)
+      return in.takeError();
+    allShapes &= (*in)->shapeVector.has_value() && !(*in)->shapeScalar;
+  }
+  if (allShapes) {
+    if (axis != 0 && axis != -1)
+      return fail("shape vectors concatenate on axis 0");
+    SymShape v;
+    for (size_t i = 0; i < numInputs(); ++i)
+      v.append((*input(i))->shapeVector->begin(),
+               (*input(i))->shapeVector->end());
+    output(0).shapeVector = v;
+    return llvm::Error::success();
+  }
+  SmallVector<Value> tensors;
+  for (size_t i = 0; i < numInputs(); ++i) {
+    llvm::Expected<Value> t = tensor(i);
+    if (!t)
+      return t.takeError();
+    tensors.push_back(*t);
+  }
+  auto op = b.create<ConcatOp>(loc, tensors, axis);
+  SymShape shape = shapeOf(tensors[0]);
+  int64_t a = axis < 0 ? axis + int64_t(shape.size()) : axis;
+  int64_t total = 0;
+  for (Value t : tensors) {
+    SymDim d = shapeOf(t)[a];
+    if (!d.isStatic())
+      return fail("concatenating along a dynamic dim is not supported");
+    total += d.size;
+  }
+  shape[a] = SymDim::known(total);
+  setTensor(output(0), op, shape);
+  return llvm::Error::success();
+}
+
+llvm::Error Importer::onRange() {
+  llvm::Expected<std::optional<double>> start = scalarInput(0);
+  llvm::Expected<std::optional<double>> delta = scalarInput(2);
+  llvm::Expected<Entry *> limit = input(1);
+  if (!start || !delta || !limit)
+    return fail("Range needs constant start and delta");
+  // torch's arange(seq): the position ids of every sequence.
+  if (*start == 0.0 && *delta == 1.0 && (*limit)->shapeVector &&
+      (*limit)->shapeScalar && !(*(*limit)->shapeVector)[0].isStatic()) {
+    auto m = std::make_shared<Marker>();
+    m->kind = Marker::Positions;
+    m->symbol = (*(*limit)->shapeVector)[0].symbol;
+    m->shape = {(*(*limit)->shapeVector)[0]};
+    output(0).marker = m;
+    return llvm::Error::success();
+  }
+  return fail("only Range(0, sequence length, 1) (position ids) is supported");
+}
+
+llvm::Error Importer::onGather() {
+  llvm::Expected<Entry *> data = input(0);
+  llvm::Expected<Entry *> indices = input(1);
+  if (!data)
+    return data.takeError();
+  if (!indices)
+    return indices.takeError();
+  int64_t axis = attrInt("axis", 0);
+  Entry &out = output(0);
+  // Shape arithmetic: an element of a shape vector.
+  if ((*data)->shapeVector) {
+    llvm::Expected<Literal> idx = literalInput(1);
+    if (!idx)
+      return idx.takeError();
+    const SymShape &v = *(*data)->shapeVector;
+    SymShape picked;
+    for (double i : idx->values) {
+      int64_t k = i < 0 ? int64_t(i) + int64_t(v.size()) : int64_t(i);
+      if (k < 0 || k >= int64_t(v.size()))
+        return fail("index out of range of the shape vector");
+      picked.push_back(v[k]);
+    }
+    out.shapeVector = picked;
+    out.shapeScalar = idx->dims.empty();
+    return llvm::Error::success();
+  }
+  if (!(*data)->weight || axis != 0)
+    return fail("Gather is supported on shape vectors and as an embedding "
+                "lookup (an initializer table, axis 0)");
+  llvm::Expected<Value> table = tensor(0);
+  if (!table)
+    return table.takeError();
+  SymShape tableShape = shapeOf(*table);
+  if (tableShape.size() != 2)
+    return fail("embedding table must be rank 2");
+  Value ids;
+  SymShape idsShape;
+  if ((*indices)->marker && (*indices)->marker->kind == Marker::Positions) {
+    // Positions are per sequence; rose looks them up per token, which
+    // broadcasts the same way in the add that follows.
+    ids = b.create<PositionsOp>(loc, inputIds, 0);
+    idsShape = shapeOf(inputIds);
+    if (idsShape.back().symbol != (*indices)->marker->symbol)
+      return fail("position ids do not count the input's sequence dim");
+  } else {
+    llvm::Expected<Value> t = tensor(1);
+    if (!t)
+      return t.takeError();
+    ids = *t;
+    idsShape = shapeOf(ids);
+  }
+  Value emb = b.create<EmbeddingOp>(loc, *table, ids, nullptr);
+  idsShape.push_back(tableShape[1]);
+  setTensor(out, emb, idsShape);
+  return llvm::Error::success();
+}

@@ -1,0 +1,50 @@
+"""Checks that two rose IR files describe the same model: the same sequence of
+rose ops (params aside), and params with the same names resolving to the same
+values in their weights files. Used to compare ONNX and Hugging Face imports.
+
+    python3 compare_imports.py a.mlir b.mlir
+"""
+import re
+import sys
+
+import numpy as np
+
+import gpt2ref
+
+OP = re.compile(r"= (rose\.[a-z_]+)(.*)$")
+PARAM = re.compile(r'rose\.param "([^"]+)" : tensor<([^>]*)>')
+WEIGHTS = re.compile(r'rose\.weights = "([^"]+)"')
+
+
+def load(path):
+    text = open(path).read()
+    ops = []
+    for line in text.splitlines():
+        m = OP.search(line)
+        if m and m.group(1) != "rose.param":
+            # Keep the op and its attributes/types, not its SSA operands.
+            tail = re.sub(r"%[\w#]+", "%", m.group(2))
+            ops.append(m.group(1) + tail)
+    params = {name: shape for name, shape in PARAM.findall(text)}
+    weights = gpt2ref.read_safetensors(WEIGHTS.search(text).group(1))
+    return ops, params, weights
+
+
+def main(a_path, b_path):
+    a_ops, a_params, a_weights = load(a_path)
+    b_ops, b_params, b_weights = load(b_path)
+    if a_ops != b_ops:
+        for i, (x, y) in enumerate(zip(a_ops, b_ops)):
+            if x != y:
+                sys.exit(f"op #{i} differs:\n  {a_path}: {x}\n  {b_path}: {y}")
+        sys.exit(f"op counts differ: {len(a_ops)} vs {len(b_ops)}")
+    if a_params != b_params:
+        sys.exit(f"params differ: {sorted(set(a_params.items()) ^ set(b_params.items()))}")
+    for name in a_params:
+        if not np.array_equal(a_weights[name], b_weights[name]):
+            sys.exit(f"param '{name}' resolves to different values")
+    print(f"imports agree: {len(a_ops)} ops, {len(a_params)} params")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

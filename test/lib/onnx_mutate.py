@@ -1,0 +1,40 @@
+"""Writes broken or re-packaged variants of an ONNX model for importer tests.
+
+    python3 onnx_mutate.py KIND in.onnx out.onnx
+KIND: external (weights as ONNX external data), unsupported-op (the first Tanh
+becomes a Relu), non-causal (the first Trilu keeps the diagonal), two-inputs,
+missing-external (external data whose file is gone).
+"""
+import os
+import sys
+
+import onnx
+from onnx import helper
+
+
+def main(kind, src, dst):
+    model = onnx.load(src)
+    graph = model.graph
+    if kind in ("external", "missing-external"):
+        onnx.save_model(model, dst, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=os.path.basename(dst) + ".data", size_threshold=1024)
+        if kind == "missing-external":
+            os.remove(dst + ".data")
+        return
+    if kind == "unsupported-op":
+        node = next(n for n in graph.node if n.op_type == "Tanh")
+        node.op_type = "Relu"
+    elif kind == "non-causal":
+        node = next(n for n in graph.node if n.op_type == "Trilu")
+        for a in node.attribute:
+            if a.name == "upper":
+                a.i = 0
+    elif kind == "two-inputs":
+        graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
+    else:
+        sys.exit(f"unknown kind {kind}")
+    onnx.save_model(model, dst)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
