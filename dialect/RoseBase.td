@@ -32,6 +32,8 @@ def Rose_Dialect : Dialect {
     /// Module attribute: the model's hyperparameters (config.json names).
     static constexpr ::llvm::StringLiteral kModelConfigAttrName =
         "rose.gpt_config";
+    /// Module attribute: the TP degree the module was sharded for.
+    static constexpr ::llvm::StringLiteral kTPAttrName = "rose.tp";
   }];
 }
 
@@ -95,6 +97,30 @@ def Rose_ShardingAttr : AttrDef<Rose_Dialect, "Sharding"> {
     bool isSplit() const { return getKind() == ShardKind::Split; }
     bool isPartial() const { return getKind() == ShardKind::Partial; }
   }];
+}
+
+def Rose_WeightSliceAttr : AttrDef<Rose_Dialect, "WeightSlice"> {
+  let mnemonic = "slice";
+  let summary = "how a TP rank's param is cut from the checkpoint tensor";
+  let description = [{
+    The checkpoint tensor has shape `full`. Its dim `dim` is viewed as
+    `groups` equal groups; in each group, TP rank r of `parts` takes the r-th
+    of `parts` equal chunks, and the rank's tensor is the concatenation over
+    the groups. `groups = 1` is a contiguous split (rank r starts at
+    r * full[dim] / parts); `groups = 3` on a fused QKV weight gives each rank
+    its own heads of q, k and v. The runtime loads slices straight from the
+    checkpoint with this.
+
+    ```mlir
+    %w = rose.param "h.0.attn.c_attn.weight" slice <dim = 1, parts = 2, groups = 3, full = [768, 2304]> : tensor<768x1152xf32>
+    ```
+  }];
+  let parameters = (ins "int64_t":$dim, "int64_t":$parts, "int64_t":$groups,
+                        ArrayRefParameter<"int64_t">:$full);
+  let assemblyFormat = [{
+    `<` `dim` `=` $dim `,` `parts` `=` $parts `,` `groups` `=` $groups `,` `full` `=` `[` $full `]` `>`
+  }];
+  let genVerifyDecl = 1;
 }
 
 #endif // ROSE_DIALECT_ROSEBASE_TD

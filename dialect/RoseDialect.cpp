@@ -94,6 +94,23 @@ ShardingAttr ShardingAttr::getPartial(MLIRContext *context, StringRef axis) {
   return get(context, ShardKind::Partial, -1, axis);
 }
 
+LogicalResult
+WeightSliceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t dim, int64_t parts, int64_t groups,
+                        ArrayRef<int64_t> full) {
+  if (dim < 0)
+    return emitError() << "slice dim must be >= 0, got " << dim;
+  if (parts < 1 || groups < 1)
+    return emitError() << "slice parts and groups must be >= 1, got parts = "
+                       << parts << ", groups = " << groups;
+  if (dim < static_cast<int64_t>(full.size()) &&
+      full[dim] % (parts * groups) != 0)
+    return emitError() << "slice: dim " << dim << " of size " << full[dim]
+                       << " is not divisible into " << groups << " groups of "
+                       << parts << " parts";
+  return success();
+}
+
 LogicalResult ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    ShardKind kind, int64_t dim,
                                    StringRef axis) {
@@ -138,9 +155,16 @@ LogicalResult RoseDialect::verifyOperationAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   // Module-level facts the importers record: where the weights are and the
   // model's hyperparameters.
-  if (name == kWeightsAttrName || name == kModelConfigAttrName) {
+  if (name == kWeightsAttrName || name == kModelConfigAttrName ||
+      name == kTPAttrName) {
     if (!isa<ModuleOp>(op))
       return op->emitOpError() << "'" << name << "' belongs on a module";
+    if (name == kTPAttrName) {
+      auto tp = dyn_cast<IntegerAttr>(attr.getValue());
+      if (!tp || tp.getInt() < 1)
+        return op->emitOpError()
+               << "'" << name << "' must be a positive integer";
+    }
     if (name == kWeightsAttrName && !isa<StringAttr>(attr.getValue()))
       return op->emitOpError() << "'" << name << "' must be a string path";
     if (name == kModelConfigAttrName && !isa<DictionaryAttr>(attr.getValue()))

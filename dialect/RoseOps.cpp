@@ -189,6 +189,25 @@ LogicalResult ParamOp::verify() {
   if (!getType().hasStaticShape())
     return emitOpError() << "param '" << getName()
                          << "' must have a static shape, got " << getType();
+  WeightSliceAttr slice = getSliceAttr();
+  if (!slice)
+    return success();
+  ArrayRef<int64_t> local = getType().getShape(), full = slice.getFull();
+  if (local.size() != full.size())
+    return emitOpError() << "param '" << getName() << "' has rank "
+                         << local.size() << " but its slice's full shape "
+                         << formatShape(full) << " has rank " << full.size();
+  int64_t dim = slice.getDim();
+  if (dim >= static_cast<int64_t>(full.size()))
+    return emitOpError() << "slice dim " << dim << " is out of range for rank "
+                         << full.size();
+  for (int64_t d = 0, e = full.size(); d < e; ++d) {
+    int64_t expected = d == dim ? full[d] / slice.getParts() : full[d];
+    if (local[d] != expected)
+      return emitOpError() << "param '" << getName() << "' has size "
+                           << local[d] << " in dim " << d << ", but slicing "
+                           << formatShape(full) << " gives " << expected;
+  }
   return success();
 }
 
@@ -202,9 +221,9 @@ static FailureOr<Shape> embeddingShape(EmbeddingOp::Adaptor op,
   if (table.getRank() != 2)
     return r.fail("table must be rank 2 [vocab, dim], got rank ",
                   table.getRank());
-  if (std::optional<int64_t> offset = op.getVocabOffset();
-      offset && *offset < 0)
-    return r.fail("vocab_offset must be >= 0, got ", *offset);
+  if (std::optional<int64_t> shards = op.getVocabShards();
+      shards && *shards < 1)
+    return r.fail("vocab_shards must be >= 1, got ", *shards);
   Shape shape(rankedType(op.getIndices()).getShape());
   shape.push_back(table.getDimSize(1));
   return shape;

@@ -54,10 +54,18 @@ def Rose_ParamOp : Op<Rose_Dialect, "param", [Pure]> {
     ```mlir
     %w = rose.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
     ```
+
+    After TP sharding, `slice` says how this rank's tensor is cut from the
+    checkpoint tensor (see #rose.slice).
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<Rose_WeightSliceAttr>:$slice);
   let results = (outs Rose_FloatTensor:$result);
-  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let assemblyFormat = "$name (`slice` $slice^)? attr-dict `:` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
+      build($_builder, $_state, type, name, WeightSliceAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -77,16 +85,17 @@ def Rose_ConstantOp : Op<Rose_Dialect, "constant",
 def Rose_EmbeddingOp : Rose_Op<"embedding"> {
   let summary = "gathers rows of an embedding table";
   let description = [{
-    `result[i..., :] = table[indices[i...], :]`. With `vocab_offset`, the table
-    holds rows [offset, offset + rows) of a vocab-sharded table: other ids give
-    zero rows (a masked lookup whose partial results an all_reduce sums).
+    `result[i..., :] = table[indices[i...], :]`. With `vocab_shards = N`, the
+    table is TP rank r's slice of a vocab-parallel table, holding rows
+    [r * rows, (r + 1) * rows): other ids give zero rows (a masked lookup whose
+    partial results an all_reduce over the "tp" axis sums).
 
     ```mlir
     %x = rose.embedding %wte[%ids] : tensor<50257x768xf32>, tensor<?x?xi64> -> tensor<?x?x768xf32>
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$table, Rose_IndexTensor:$indices,
-                       OptionalAttr<I64Attr>:$vocab_offset);
+                       OptionalAttr<I64Attr>:$vocab_shards);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
     $table `[` $indices `]` attr-dict `:` type($table) `,` type($indices) `->` type($result)

@@ -89,8 +89,8 @@ func.func @f(%t: tensor<4x8x2xf32>, %i: tensor<3xi64>) {
 // -----
 
 func.func @f(%t: tensor<4x8xf32>, %i: tensor<3xi64>) {
-  // expected-error@+1 {{vocab_offset must be >= 0, got -4}}
-  %x = rose.embedding %t[%i] {vocab_offset = -4} : tensor<4x8xf32>, tensor<3xi64> -> tensor<3x8xf32>
+  // expected-error@+1 {{vocab_shards must be >= 1, got 0}}
+  %x = rose.embedding %t[%i] {vocab_shards = 0} : tensor<4x8xf32>, tensor<3xi64> -> tensor<3x8xf32>
   return
 }
 
@@ -502,3 +502,56 @@ module attributes {rose.weights = 3} {}
 
 // expected-error@+1 {{'rose.gpt_config' must be a dictionary}}
 module attributes {rose.gpt_config = "gpt2"} {}
+
+// -----
+
+// expected-error@+1 {{'rose.tp' must be a positive integer}}
+module attributes {rose.tp = 0} {}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{slice dim must be >= 0, got -1}}
+  %w = rose.param "w" slice <dim = -1, parts = 2, groups = 1, full = [8, 8]> : tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{slice parts and groups must be >= 1, got parts = 0, groups = 1}}
+  %w = rose.param "w" slice <dim = 1, parts = 0, groups = 1, full = [8, 8]> : tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{slice: dim 1 of size 12 is not divisible into 3 groups of 3 parts}}
+  %w = rose.param "w" slice <dim = 1, parts = 3, groups = 3, full = [8, 12]> : tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{param 'w' has rank 2 but its slice's full shape [8] has rank 1}}
+  %w = rose.param "w" slice <dim = 0, parts = 2, groups = 1, full = [8]> : tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{slice dim 2 is out of range for rank 2}}
+  %w = rose.param "w" slice <dim = 2, parts = 2, groups = 1, full = [8, 8]> : tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{param 'w' has size 4 in dim 1, but slicing [8, 12] gives 6}}
+  %w = rose.param "w" slice <dim = 1, parts = 2, groups = 3, full = [8, 12]> : tensor<8x4xf32>
+  return
+}

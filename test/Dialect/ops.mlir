@@ -9,6 +9,8 @@ module attributes {rose.weights = "model.safetensors", rose.gpt_config = {n_laye
 func.func @params() -> (tensor<768x2304xf32>, tensor<4xbf16>) {
   // CHECK: rose.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
   %w = rose.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
+  // CHECK: rose.param "h.0.attn.c_attn.weight" slice <dim = 1, parts = 2, groups = 3, full = [768, 2304]> : tensor<768x1152xf32>
+  %s = rose.param "h.0.attn.c_attn.weight" slice <dim = 1, parts = 2, groups = 3, full = [768, 2304]> : tensor<768x1152xf32>
   // CHECK: rose.param "ln_f.bias" : tensor<4xbf16>
   %b = rose.param "ln_f.bias" : tensor<4xbf16>
   return %w, %b : tensor<768x2304xf32>, tensor<4xbf16>
@@ -26,8 +28,8 @@ func.func @embedding(%ids: tensor<?x?xi64>, %ids32: tensor<3xi32>) -> (tensor<?x
   %t = rose.param "wte.weight" : tensor<100x8xf32>
   // CHECK: rose.embedding %{{.*}}[%{{.*}}] : tensor<100x8xf32>, tensor<?x?xi64> -> tensor<?x?x8xf32>
   %x = rose.embedding %t[%ids] : tensor<100x8xf32>, tensor<?x?xi64> -> tensor<?x?x8xf32>
-  // CHECK: rose.embedding %{{.*}}[%{{.*}}] {vocab_offset = 50 : i64} : tensor<100x8xf32>, tensor<3xi32> -> tensor<3x8xf32>
-  %y = rose.embedding %t[%ids32] {vocab_offset = 50} : tensor<100x8xf32>, tensor<3xi32> -> tensor<3x8xf32>
+  // CHECK: rose.embedding %{{.*}}[%{{.*}}] {vocab_shards = 4 : i64} : tensor<100x8xf32>, tensor<3xi32> -> tensor<3x8xf32>
+  %y = rose.embedding %t[%ids32] {vocab_shards = 4} : tensor<100x8xf32>, tensor<3xi32> -> tensor<3x8xf32>
   return %x, %y : tensor<?x?x8xf32>, tensor<3x8xf32>
 }
 

@@ -76,7 +76,7 @@ TEST_F(DialectTest, BuildersInferResultTypes) {
   Value table = inner.create<ParamOp>(
       loc(), RankedTensorType::get({100, 8}, f32()), "wte");
   auto emb = inner.create<EmbeddingOp>(loc(), table, body->getArgument(0),
-                                       /*vocab_offset=*/nullptr);
+                                       /*vocab_shards=*/nullptr);
   EXPECT_EQ(emb.getType(), RankedTensorType::get({dyn, dyn, 8}, f32()));
   inner.create<func::ReturnOp>(loc());
   EXPECT_TRUE(succeeded(verify(*module)));
