@@ -107,8 +107,9 @@ def Rose_WeightSliceAttr : AttrDef<Rose_Dialect, "WeightSlice"> {
     `groups` equal groups; in each group, TP rank r of `parts` takes the r-th
     of `parts` equal chunks, and the rank's tensor is the concatenation over
     the groups. `groups = 1` is a contiguous split (rank r starts at
-    r * full[dim] / parts); `groups = 3` on a fused QKV weight gives each rank
-    its own heads of q, k and v. The runtime loads slices straight from the
+    r * ceil(full[dim] / parts), and when `parts` does not divide the dim the
+    last chunk is padded with zeros); `groups = 3` on a fused QKV weight gives
+    each rank its own heads of q, k and v (no padding). The runtime loads slices straight from the
     checkpoint with this.
 
     ```mlir

@@ -103,7 +103,8 @@ WeightSliceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (parts < 1 || groups < 1)
     return emitError() << "slice parts and groups must be >= 1, got parts = "
                        << parts << ", groups = " << groups;
-  if (dim < static_cast<int64_t>(full.size()) &&
+  // A contiguous split may pad the last chunk; interleaved groups may not.
+  if (groups > 1 && dim < static_cast<int64_t>(full.size()) &&
       full[dim] % (parts * groups) != 0)
     return emitError() << "slice: dim " << dim << " of size " << full[dim]
                        << " is not divisible into " << groups << " groups of "

@@ -202,7 +202,8 @@ LogicalResult ParamOp::verify() {
     return emitOpError() << "slice dim " << dim << " is out of range for rank "
                          << full.size();
   for (int64_t d = 0, e = full.size(); d < e; ++d) {
-    int64_t expected = d == dim ? full[d] / slice.getParts() : full[d];
+    int64_t expected =
+        d == dim ? llvm::divideCeil(full[d], slice.getParts()) : full[d];
     if (local[d] != expected)
       return emitOpError() << "param '" << getName() << "' has size "
                            << local[d] << " in dim " << d << ", but slicing "

@@ -555,3 +555,12 @@ func.func @f() {
   %w = rose.param "w" slice <dim = 1, parts = 2, groups = 3, full = [8, 12]> : tensor<8x4xf32>
   return
 }
+
+// -----
+
+func.func @f() {
+  // A contiguous split pads: 10 rows over 4 parts are 3 per rank.
+  // expected-error@+1 {{param 'w' has size 2 in dim 0, but slicing [10, 8] gives 3}}
+  %w = rose.param "w" slice <dim = 0, parts = 4, groups = 1, full = [10, 8]> : tensor<2x8xf32>
+  return
+}

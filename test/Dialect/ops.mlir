@@ -11,6 +11,8 @@ func.func @params() -> (tensor<768x2304xf32>, tensor<4xbf16>) {
   %w = rose.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
   // CHECK: rose.param "h.0.attn.c_attn.weight" slice <dim = 1, parts = 2, groups = 3, full = [768, 2304]> : tensor<768x1152xf32>
   %s = rose.param "h.0.attn.c_attn.weight" slice <dim = 1, parts = 2, groups = 3, full = [768, 2304]> : tensor<768x1152xf32>
+  // CHECK: rose.param "wte.weight" slice <dim = 0, parts = 4, groups = 1, full = [10, 8]> : tensor<3x8xf32>
+  %p = rose.param "wte.weight" slice <dim = 0, parts = 4, groups = 1, full = [10, 8]> : tensor<3x8xf32>
   // CHECK: rose.param "ln_f.bias" : tensor<4xbf16>
   %b = rose.param "ln_f.bias" : tensor<4xbf16>
   return %w, %b : tensor<768x2304xf32>, tensor<4xbf16>

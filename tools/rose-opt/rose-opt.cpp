@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/RoseDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -16,6 +17,8 @@
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
+  mlir::rose::registerRosePasses();
+  mlir::rose::registerRosePipelines();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::rose::RoseDialect, mlir::func::FuncDialect,

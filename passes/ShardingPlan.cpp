@@ -1,0 +1,166 @@
+//===- ShardingPlan.cpp - which layer is sharded how
+//-----------------------===//
+#include "passes/ShardingPlan.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include <nlohmann/json.hpp>
+
+using namespace mlir;
+using namespace mlir::rose;
+
+std::optional<ShardStyle> mlir::rose::parseShardStyle(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<ShardStyle>>(name)
+      .Case("replicate", ShardStyle::Replicate)
+      .Case("colwise", ShardStyle::Colwise)
+      .Case("colwise_gather", ShardStyle::ColwiseGather)
+      .Case("rowwise", ShardStyle::Rowwise)
+      .Case("vocab", ShardStyle::Vocab)
+      .Default(std::nullopt);
+}
+
+llvm::StringRef mlir::rose::stringifyShardStyle(ShardStyle style) {
+  switch (style) {
+  case ShardStyle::Replicate:
+    return "replicate";
+  case ShardStyle::Colwise:
+    return "colwise";
+  case ShardStyle::ColwiseGather:
+    return "colwise_gather";
+  case ShardStyle::Rowwise:
+    return "rowwise";
+  case ShardStyle::Vocab:
+    return "vocab";
+  }
+  return "?";
+}
+
+/// True when `v` is returned from its function.
+static bool isReturned(Value v) {
+  return llvm::any_of(v.getUsers(),
+                      [](Operation *u) { return isa<func::ReturnOp>(u); });
+}
+
+std::string mlir::rose::layerName(Operation *op) {
+  Value weight;
+  if (auto mm = dyn_cast<MatMulOp>(op)) {
+    if (isReturned(mm.getResult()))
+      return "lm_head";
+    weight = mm.getRhs();
+  } else if (auto emb = dyn_cast<EmbeddingOp>(op)) {
+    weight = emb.getTable();
+  } else if (auto ln = dyn_cast<LayerNormOp>(op)) {
+    weight = ln.getScale();
+  }
+  auto param = weight ? weight.getDefiningOp<ParamOp>() : ParamOp();
+  if (!param)
+    return op->getName().stripDialect().str();
+  llvm::StringRef name = param.getName();
+  name.consume_front("transformer.");
+  name.consume_back(".weight");
+  return name.str();
+}
+
+std::string mlir::rose::blockName(llvm::StringRef layer) {
+  if (!layer.starts_with("h."))
+    return layer.str();
+  size_t dot = layer.find('.', 2);
+  return layer.substr(0, dot).str();
+}
+
+ShardingPlan ShardingPlan::automatic(bool rosellmQKV, bool vocabParallel) {
+  ShardingPlan plan;
+  plan.structural = true;
+  plan.rosellmQKV = rosellmQKV;
+  plan.vocabParallel = vocabParallel;
+  return plan;
+}
+
+FailureOr<ShardingPlan> ShardingPlan::fromFile(llvm::StringRef path,
+                                               std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    error = (path + ": cannot read plan file: " + buffer.getError().message())
+                .str();
+    return failure();
+  }
+  nlohmann::json json = nlohmann::json::parse(
+      (*buffer)->getBufferStart(), (*buffer)->getBufferEnd(), nullptr,
+      /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    error = (path + ": plan file is not a JSON object").str();
+    return failure();
+  }
+  ShardingPlan plan;
+  plan.structural = false;
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    std::optional<ShardStyle> style =
+        it->is_string() ? parseShardStyle(it->get<std::string>())
+                        : std::nullopt;
+    if (!style) {
+      error = (path + ": layer '" + it.key() +
+               "': style must be one of colwise, colwise_gather, rowwise, "
+               "replicate, vocab")
+                  .str();
+      return failure();
+    }
+    auto text = std::make_shared<std::string>(it.key());
+    llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(*text);
+    if (!glob) {
+      error = (path + ": layer '" + it.key() +
+               "': bad glob: " + llvm::toString(glob.takeError()))
+                  .str();
+      return failure();
+    }
+    plan.rules.push_back({text, std::move(*glob), *style});
+  }
+  return plan;
+}
+
+ShardStyle ShardingPlan::styleOf(Operation *op) const {
+  if (structural)
+    return structuralStyle(op);
+  std::string layer = layerName(op);
+  for (const Rule &rule : rules)
+    if (rule.glob.match(layer))
+      return rule.style;
+  return ShardStyle::Replicate;
+}
+
+/// True when `v` is split into equal pieces that all feed one attention.
+static bool feedsAttentionSplit(Value v) {
+  for (Operation *user : v.getUsers()) {
+    auto split = dyn_cast<SplitOp>(user);
+    if (!split || split.getNumResults() != 3)
+      continue;
+    if (llvm::all_of(split.getResults(), [](Value piece) {
+          return llvm::all_of(piece.getUsers(),
+                              [](Operation *u) { return isa<AttentionOp>(u); });
+        }))
+      return true;
+  }
+  return false;
+}
+
+ShardStyle ShardingPlan::structuralStyle(Operation *op) const {
+  if (auto emb = dyn_cast<EmbeddingOp>(op)) {
+    // Token embeddings index with the input ids; position embeddings with
+    // rose.positions and stay replicated (they are small).
+    bool tokens = isa<BlockArgument>(emb.getIndices());
+    return tokens && vocabParallel ? ShardStyle::Vocab : ShardStyle::Replicate;
+  }
+  auto mm = dyn_cast<MatMulOp>(op);
+  if (!mm || !mm.getRhs().getDefiningOp<ParamOp>())
+    return ShardStyle::Replicate;
+  if (isReturned(mm.getResult()))
+    return ShardStyle::Colwise;
+  if (feedsAttentionSplit(mm.getResult()))
+    return rosellmQKV ? ShardStyle::ColwiseGather : ShardStyle::Colwise;
+  if (llvm::any_of(mm.getResult().getUsers(),
+                   [](Operation *u) { return isa<GeluOp>(u); }))
+    return ShardStyle::Colwise;
+  Operation *producer = mm.getLhs().getDefiningOp();
+  if (producer && isa<AttentionOp, GeluOp>(producer))
+    return ShardStyle::Rowwise;
+  return ShardStyle::Replicate;
+}
