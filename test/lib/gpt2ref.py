@@ -220,7 +220,23 @@ def main(argv):
     mk.add_argument("--onnx", help="write an ONNX export here")
     mk.add_argument("--set", action="append", default=[],
                     help="override a config.json field after writing (key=json)")
+    lg = sub.add_parser("logits", help="reference logits of a model made with `make`")
+    lg.add_argument("--config", default="rosellm-2l", choices=sorted(CONFIGS))
+    lg.add_argument("--seed", type=int, default=0)
+    lg.add_argument("--untied", action="store_true")
+    lg.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
+    lg.add_argument("--tokens", required=True, help="comma-separated ids; ';' separates sequences")
+    lg.add_argument("--out", required=True, help=".npy file for float32 [batch, seq, vocab]")
     args = p.parse_args(argv)
+
+    if args.cmd == "logits":
+        cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
+        model = make_model(cfg, args.seed).double()
+        ids = torch.tensor([[int(t) for t in row.split(",")] for row in args.tokens.split(";")])
+        with torch.no_grad():
+            logits = model(ids)
+        np.save(args.out, logits.float().numpy())
+        return 0
 
     cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
     model = make_model(cfg, args.seed)

@@ -1,0 +1,209 @@
+"""A NumPy interpreter of rose IR, written from the dialect's documented
+semantics, that runs an SPMD function on N simulated TP ranks in lockstep.
+
+It is the test suite's independent check of the importers and the sharding
+passes: dense IR, sharded IR and the PyTorch reference must agree. It reads
+the custom assembly rose-opt prints.
+
+    python3 rose_interp.py model.mlir --tokens 1,2,3 [--weights file]
+"""
+import argparse
+import math
+import re
+import sys
+
+import numpy as np
+
+import gpt2ref
+
+LINE = re.compile(r"^\s*(?P<res>%[\w]+)(?::(?P<n>\d+))? = (?P<op>rose\.\w+) (?P<rest>.*)$")
+RET = re.compile(r"^\s*return (?P<vals>[^:]+) :")
+ARG = re.compile(r"func\.func @\w+\((?P<args>[^)]*)\)")
+
+
+def split_top(s):
+    """Splits on commas outside <> [] () {}."""
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "<[({":
+            depth += 1
+        elif ch in ">])}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def ints(s):
+    return [int(x) for x in re.findall(r"-?\d+", s)]
+
+
+def attr(rest, name, default=None):
+    m = re.search(name + r" = ([-\w.+]+)", rest)
+    return m.group(1) if m else default
+
+
+def slice_param(full, dim, parts, groups, rank):
+    """rank's chunk per the #rose.slice semantics (zero padding past the end)."""
+    size = full.shape[dim]
+    if groups == 1:
+        chunk = -(-size // parts)
+        pad = [(0, 0)] * full.ndim
+        pad[dim] = (0, chunk * parts - size)
+        padded = np.pad(full, pad)
+        return np.take(padded, range(rank * chunk, (rank + 1) * chunk), axis=dim)
+    g = size // groups
+    c = g // parts
+    pieces = [np.take(full, range(k * g + rank * c, k * g + (rank + 1) * c), axis=dim)
+              for k in range(groups)]
+    return np.concatenate(pieces, axis=dim)
+
+
+def layer_norm(x, w, b, eps):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * w + b
+
+
+def gelu(x, approx):
+    if approx == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    erf = np.vectorize(math.erf)
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def attention(q, k, v, heads, causal, scale):
+    b, s, d = q.shape
+    hd = d // heads
+    scale = scale if scale is not None else 1.0 / math.sqrt(hd)
+    q = q.reshape(b, s, heads, hd).transpose(0, 2, 1, 3)
+    k = k.reshape(b, s, heads, hd).transpose(0, 2, 1, 3)
+    v = v.reshape(b, s, heads, hd).transpose(0, 2, 1, 3)
+    scores = q @ k.transpose(0, 1, 3, 2) * scale
+    if causal:
+        scores = np.where(np.triu(np.ones((s, s), bool), 1), -np.inf, scores)
+    scores = scores - scores.max(-1, keepdims=True)
+    p = np.exp(scores)
+    p = p / p.sum(-1, keepdims=True)
+    return (p @ v).transpose(0, 2, 1, 3).reshape(b, s, d)
+
+
+def run(path, tokens, weights_path=None):
+    text = open(path).read()
+    tp = int(re.search(r"rose\.tp = (\d+)", text).group(1)) if "rose.tp" in text else 1
+    wpath = weights_path or re.search(r'rose\.weights = "([^"]+)"', text).group(1)
+    weights = {k: v.astype(np.float64) for k, v in gpt2ref.read_safetensors(wpath).items()}
+    env = {}
+    arg = ARG.search(text).group("args").split(":")[0].strip()
+    env[arg] = [tokens] * tp
+    for line in text.splitlines():
+        r = RET.match(line)
+        if r:
+            return [env[v.strip()] for v in r.group("vals").split(",")], tp
+        m = LINE.match(line)
+        if not m:
+            continue
+        res, op, rest = m.group("res"), m.group("op"), m.group("rest")
+        operands = re.findall(r"%[\w#]+", rest.split(":")[0] if op != "rose.param" else "")
+        val = lambda i: env[operands[i]] if "#" not in operands[i] else \
+            [x[int(operands[i].split("#")[1])] for x in env[operands[i].split("#")[0]]]
+        out = None
+        if op == "rose.param":
+            name = re.match(r'"([^"]+)"', rest).group(1)
+            full = weights[name]
+            sm = re.search(r"slice <dim = (\d+), parts = (\d+), groups = (\d+)", rest)
+            out = [slice_param(full, *map(int, sm.groups()), r) if sm else full for r in range(tp)]
+        elif op == "rose.constant":
+            c = float(re.search(r"dense<([^>]+)>", rest).group(1))
+            out = [np.array(c)] * tp
+        elif op == "rose.positions":
+            off = int(attr(rest, "offset", 0))
+            out = [np.broadcast_to(np.arange(x.shape[-1]) + off, x.shape) for x in val(0)]
+        elif op == "rose.embedding":
+            shards = attr(rest, "vocab_shards")
+            out = []
+            for r, (t, ids) in enumerate(zip(val(0), val(1))):
+                if shards:
+                    local = ids - r * t.shape[0]
+                    ok = (local >= 0) & (local < t.shape[0])
+                    out.append(np.where(ok[..., None], t[np.clip(local, 0, t.shape[0] - 1)], 0.0))
+                else:
+                    out.append(t[ids])
+        elif op == "rose.matmul":
+            tr = "transpose_rhs" in rest.split(":")[0]
+            out = []
+            for r in range(tp):
+                a, w = val(0)[r], val(1)[r]
+                y = a @ (np.swapaxes(w, -1, -2) if tr else w)
+                if len(operands) > 2:
+                    y = y + val(2)[r]
+                out.append(y)
+        elif op in ("rose.add", "rose.sub", "rose.mul", "rose.div"):
+            f = {"rose.add": np.add, "rose.sub": np.subtract, "rose.mul": np.multiply,
+                 "rose.div": np.divide}[op]
+            out = [f(a, b) for a, b in zip(val(0), val(1))]
+        elif op == "rose.layer_norm":
+            eps = float(attr(rest, "epsilon", 1e-5))
+            out = [layer_norm(x, w, b, eps) for x, w, b in zip(val(0), val(1), val(2))]
+        elif op == "rose.gelu":
+            approx = "tanh" if " tanh " in rest else "erf"
+            out = [gelu(x, approx) for x in val(0)]
+        elif op == "rose.attention":
+            heads = int(re.search(r"heads (\d+)", rest).group(1))
+            scale = attr(rest, "scale")
+            causal = " causal" in rest.split(":")[0]
+            out = [attention(q, k, v, heads, causal, float(scale) if scale else None)
+                   for q, k, v in zip(val(0), val(1), val(2))]
+        elif op == "rose.split":
+            axis = int(re.search(r"axis (-?\d+)", rest).group(1))
+            sizes = ints(re.search(r"sizes \[([^\]]*)\]", rest).group(1))
+            out = [np.split(x, np.cumsum(sizes)[:-1], axis=axis) for x in val(0)]
+        elif op == "rose.slice":
+            axis, start, end = map(int, re.search(r"axis (-?\d+) from (\d+) to (\d+)", rest).groups())
+            out = [np.take(x, range(start, end), axis=axis) for x in val(0)]
+        elif op == "rose.all_reduce":
+            total = sum(val(0))
+            out = [total.copy() for _ in range(tp)]
+        elif op == "rose.all_gather":
+            dim = int(re.search(r"dim (\d+)", rest).group(1))
+            whole = np.concatenate(val(0), axis=dim)
+            out = [whole] * tp
+        elif op in ("rose.reduce_scatter", "rose.shard_slice"):
+            dim = int(re.search(r"dim (\d+)", rest).group(1))
+            xs = val(0)
+            whole = sum(xs) if op == "rose.reduce_scatter" else None
+            out = []
+            for r in range(tp):
+                src = whole if whole is not None else xs[r]
+                c = src.shape[dim] // tp
+                out.append(np.take(src, range(r * c, (r + 1) * c), axis=dim))
+        else:
+            sys.exit(f"rose_interp: unsupported op {op}")
+        env[res] = out
+    sys.exit("rose_interp: no return")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--tokens", required=True, help="comma-separated ids; ';' separates sequences")
+    p.add_argument("--weights")
+    p.add_argument("--save", help="write rank 0's logits (.npy)")
+    a = p.parse_args()
+    tokens = np.array([[int(t) for t in row.split(",")] for row in a.tokens.split(";")])
+    results, tp = run(a.model, tokens, a.weights)
+    logits = results[0]
+    for r in range(1, tp):  # every rank must return the same logits
+        assert np.array_equal(logits[0], logits[r]), f"rank {r} disagrees with rank 0"
+    if a.save:
+        np.save(a.save, logits[0].astype(np.float32))
+    print("argmax", logits[0][:, -1].argmax(-1).tolist())
+
+
+if __name__ == "__main__":
+    main()
