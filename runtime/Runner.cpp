@@ -1,0 +1,104 @@
+//===- Runner.cpp - runs a program's ranks as threads
+//----------------------===//
+#include "runtime/Runner.h"
+#include "runtime/cpu/Kernels.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+using namespace rose;
+
+StatusOr<RunResult> rose::runOnCpu(const Program &program,
+                                   const RunRequest &req) {
+  const fb::Function &fn = *req.function;
+  int64_t vocab = program.root().vocab_size();
+  for (int64_t i = 0; i < req.batch * req.seq; ++i)
+    if (req.tokens[i] < 0 || req.tokens[i] >= vocab)
+      return Status::error("token id ", req.tokens[i], " at [", i / req.seq,
+                           ", ", i % req.seq, "] is out of range for vocab ",
+                           vocab);
+  int tp = static_cast<int>(fn.tp());
+  int threads = req.threads > 0
+                    ? req.threads
+                    : static_cast<int>(std::thread::hardware_concurrency());
+  // Each rank is a thread; the BLAS thread budget is split across them.
+  cpu::setBlasThreads(std::max(1, threads / tp));
+
+  size_t totalBytes = 0;
+  if (fn.params())
+    for (const fb::Param *p : *fn.params())
+      if (const TensorEntry *e = req.weights->find(p->name()->str()))
+        totalBytes += e->end - e->begin;
+  std::atomic<size_t> loaded{0};
+
+  LocalGroup group(tp);
+  RunResult result;
+  result.traces.resize(tp);
+  std::vector<Status> statuses(tp);
+  std::mutex progressMutex;
+  auto start = std::chrono::steady_clock::now();
+  std::atomic<int64_t> loadDoneNs{0};
+  auto rankMain = [&](int rank) {
+    std::unique_ptr<Communicator> comm = group.communicator(rank);
+    auto progress = [&](size_t bytes) {
+      size_t done = loaded += bytes;
+      if (req.loadProgress) {
+        std::lock_guard<std::mutex> lock(progressMutex);
+        req.loadProgress(done, totalBytes * tp);
+      }
+    };
+    auto weights = RankWeights::load(fn, *req.weights, rank, progress);
+    if (!weights) {
+      statuses[rank] = weights.status();
+      comm->abort("rank " + std::to_string(rank) + " failed to load");
+      return;
+    }
+    // Every rank waits for the others to load before timing the run.
+    if (Status s = group.barrier(); !s.ok()) {
+      statuses[rank] = s;
+      return;
+    }
+    if (rank == 0)
+      loadDoneNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+    Executor executor(fn, *weights, *comm);
+    Status status = executor.run(
+        req.tokens.data(), req.batch, req.seq,
+        req.trace ? &result.traces[rank] : nullptr,
+        rank == 0 && req.checkpoints ? &result.checkpoints : nullptr);
+    if (!status.ok()) {
+      statuses[rank] = status.withContext("rank " + std::to_string(rank));
+      comm->abort("rank " + std::to_string(rank) + " failed");
+      return;
+    }
+    if (rank == 0) {
+      result.shape = executor.shapeOf(fn.output());
+      int64_t n = 1;
+      for (int64_t d : result.shape)
+        n *= d;
+      const float *logits = executor.floatData(fn.output());
+      result.logits.assign(logits, logits + n);
+    }
+  };
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < tp; ++r)
+    ranks.emplace_back(rankMain, r);
+  for (std::thread &t : ranks)
+    t.join();
+  // Report the rank that failed first, not the ones it aborted.
+  for (const Status &s : statuses)
+    if (!s.ok() && s.message().find("collective aborted") == std::string::npos)
+      return s;
+  for (const Status &s : statuses)
+    if (!s.ok())
+      return s;
+  double total =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  result.loadSeconds = loadDoneNs.load() / 1e9;
+  result.runSeconds = total - result.loadSeconds;
+  return result;
+}

@@ -1,0 +1,40 @@
+//===- Runner.h - runs a program's ranks as threads -------------*- C++ -*-===//
+#ifndef ROSE_RUNTIME_RUNNER_H
+#define ROSE_RUNTIME_RUNNER_H
+
+#include "runtime/Executor.h"
+#include "runtime/Program.h"
+#include "runtime/Safetensors.h"
+
+#include <functional>
+#include <vector>
+
+namespace rose {
+
+struct RunRequest {
+  const fb::Function *function = nullptr;
+  std::shared_ptr<SafetensorsFile> weights;
+  std::vector<int64_t> tokens; // [batch, seq], row-major
+  int64_t batch = 0, seq = 0;
+  int threads = 0; // total CPU threads (0: all cores)
+  bool trace = false;
+  bool checkpoints = false; // keep the checkpoint values of rank 0
+  std::function<void(size_t, size_t)> loadProgress; // (bytes done, total)
+};
+
+struct RunResult {
+  std::vector<float> logits;
+  std::vector<int64_t> shape;
+  std::vector<std::vector<OpEvent>> traces; // per rank
+  /// Rank 0's checkpoint values (name, data), in program order.
+  std::vector<std::pair<std::string, std::vector<float>>> checkpoints;
+  double loadSeconds = 0, runSeconds = 0;
+};
+
+/// Runs every rank of `request.function` as a thread of this process with
+/// the in-process communicator. Checks the tokens against the vocab first.
+StatusOr<RunResult> runOnCpu(const Program &program, const RunRequest &request);
+
+} // namespace rose
+
+#endif // ROSE_RUNTIME_RUNNER_H

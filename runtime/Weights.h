@@ -1,0 +1,32 @@
+//===- Weights.h - a rank's params, sliced from the checkpoint --*- C++ -*-===//
+#ifndef ROSE_RUNTIME_WEIGHTS_H
+#define ROSE_RUNTIME_WEIGHTS_H
+
+#include "runtime/Program.h"
+#include "runtime/Safetensors.h"
+
+#include <functional>
+#include <vector>
+
+namespace rose {
+
+/// The float32 params of one rank: views into the mapped checkpoint where the
+/// param is whole, or owned copies of the rank's slice (#rose.slice rules:
+/// interleaved groups, zero padding past the end).
+class RankWeights {
+public:
+  /// `progress(bytes)` is called as params load (for a progress line).
+  static StatusOr<RankWeights>
+  load(const fb::Function &fn, const SafetensorsFile &file, int rank,
+       const std::function<void(size_t)> &progress = nullptr);
+
+  const float *param(size_t index) const { return pointers_[index]; }
+
+private:
+  std::vector<const float *> pointers_;
+  std::vector<std::vector<float>> owned_;
+};
+
+} // namespace rose
+
+#endif // ROSE_RUNTIME_WEIGHTS_H

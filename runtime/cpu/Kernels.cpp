@@ -1,0 +1,258 @@
+//===- Kernels.cpp - CPU kernels
+//-------------------------------------------===//
+#include "runtime/cpu/Kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+extern "C" void openblas_set_num_threads(int);
+
+using namespace rose::cpu;
+
+void rose::cpu::setBlasThreads(int threads) {
+  openblas_set_num_threads(std::max(1, threads));
+}
+
+void rose::cpu::embedding(const float *table, int64_t rows, int64_t dim,
+                          const int64_t *ids, int64_t tokens, int64_t first,
+                          float *y) {
+  for (int64_t t = 0; t < tokens; ++t) {
+    int64_t row = ids[t] - first;
+    if (row >= 0 && row < rows)
+      std::memcpy(y + t * dim, table + row * dim, dim * sizeof(float));
+    else
+      std::memset(y + t * dim, 0, dim * sizeof(float));
+  }
+}
+
+void rose::cpu::matmul(const float *x, const float *w, const float *bias,
+                       int64_t m, int64_t k, int64_t n, bool transposed,
+                       float *y) {
+  float beta = 0.0f;
+  if (bias) {
+    for (int64_t i = 0; i < m; ++i)
+      std::memcpy(y + i * n, bias, n * sizeof(float));
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans,
+              transposed ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, x, k, w,
+              transposed ? k : n, beta, y, n);
+}
+
+/// Strides of `shape` aligned right against a rank-`rank` output, with 0 for
+/// broadcast dims.
+static Shape broadcastStrides(const Shape &shape, size_t rank) {
+  Shape strides(rank, 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    size_t d = shape.size() - 1 - i;
+    size_t o = rank - 1 - i;
+    strides[o] = shape[d] == 1 ? 0 : stride;
+    stride *= shape[d];
+  }
+  return strides;
+}
+
+template <typename F>
+static void broadcastLoop(const float *a, const Shape &aShape, const float *b,
+                          const Shape &bShape, float *y, const Shape &out,
+                          F f) {
+  size_t rank = out.size();
+  int64_t n = 1;
+  for (int64_t d : out)
+    n *= d;
+  if (aShape == out && bShape == out) {
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = f(a[i], b[i]);
+    return;
+  }
+  // Common case: a full, b broadcast along rows ([.., N] + [N]).
+  if (aShape == out && !bShape.empty() && bShape.back() == out.back()) {
+    int64_t bn = 1;
+    for (int64_t d : bShape)
+      bn *= d;
+    if (bn == out.back()) {
+      for (int64_t i = 0; i < n; ++i)
+        y[i] = f(a[i], b[i % bn]);
+      return;
+    }
+  }
+  Shape as = broadcastStrides(aShape, rank),
+        bs = broadcastStrides(bShape, rank);
+  Shape index(rank, 0);
+  int64_t ai = 0, bi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = f(a[ai], b[bi]);
+    for (size_t d = rank; d-- > 0;) {
+      ai += as[d];
+      bi += bs[d];
+      if (++index[d] < out[d])
+        break;
+      ai -= as[d] * out[d];
+      bi -= bs[d] * out[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void rose::cpu::binary(Binary kind, const float *a, const Shape &aShape,
+                       const float *b, const Shape &bShape, float *y,
+                       const Shape &outShape) {
+  switch (kind) {
+  case Binary::Add:
+    return broadcastLoop(a, aShape, b, bShape, y, outShape,
+                         [](float x, float z) { return x + z; });
+  case Binary::Sub:
+    return broadcastLoop(a, aShape, b, bShape, y, outShape,
+                         [](float x, float z) { return x - z; });
+  case Binary::Mul:
+    return broadcastLoop(a, aShape, b, bShape, y, outShape,
+                         [](float x, float z) { return x * z; });
+  case Binary::Div:
+    return broadcastLoop(a, aShape, b, bShape, y, outShape,
+                         [](float x, float z) { return x / z; });
+  }
+}
+
+void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
+                          int64_t rows, int64_t dim, double eps, float *y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = x + r * dim;
+    // Two passes in double: the mean and variance of 768 floats.
+    double mean = 0.0;
+    for (int64_t i = 0; i < dim; ++i)
+      mean += row[i];
+    mean /= dim;
+    double var = 0.0;
+    for (int64_t i = 0; i < dim; ++i)
+      var += (row[i] - mean) * (row[i] - mean);
+    var /= dim;
+    float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+    float m = static_cast<float>(mean);
+    float *out = y + r * dim;
+    for (int64_t i = 0; i < dim; ++i)
+      out[i] = (row[i] - m) * inv * scale[i] + bias[i];
+  }
+}
+
+void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
+  const float c = 0.7978845608028654f; // sqrt(2 / pi)
+  if (tanhForm) {
+    for (int64_t i = 0; i < n; ++i) {
+      float v = x[i];
+      y[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+  }
+}
+
+void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
+                        float *y) {
+  int64_t outer = 1, inner = 1, len = shape[axis];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in) {
+      const float *src = x + o * len * inner + in;
+      float *dst = y + o * len * inner + in;
+      float mx = -INFINITY;
+      for (int64_t i = 0; i < len; ++i)
+        mx = std::max(mx, src[i * inner]);
+      float sum = 0.0f;
+      for (int64_t i = 0; i < len; ++i)
+        sum += dst[i * inner] = std::exp(src[i * inner] - mx);
+      for (int64_t i = 0; i < len; ++i)
+        dst[i * inner] /= sum;
+    }
+}
+
+void rose::cpu::attention(const float *q, const float *k, const float *v,
+                          int64_t batch, int64_t seq, int64_t heads,
+                          int64_t headDim, bool causal, float scale, float *y) {
+  int64_t width = heads * headDim;
+  std::vector<float> scores(seq);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < seq; ++i) {
+        const float *qi = q + (b * seq + i) * width + h * headDim;
+        int64_t keys = causal ? i + 1 : seq;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < keys; ++j) {
+          const float *kj = k + (b * seq + j) * width + h * headDim;
+          float dot = 0.0f;
+          for (int64_t d = 0; d < headDim; ++d)
+            dot += qi[d] * kj[d];
+          scores[j] = dot * scale;
+          mx = std::max(mx, scores[j]);
+        }
+        float sum = 0.0f;
+        for (int64_t j = 0; j < keys; ++j)
+          sum += scores[j] = std::exp(scores[j] - mx);
+        float *out = y + (b * seq + i) * width + h * headDim;
+        std::fill(out, out + headDim, 0.0f);
+        for (int64_t j = 0; j < keys; ++j) {
+          const float *vj = v + (b * seq + j) * width + h * headDim;
+          float p = scores[j] / sum;
+          for (int64_t d = 0; d < headDim; ++d)
+            out[d] += p * vj[d];
+        }
+      }
+}
+
+void rose::cpu::transpose(const float *x, const Shape &shape,
+                          const std::vector<int64_t> &perm, float *y) {
+  size_t rank = shape.size();
+  Shape strides(rank, 1), out(rank);
+  for (size_t d = rank - 1; d-- > 0;)
+    strides[d] = strides[d + 1] * shape[d + 1];
+  int64_t n = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    out[i] = shape[perm[i]];
+    n *= out[i];
+  }
+  Shape index(rank, 0);
+  int64_t src = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = x[src];
+    for (size_t d = rank; d-- > 0;) {
+      src += strides[perm[d]];
+      if (++index[d] < out[d])
+        break;
+      src -= strides[perm[d]] * out[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void rose::cpu::sliceAxis(const float *x, const Shape &shape, int64_t axis,
+                          int64_t start, int64_t end, float *y) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  int64_t len = end - start;
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(y + o * len * inner, x + (o * shape[axis] + start) * inner,
+                len * inner * sizeof(float));
+}
+
+void rose::cpu::insertAxis(const float *x, const Shape &shape, int64_t axis,
+                           int64_t offset, int64_t total, float *y) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  int64_t len = shape[axis];
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(y + (o * total + offset) * inner, x + o * len * inner,
+                len * inner * sizeof(float));
+}

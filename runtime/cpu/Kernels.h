@@ -1,0 +1,54 @@
+//===- Kernels.h - CPU kernels ----------------------------------*- C++ -*-===//
+#ifndef ROSE_RUNTIME_CPU_KERNELS_H
+#define ROSE_RUNTIME_CPU_KERNELS_H
+
+#include <cstdint>
+#include <vector>
+
+namespace rose::cpu {
+
+using Shape = std::vector<int64_t>;
+
+/// y[t, :] = table[ids[t] - first, :] when first <= ids[t] < first + rows,
+/// else zeros (the vocab-parallel masked lookup; first = 0 when whole).
+void embedding(const float *table, int64_t rows, int64_t dim,
+               const int64_t *ids, int64_t tokens, int64_t first, float *y);
+
+/// y[m, n] = x[m, :] . w[:, n] (+ bias[n]); w is [k, n], or [n, k] when
+/// `transposed`. OpenBLAS sgemm.
+void matmul(const float *x, const float *w, const float *bias, int64_t m,
+            int64_t k, int64_t n, bool transposed, float *y);
+
+enum class Binary { Add, Sub, Mul, Div };
+/// Elementwise with numpy broadcasting to `outShape`.
+void binary(Binary kind, const float *a, const Shape &aShape, const float *b,
+            const Shape &bShape, float *y, const Shape &outShape);
+
+void layerNorm(const float *x, const float *scale, const float *bias,
+               int64_t rows, int64_t dim, double eps, float *y);
+void gelu(const float *x, int64_t n, bool tanhForm, float *y);
+/// Softmax along `axis` of `shape`.
+void softmax(const float *x, const Shape &shape, int64_t axis, float *y);
+
+/// Multi-head attention on [batch, seq, heads * headDim] q, k, v.
+void attention(const float *q, const float *k, const float *v, int64_t batch,
+               int64_t seq, int64_t heads, int64_t headDim, bool causal,
+               float scale, float *y);
+
+/// Permutes dims: y dim i is x dim perm[i].
+void transpose(const float *x, const Shape &shape,
+               const std::vector<int64_t> &perm, float *y);
+/// Copies [start, end) of `axis` from x (shape) to y.
+void sliceAxis(const float *x, const Shape &shape, int64_t axis, int64_t start,
+               int64_t end, float *y);
+/// Writes x (shape, with size `part` on axis) into y at [offset, offset+part)
+/// of axis, y having `total` there.
+void insertAxis(const float *x, const Shape &shape, int64_t axis,
+                int64_t offset, int64_t total, float *y);
+
+/// Sets the OpenBLAS thread count (shared by all ranks of the process).
+void setBlasThreads(int threads);
+
+} // namespace rose::cpu
+
+#endif // ROSE_RUNTIME_CPU_KERNELS_H

@@ -1,0 +1,187 @@
+//===- rose-compile.cpp - model to a per-rank program file
+//-----------------===//
+//
+// rose-compile <model.onnx | hf-dir | model.mlir> --tp N -o model.rose
+//
+// Import, TP pipeline, lowering. The program file names the weights file
+// (the checkpoint, or the one an ONNX import writes); rose-run can override
+// it. Errors are one line and leave no output file.
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/HFCheckpoint.h"
+#include "frontend/OnnxImporter.h"
+#include "passes/LowerToProgram.h"
+#include "passes/Passes.h"
+#include "runtime/MappedFile.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx | hf-dir | "
+                                               "model.mlir>"));
+static cl::opt<std::string> outputPath("o", cl::Required,
+                                       cl::desc("output program file"),
+                                       cl::value_desc("model.rose"));
+static cl::opt<int64_t> tp("tp", cl::init(1), cl::desc("TP degree (ranks)"));
+static cl::opt<std::string> plan("plan", cl::init("auto"),
+                                 cl::desc("auto | rosellm | file"));
+static cl::opt<std::string> planFile("plan-file", cl::init(""),
+                                     cl::desc("JSON plan (with --plan=file)"));
+static cl::opt<bool> vocabParallel("vocab-parallel", cl::init(false),
+                                   cl::desc("vocab-parallel token embedding"));
+static cl::opt<std::string> weightsOut(
+    "weights", cl::init(""),
+    cl::desc("ONNX input: where to write the weights (default: the output "
+             "path with .safetensors); .mlir input: the weights file"));
+static cl::opt<bool> noDense("no-dense", cl::init(false),
+                             cl::desc("omit the tp=1 program used by "
+                                      "rose-run --check-against dense"));
+static cl::opt<bool> remarks("remarks", cl::init(false),
+                             cl::desc("print sharding remarks"));
+static cl::opt<std::string> irOut("emit-ir", cl::init(""),
+                                  cl::desc("also write the sharded IR here"));
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "rose-compile: error: " << message << "\n";
+  return 1;
+}
+
+static std::string locationPrefix(Location loc) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    os << file.getFilename().getValue() << ":" << file.getLine() << ": ";
+  else if (auto name = dyn_cast<NameLoc>(loc))
+    return locationPrefix(name.getChildLoc());
+  return out;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "rose-compile: import, shard and lower a GPT "
+                              "for rose-run\n");
+  if (tp < 1)
+    return fail("--tp must be >= 1, got " + llvm::Twine(int64_t(tp)));
+  MLIRContext context;
+  context.printOpOnDiagnostic(false);
+  context.loadDialect<mlir::rose::RoseDialect, func::FuncDialect>();
+  // One line per error; remarks only when asked.
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Remark) {
+      if (remarks)
+        llvm::errs() << locationPrefix(diag.getLocation())
+                     << "remark: " << diag.str() << "\n";
+      return success();
+    }
+    if (diag.getSeverity() == DiagnosticSeverity::Error)
+      llvm::errs() << "rose-compile: error: "
+                   << locationPrefix(diag.getLocation()) << diag.str() << "\n";
+    return success();
+  });
+
+  std::string writtenWeights;
+  OwningOpRef<ModuleOp> module;
+  llvm::StringRef input(inputPath);
+  if (llvm::sys::fs::is_directory(inputPath)) {
+    auto imported = mlir::rose::importHFCheckpoint(context, inputPath);
+    if (!imported)
+      return fail(llvm::toString(imported.takeError()));
+    module = std::move(*imported);
+  } else if (!llvm::sys::fs::exists(inputPath)) {
+    return fail(inputPath + ": no such file or directory");
+  } else if (input.ends_with(".onnx")) {
+    llvm::SmallString<256> weights(weightsOut);
+    if (weights.empty()) {
+      weights = outputPath;
+      llvm::sys::path::replace_extension(weights, ".safetensors");
+    }
+    llvm::sys::fs::make_absolute(weights);
+    auto imported = mlir::rose::importOnnx(context, inputPath, weights);
+    if (!imported)
+      return fail(llvm::toString(imported.takeError()));
+    writtenWeights = std::string(weights);
+    module = std::move(*imported);
+  } else if (input.ends_with(".mlir")) {
+    llvm::SourceMgr sourceMgr;
+    module = parseSourceFile<ModuleOp>(inputPath, sourceMgr, &context);
+    if (!module)
+      return 1; // the handler printed the parse error
+    if (!weightsOut.empty())
+      module->getOperation()->setAttr(
+          mlir::rose::RoseDialect::kWeightsAttrName,
+          StringAttr::get(&context, weightsOut.getValue()));
+  } else {
+    return fail(inputPath + ": expected an .onnx file, a Hugging Face "
+                            "checkpoint directory or an .mlir file");
+  }
+  auto cleanup = [&](const llvm::Twine &message) {
+    if (!writtenWeights.empty())
+      llvm::sys::fs::remove(writtenWeights);
+    return message.isTriviallyEmpty() ? 1 : fail(message);
+  };
+  auto weightsAttr = module->getOperation()->getAttrOfType<StringAttr>(
+      mlir::rose::RoseDialect::kWeightsAttrName);
+  if (!weightsAttr)
+    return cleanup(inputPath + ": the IR names no weights file (add "
+                               "--weights)");
+
+  OwningOpRef<ModuleOp> dense;
+  if (!noDense && tp > 1)
+    dense = module->clone();
+  mlir::rose::TPPipelineOptions options;
+  options.tp = tp.getValue();
+  options.plan = plan.getValue();
+  options.planFile = planFile.getValue();
+  options.vocabParallel = vocabParallel.getValue();
+  PassManager pm(&context);
+  mlir::rose::buildTPPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return cleanup("");
+  if (dense) {
+    PassManager densePm(&context);
+    mlir::rose::TPPipelineOptions denseOptions;
+    mlir::rose::buildTPPipeline(densePm, denseOptions);
+    if (failed(densePm.run(*dense)))
+      return cleanup("");
+  }
+  if (!irOut.empty()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    if (auto s =
+            ::rose::writeFileAtomically(irOut, {{text.data(), text.size()}});
+        !s.ok())
+      return cleanup(s.message());
+  }
+  mlir::rose::ProgramStats stats;
+  FailureOr<std::string> program = mlir::rose::lowerToProgram(
+      *module, dense ? *dense : ModuleOp(), weightsAttr.getValue(), &stats);
+  if (failed(program))
+    return cleanup("");
+  if (auto s = ::rose::writeFileAtomically(
+          outputPath, {{program->data(), program->size()}});
+      !s.ok())
+    return cleanup(s.message());
+  llvm::outs() << "rose-compile: " << outputPath << ": tp=" << tp << ", "
+               << stats.ops << " ops, " << stats.params << " params; memory "
+               << "plan peak " << stats.peakBytesPerToken << " bytes/token ("
+               << stats.naiveBytesPerToken << " without reuse); weights "
+               << weightsAttr.getValue() << "\n";
+  return 0;
+}

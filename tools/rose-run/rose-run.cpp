@@ -1,0 +1,257 @@
+//===- rose-run.cpp - run a compiled model
+//---------------------------------===//
+//
+// rose-run model.rose (--tokens tokens.npy | --prompt-ids 1,2,3) [--out
+// logits.npy] [--backend cpu] [--threads T] [--loss] [--check-against dense]
+// [--profile trace.json]
+//
+// Links only the runtime (no MLIR). Errors are one line, exit status 1, and
+// no partial output file.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Npy.h"
+#include "runtime/Program.h"
+#include "runtime/Runner.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+using namespace rose;
+
+namespace {
+
+int fail(const std::string &message) {
+  std::cerr << "rose-run: error: " << message << "\n";
+  return 1;
+}
+
+StatusOr<std::vector<int64_t>> parsePromptIds(const std::string &text) {
+  std::vector<int64_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char *end = nullptr;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0')
+      return Status::error("--prompt-ids: '", item, "' is not an integer");
+    ids.push_back(v);
+  }
+  if (ids.empty())
+    return Status::error("--prompt-ids: no ids");
+  return ids;
+}
+
+/// Mean cross entropy of predicting token t + 1 from position t.
+double nextTokenLoss(const std::vector<float> &logits, int64_t vocab,
+                     const std::vector<int64_t> &tokens, int64_t batch,
+                     int64_t seq, int64_t &count) {
+  double total = 0.0;
+  count = 0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0; s + 1 < seq; ++s) {
+      const float *row = logits.data() + (b * seq + s) * vocab;
+      double mx = row[0];
+      for (int64_t v = 1; v < vocab; ++v)
+        mx = std::max<double>(mx, row[v]);
+      double sum = 0.0;
+      for (int64_t v = 0; v < vocab; ++v)
+        sum += std::exp(row[v] - mx);
+      total += std::log(sum) + mx - row[tokens[b * seq + s + 1]];
+      ++count;
+    }
+  return count ? total / count : 0.0;
+}
+
+Status writeTrace(const std::string &path, const RunResult &result) {
+  nlohmann::json events = nlohmann::json::array();
+  for (size_t rank = 0; rank < result.traces.size(); ++rank) {
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", 0},
+                      {"tid", rank},
+                      {"args", {{"name", "rank " + std::to_string(rank)}}}});
+    for (const OpEvent &e : result.traces[rank])
+      events.push_back(
+          {{"name", e.layer.empty() ? e.name : e.name + " " + e.layer},
+           {"cat", e.collective ? "collective" : "compute"},
+           {"ph", "X"},
+           {"ts", e.startUs},
+           {"dur", e.durationUs},
+           {"pid", 0},
+           {"tid", rank},
+           {"args", {{"op", e.name}, {"layer", e.layer}}}});
+  }
+  std::string text =
+      nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump();
+  return writeFileAtomically(path, {{text.data(), text.size()}});
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"rose-run: run a model compiled by rose-compile"};
+  std::string programPath, tokensPath, promptIds, outPath,
+      backend = "cpu", weightsPath, checkAgainst, profilePath;
+  int threads = 0;
+  bool loss = false, quiet = false;
+  double tolerance = 1e-4;
+  app.add_option("program", programPath, "model.rose")->required();
+  auto *tokensOpt =
+      app.add_option("--tokens", tokensPath, ".npy int64/int32 [batch, seq]");
+  auto *promptOpt =
+      app.add_option("--prompt-ids", promptIds, "one sequence: 1,2,3");
+  tokensOpt->excludes(promptOpt);
+  app.add_option("--out", outPath, "write logits (.npy float32)");
+  app.add_option("--backend", backend, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--threads", threads, "total CPU threads (default: all)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--weights", weightsPath,
+                 "weights file (default: the one the program names)");
+  app.add_flag("--loss", loss, "print the mean next-token cross entropy");
+  app.add_option("--check-against", checkAgainst,
+                 "dense: compare with the tp=1 program, layer by layer")
+      ->check(CLI::IsMember({"dense"}));
+  app.add_option("--tolerance", tolerance,
+                 "max abs diff for --check-against (default 1e-4)");
+  app.add_option("--profile", profilePath,
+                 "write a Chrome/Perfetto trace (per rank, per op)");
+  app.add_flag("--quiet", quiet, "print only errors");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    if (e.get_exit_code() == 0)
+      return app.exit(e);
+    return fail(e.what());
+  }
+  if (tokensPath.empty() && promptIds.empty())
+    return fail("give --tokens FILE or --prompt-ids 1,2,3");
+  if (backend == "cuda")
+    return fail("--backend cuda: this rose-run was built without the CUDA "
+                "backend");
+
+  auto program = Program::load(programPath);
+  if (!program)
+    return fail(program.status().message());
+  std::string weightsFile =
+      weightsPath.empty() ? (*program)->root().weights()->str() : weightsPath;
+  auto weights = SafetensorsFile::open(weightsFile);
+  if (!weights)
+    return fail(weights.status().message());
+
+  RunRequest request;
+  request.function = &(*program)->main();
+  request.weights = *weights;
+  request.threads = threads;
+  request.trace = !profilePath.empty();
+  request.checkpoints = !checkAgainst.empty();
+  if (!tokensPath.empty()) {
+    auto tokens = readTokensNpy(tokensPath, request.batch, request.seq);
+    if (!tokens)
+      return fail(tokens.status().message());
+    request.tokens = tokens.take();
+  } else {
+    auto ids = parsePromptIds(promptIds);
+    if (!ids)
+      return fail(ids.status().message());
+    request.tokens = ids.take();
+    request.batch = 1;
+    request.seq = request.tokens.size();
+  }
+  // A progress line when loading takes a while (large checkpoints).
+  bool showProgress = !quiet && isatty(fileno(stderr));
+  int lastPercent = -1;
+  request.loadProgress = [&](size_t done, size_t total) {
+    int percent = total ? static_cast<int>(100 * done / total) : 100;
+    if (showProgress && total > (64u << 20) &&
+        percent / 10 != lastPercent / 10) {
+      std::cerr << "\rrose-run: loading weights " << percent << "%"
+                << (percent == 100 ? "\n" : "") << std::flush;
+      lastPercent = percent;
+    }
+  };
+
+  auto result = runOnCpu(**program, request);
+  if (!result)
+    return fail(result.status().message());
+  int64_t vocab = result->shape.back();
+
+  int status = 0;
+  if (!checkAgainst.empty()) {
+    const fb::Function *dense = (*program)->dense();
+    if (!dense)
+      return fail(programPath + ": has no dense program (compiled with "
+                                "--no-dense or tp=1)");
+    RunRequest denseRequest = request;
+    denseRequest.function = dense;
+    denseRequest.trace = false;
+    auto reference = runOnCpu(**program, denseRequest);
+    if (!reference)
+      return fail(reference.status().message());
+    auto maxDiff = [](const std::vector<float> &a,
+                      const std::vector<float> &b) {
+      double d = a.size() == b.size() ? 0.0 : INFINITY;
+      for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+        d = std::max<double>(d, std::fabs(a[i] - b[i]));
+      return d;
+    };
+    std::string firstBad;
+    std::cout << "check against dense (tolerance " << tolerance << "):\n";
+    for (size_t i = 0;
+         i < result->checkpoints.size() && i < reference->checkpoints.size();
+         ++i) {
+      double d = maxDiff(result->checkpoints[i].second,
+                         reference->checkpoints[i].second);
+      std::cout << "  " << result->checkpoints[i].first << ": max abs diff "
+                << d << "\n";
+      if (!(d <= tolerance) && firstBad.empty())
+        firstBad = result->checkpoints[i].first;
+    }
+    double d = maxDiff(result->logits, reference->logits);
+    std::cout << "  logits: max abs diff " << d << "\n";
+    if (!(d <= tolerance) && firstBad.empty())
+      firstBad = "logits";
+    if (firstBad.empty()) {
+      std::cout << "  all within tolerance\n";
+    } else {
+      std::cout << "  first divergence beyond " << tolerance << ": " << firstBad
+                << " (the ops before it)\n";
+      status = 1;
+    }
+  }
+
+  if (!outPath.empty())
+    if (Status s = writeFloatNpy(outPath, result->logits.data(), result->shape);
+        !s.ok())
+      return fail(s.message());
+  if (!profilePath.empty())
+    if (Status s = writeTrace(profilePath, *result); !s.ok())
+      return fail(s.message());
+
+  if (!quiet) {
+    std::cout << "next-token argmax:";
+    for (int64_t b = 0; b < request.batch; ++b) {
+      const float *row =
+          result->logits.data() + ((b + 1) * request.seq - 1) * vocab;
+      std::cout << " " << (std::max_element(row, row + vocab) - row);
+    }
+    std::cout << "\n";
+    if (loss) {
+      int64_t count = 0;
+      double l = nextTokenLoss(result->logits, vocab, request.tokens,
+                               request.batch, request.seq, count);
+      std::cout << "mean next-token cross entropy: " << l << " (" << count
+                << " predictions)\n";
+    }
+    std::cout << "tp=" << (*program)->main().tp() << ", " << request.batch
+              << "x" << request.seq << " tokens: load "
+              << result->loadSeconds * 1e3 << " ms, run "
+              << result->runSeconds * 1e3 << " ms\n";
+  }
+  return status;
+}
