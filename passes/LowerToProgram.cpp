@@ -155,7 +155,7 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   auto kind =
       llvm::TypeSwitch<Operation *, std::optional<fb::OpKind>>(op)
           .Case([&](EmbeddingOp e) {
-            lo.ints = {e.getVocabShards().value_or(0)};
+            lo.ints = {static_cast<int64_t>(e.getVocabShards().value_or(0))};
             // The token embedding's checkpoint rows are the vocab.
             auto table = e.getTable().getDefiningOp<ParamOp>();
             if (isa<BlockArgument>(e.getIndices()) && table)
@@ -381,7 +381,8 @@ Lowerer::lower(ModuleOp module, ProgramStats *stats) {
 
 FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
                                                   llvm::StringRef weightsPath,
-                                                  ProgramStats *stats) {
+                                                  ProgramStats *stats,
+                                                  unsigned version) {
   flatbuffers::FlatBufferBuilder fbb;
   Lowerer mainLowerer(fbb);
   auto mainFn = mainLowerer.lower(main, stats);
@@ -397,12 +398,14 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
   }
   if (mainLowerer.vocab <= 0)
     return main.emitError("rose-compile: no token embedding found");
-  auto program = fb::CreateProgramDirect(fbb, ::rose::kProgramVersion,
-                                         weightsPath.str().c_str(),
-                                         mainLowerer.vocab, *mainFn, denseFn);
+  auto program = fb::CreateProgramDirect(
+      fbb, version ? version : ::rose::kProgramVersion,
+      weightsPath.str().c_str(), mainLowerer.vocab, *mainFn, denseFn);
   fb::FinishProgramBuffer(fbb, program);
   std::string bytes(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                     fbb.GetSize());
+  if (version && version != ::rose::kProgramVersion)
+    return bytes;
   // The compiler checks what it wrote with the runtime's own validator.
   ::rose::Status status = ::rose::Program::validate(
       fbb.GetBufferPointer(), fbb.GetSize(), "lowered program");

@@ -18,9 +18,12 @@ struct ProgramStats {
 /// Lowers `main` (a module after the TP pipeline) and, when given, `dense`
 /// (the same model at tp=1, for --check-against) into the bytes of a program
 /// file. Fails with diagnostics on the offending op.
+/// `version` overrides the format version (0: the current one), so tests can
+/// make files "from another version".
 FailureOr<std::string> lowerToProgram(ModuleOp main, ModuleOp dense,
                                       llvm::StringRef weightsPath,
-                                      ProgramStats *stats = nullptr);
+                                      ProgramStats *stats = nullptr,
+                                      unsigned version = 0);
 
 } // namespace mlir::rose
 

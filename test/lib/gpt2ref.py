@@ -25,6 +25,8 @@ CONFIGS = {
     # Small and odd-sized, n_inner left to the 4 * n_embd default.
     "tiny": dict(vocab_size=97, n_positions=32, n_embd=32, n_layer=2, n_head=2, n_inner=None),
     "wide": dict(vocab_size=512, n_positions=64, n_embd=96, n_layer=3, n_head=6, n_inner=192),
+    # Deep and narrow: 12 layers.
+    "deep": dict(vocab_size=1000, n_positions=64, n_embd=64, n_layer=12, n_head=4, n_inner=256),
     # GPT-2 124M shapes.
     "gpt2-124m": dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12, n_inner=None),
 }
@@ -225,14 +227,29 @@ def main(argv):
     lg.add_argument("--seed", type=int, default=0)
     lg.add_argument("--untied", action="store_true")
     lg.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
-    lg.add_argument("--tokens", required=True, help="comma-separated ids; ';' separates sequences")
+    lg.add_argument("--tokens", required=True,
+                    help="a .npy file, or comma-separated ids with ';' between sequences")
     lg.add_argument("--out", required=True, help=".npy file for float32 [batch, seq, vocab]")
+    tk = sub.add_parser("tokens", help="write random token ids as .npy")
+    tk.add_argument("--vocab", type=int, required=True)
+    tk.add_argument("--batch", type=int, default=2)
+    tk.add_argument("--seq", type=int, default=16)
+    tk.add_argument("--seed", type=int, default=0)
+    tk.add_argument("--dtype", default="int64")
+    tk.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
+    if args.cmd == "tokens":
+        rng = np.random.default_rng(args.seed)
+        np.save(args.out, rng.integers(0, args.vocab, (args.batch, args.seq)).astype(args.dtype))
+        return 0
     if args.cmd == "logits":
         cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
         model = make_model(cfg, args.seed).double()
-        ids = torch.tensor([[int(t) for t in row.split(",")] for row in args.tokens.split(";")])
+        if args.tokens.endswith(".npy"):
+            ids = torch.from_numpy(np.load(args.tokens).astype(np.int64))
+        else:
+            ids = torch.tensor([[int(t) for t in row.split(",")] for row in args.tokens.split(";")])
         with torch.no_grad():
             logits = model(ids)
         np.save(args.out, logits.float().numpy())

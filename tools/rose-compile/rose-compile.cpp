@@ -53,6 +53,9 @@ static cl::opt<bool> noDense("no-dense", cl::init(false),
                                       "rose-run --check-against dense"));
 static cl::opt<bool> remarks("remarks", cl::init(false),
                              cl::desc("print sharding remarks"));
+static cl::opt<unsigned> programVersion(
+    "program-version", cl::Hidden, cl::init(0),
+    cl::desc("write this format version (tests of the version check)"));
 static cl::opt<std::string> irOut("emit-ir", cl::init(""),
                                   cl::desc("also write the sharded IR here"));
 
@@ -171,7 +174,8 @@ int main(int argc, char **argv) {
   }
   mlir::rose::ProgramStats stats;
   FailureOr<std::string> program = mlir::rose::lowerToProgram(
-      *module, dense ? *dense : ModuleOp(), weightsAttr.getValue(), &stats);
+      *module, dense ? *dense : ModuleOp(), weightsAttr.getValue(), &stats,
+      programVersion);
   if (failed(program))
     return cleanup("");
   if (auto s = ::rose::writeFileAtomically(
