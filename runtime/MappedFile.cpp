@@ -12,8 +12,8 @@
 
 using namespace rose;
 
-StatusOr<std::shared_ptr<MappedFile>>
-MappedFile::open(const std::string &path) {
+StatusOr<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path,
+                                                       bool populate) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return Status::error(path, ": cannot open: ", std::strerror(errno));
@@ -26,7 +26,8 @@ MappedFile::open(const std::string &path) {
   file->path_ = path;
   file->size_ = static_cast<size_t>(st.st_size);
   if (file->size_ > 0) {
-    void *p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = mmap(nullptr, file->size_, PROT_READ,
+                   MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);

@@ -16,7 +16,10 @@ namespace rose {
 /// touches only the pages of its own slices.
 class MappedFile {
 public:
-  static StatusOr<std::shared_ptr<MappedFile>> open(const std::string &path);
+  /// `populate` reads the whole file in at open (weights a run will touch
+  /// anyway), so page faults do not land in the first forward pass.
+  static StatusOr<std::shared_ptr<MappedFile>> open(const std::string &path,
+                                                    bool populate = false);
   ~MappedFile();
   MappedFile(const MappedFile &) = delete;
   MappedFile &operator=(const MappedFile &) = delete;

@@ -65,6 +65,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
                        std::chrono::steady_clock::now() - start)
                        .count();
     Executor executor(fn, *weights, *comm);
+    auto runStart = std::chrono::steady_clock::now();
     Status status = executor.run(
         req.tokens.data(), req.batch, req.seq,
         req.trace ? &result.traces[rank] : nullptr,
@@ -75,6 +76,9 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       return;
     }
     if (rank == 0) {
+      result.runSeconds = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - runStart)
+                              .count();
       result.shape = executor.shapeOf(fn.output());
       int64_t n = 1;
       for (int64_t d : result.shape)

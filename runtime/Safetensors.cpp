@@ -80,8 +80,9 @@ static StatusOr<TensorEntry> parseEntry(const std::string &name,
 }
 
 StatusOr<std::shared_ptr<SafetensorsFile>>
-SafetensorsFile::open(const std::string &path) {
-  StatusOr<std::shared_ptr<MappedFile>> mapped = MappedFile::open(path);
+SafetensorsFile::open(const std::string &path, bool populate) {
+  StatusOr<std::shared_ptr<MappedFile>> mapped =
+      MappedFile::open(path, populate);
   if (!mapped)
     return mapped.status();
   auto result = std::shared_ptr<SafetensorsFile>(new SafetensorsFile());

@@ -33,7 +33,7 @@ struct TensorEntry {
 class SafetensorsFile {
 public:
   static StatusOr<std::shared_ptr<SafetensorsFile>>
-  open(const std::string &path);
+  open(const std::string &path, bool populate = false);
 
   const std::string &path() const { return file_->path(); }
   const std::map<std::string, TensorEntry> &tensors() const { return tensors_; }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: installs packages, builds rose, and runs
-# rose-opt on the sample 2-layer GPT-2 (verify, canonicalize, CSE, print).
+# The main job, from a fresh machine: installs packages, builds rose, makes a
+# small GPT-2 with random weights in PyTorch (the rosellm config: vocab 10000,
+# d_model 64, 4 heads, 2 layers), imports its Hugging Face checkpoint, shards
+# it for tp=2, runs it on the CPU, and compares the logits with PyTorch's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -8,10 +10,25 @@ bash scripts/setup.sh >/dev/null
 BUILD=${ROSE_BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -G Ninja -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
-cmake --build "$BUILD" --target rose-opt >/dev/null
+cmake --build "$BUILD" --target rose-compile rose-run >/dev/null
 
-model=test/Models/gpt2-2layer.mlir
-echo "== rose-opt $model -canonicalize -cse"
-"$BUILD/bin/rose-opt" "$model" -canonicalize -cse
-echo "== op counts"
-"$BUILD/bin/rose-opt" "$model" -canonicalize -cse | grep -o 'rose\.[a-z_]*' | sort | uniq -c
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export PYTHONPATH="$PWD/test/lib"
+py=/usr/bin/python3
+tokens="1,2,3,4,5,6,7,8;9,8,7,6,5,4,3,2"
+
+echo "== 1. a random GPT-2 (rosellm config) in PyTorch, saved as a Hugging Face checkpoint"
+$py -m gpt2ref make --config rosellm-2l --seed 1 --hf "$work/gpt2" 2>/dev/null
+$py -m gpt2ref logits --config rosellm-2l --seed 1 --tokens "$tokens" --out "$work/torch.npy"
+$py -c "import numpy as np; np.save('$work/tokens.npy', np.array([[int(t) for t in r.split(',')] for r in '$tokens'.split(';')]))"
+
+echo "== 2. rose-compile: import, shard for tp=2, lower"
+"$BUILD/bin/rose-compile" "$work/gpt2" --tp 2 -o "$work/model.rose"
+
+echo "== 3. rose-run: 2 ranks on the CPU"
+"$BUILD/bin/rose-run" "$work/model.rose" --tokens "$work/tokens.npy" --out "$work/rose.npy" --loss
+
+echo "== 4. compare with PyTorch"
+$py test/lib/check_logits.py "$work/torch.npy" "$work/rose.npy" --atol 1e-4
+$py -c "import numpy as np; t=np.load('$work/torch.npy'); print('PyTorch next-token argmax:', ' '.join(str(i) for i in t[:, -1].argmax(-1)))"

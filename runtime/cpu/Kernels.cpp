@@ -141,9 +141,14 @@ void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
 void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
   const float c = 0.7978845608028654f; // sqrt(2 / pi)
   if (tanhForm) {
+    // tanh(u) = 1 - 2 / (exp(2u) + 1): exp vectorizes, tanh does not. The
+    // clamp keeps exp finite; tanh is +-1 to float precision beyond it.
     for (int64_t i = 0; i < n; ++i) {
       float v = x[i];
-      y[i] = 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+      float u =
+          std::min(9.0f, std::max(-9.0f, c * (v + 0.044715f * v * v * v)));
+      float t = 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f);
+      y[i] = 0.5f * v * (1.0f + t);
     }
   } else {
     for (int64_t i = 0; i < n; ++i)
@@ -176,34 +181,37 @@ void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
 void rose::cpu::attention(const float *q, const float *k, const float *v,
                           int64_t batch, int64_t seq, int64_t heads,
                           int64_t headDim, bool causal, float scale, float *y) {
+  // Per (batch, head): scores = q k^T and out = p v as strided GEMMs over the
+  // packed [seq, heads * headDim] layout; softmax per row in between. The
+  // seq x seq scores of one head at a time are the only scratch.
   int64_t width = heads * headDim;
-  std::vector<float> scores(seq);
+  std::vector<float> scores(seq * seq);
   for (int64_t b = 0; b < batch; ++b)
-    for (int64_t h = 0; h < heads; ++h)
+    for (int64_t h = 0; h < heads; ++h) {
+      const float *qh = q + b * seq * width + h * headDim;
+      const float *kh = k + b * seq * width + h * headDim;
+      const float *vh = v + b * seq * width + h * headDim;
+      float *yh = y + b * seq * width + h * headDim;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, headDim,
+                  scale, qh, width, kh, width, 0.0f, scores.data(), seq);
       for (int64_t i = 0; i < seq; ++i) {
-        const float *qi = q + (b * seq + i) * width + h * headDim;
+        float *row = scores.data() + i * seq;
         int64_t keys = causal ? i + 1 : seq;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < keys; ++j) {
-          const float *kj = k + (b * seq + j) * width + h * headDim;
-          float dot = 0.0f;
-          for (int64_t d = 0; d < headDim; ++d)
-            dot += qi[d] * kj[d];
-          scores[j] = dot * scale;
-          mx = std::max(mx, scores[j]);
-        }
+        float mx = row[0];
+        for (int64_t j = 1; j < keys; ++j)
+          mx = std::max(mx, row[j]);
         float sum = 0.0f;
         for (int64_t j = 0; j < keys; ++j)
-          sum += scores[j] = std::exp(scores[j] - mx);
-        float *out = y + (b * seq + i) * width + h * headDim;
-        std::fill(out, out + headDim, 0.0f);
-        for (int64_t j = 0; j < keys; ++j) {
-          const float *vj = v + (b * seq + j) * width + h * headDim;
-          float p = scores[j] / sum;
-          for (int64_t d = 0; d < headDim; ++d)
-            out[d] += p * vj[d];
-        }
+          sum += row[j] = std::exp(row[j] - mx);
+        float inv = 1.0f / sum;
+        for (int64_t j = 0; j < keys; ++j)
+          row[j] *= inv;
+        // Masked keys get probability zero.
+        std::fill(row + keys, row + seq, 0.0f);
       }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, headDim, seq,
+                  1.0f, scores.data(), seq, vh, width, 0.0f, yh, width);
+    }
 }
 
 void rose::cpu::transpose(const float *x, const Shape &shape,

@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
     return fail(program.status().message());
   std::string weightsFile =
       weightsPath.empty() ? (*program)->root().weights()->str() : weightsPath;
-  auto weights = SafetensorsFile::open(weightsFile);
+  auto weights = SafetensorsFile::open(weightsFile, /*populate=*/true);
   if (!weights)
     return fail(weights.status().message());
 
