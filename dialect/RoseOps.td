@@ -12,6 +12,13 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 //===----------------------------------------------------------------------===//
 
 def Rose_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+
+// Like I64Attr, but read back signed: axes may be negative, and a negative
+// group size must not wrap around into a huge one.
+def Rose_I64Attr : TypedSignlessIntegerAttrBase<
+    I64, "int64_t", "64-bit signless integer attribute"> {
+  let convertFromStorage = "$_self.getValue().getSExtValue()";
+}
 def Rose_IndexTensor : RankedTensorOf<[I32, I64]>;
 
 // Every compute op infers its result type. Inference is best-effort: when the
@@ -95,7 +102,7 @@ def Rose_EmbeddingOp : Rose_Op<"embedding"> {
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$table, Rose_IndexTensor:$indices,
-                       OptionalAttr<I64Attr>:$vocab_shards);
+                       OptionalAttr<Rose_I64Attr>:$vocab_shards);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
     $table `[` $indices `]` attr-dict `:` type($table) `,` type($indices) `->` type($result)
@@ -113,7 +120,7 @@ def Rose_PositionsOp : Rose_Op<"positions"> {
     ```
   }];
   let arguments = (ins Rose_IndexTensor:$input,
-                       DefaultValuedAttr<I64Attr, "0">:$offset);
+                       DefaultValuedAttr<Rose_I64Attr, "0">:$offset);
   let results = (outs Rose_IndexTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
@@ -172,7 +179,7 @@ def Rose_GeluOp : Rose_Op<"gelu"> {
 
 def Rose_SoftmaxOp : Rose_Op<"softmax"> {
   let summary = "softmax along one axis";
-  let arguments = (ins Rose_FloatTensor:$input, I64Attr:$axis);
+  let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = "$input `axis` $axis attr-dict `:` type($input) `->` type($result)";
 }
@@ -190,7 +197,7 @@ def Rose_AttentionOp : Rose_Op<"attention"> {
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$query, Rose_FloatTensor:$key,
-                       Rose_FloatTensor:$value, I64Attr:$num_heads,
+                       Rose_FloatTensor:$value, Rose_I64Attr:$num_heads,
                        UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
@@ -220,7 +227,7 @@ def Rose_TransposeOp : Rose_Op<"transpose"> {
 
 def Rose_SplitOp : Rose_Op<"split"> {
   let summary = "splits one axis into consecutive pieces of the given sizes";
-  let arguments = (ins Rose_FloatTensor:$input, I64Attr:$axis,
+  let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis,
                        DenseI64ArrayAttr:$sizes);
   let results = (outs Variadic<Rose_FloatTensor>:$results);
   let assemblyFormat = [{
@@ -231,7 +238,7 @@ def Rose_SplitOp : Rose_Op<"split"> {
 
 def Rose_ConcatOp : Rose_Op<"concat"> {
   let summary = "concatenates tensors along one axis";
-  let arguments = (ins Variadic<Rose_FloatTensor>:$inputs, I64Attr:$axis);
+  let arguments = (ins Variadic<Rose_FloatTensor>:$inputs, Rose_I64Attr:$axis);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
     $inputs `axis` $axis attr-dict `:` type($inputs) `->` type($result)
@@ -241,8 +248,8 @@ def Rose_ConcatOp : Rose_Op<"concat"> {
 
 def Rose_SliceOp : Rose_Op<"slice"> {
   let summary = "takes [start, end) of one axis";
-  let arguments = (ins Rose_FloatTensor:$input, I64Attr:$axis, I64Attr:$start,
-                       I64Attr:$end);
+  let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis, Rose_I64Attr:$start,
+                       Rose_I64Attr:$end);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
     $input `axis` $axis `from` $start `to` $end attr-dict `:` type($input) `->` type($result)
@@ -262,7 +269,7 @@ def Rose_AllReduceOp : Rose_CollectiveOp<"all_reduce"> {
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$input, Rose_ReductionKind:$reduction,
-                       StrAttr:$axis, I64Attr:$group_size);
+                       StrAttr:$axis, Rose_I64Attr:$group_size);
   let assemblyFormat = [{
     $input $reduction `over` $axis `(` $group_size `)` attr-dict `:` type($input) `->` type($result)
   }];
@@ -276,7 +283,7 @@ def Rose_AllGatherOp : Rose_CollectiveOp<"all_gather"> {
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$input, StrAttr:$axis,
-                       I64Attr:$group_size, I64Attr:$dim);
+                       Rose_I64Attr:$group_size, Rose_I64Attr:$dim);
   let assemblyFormat = [{
     $input `over` $axis `(` $group_size `)` `dim` $dim attr-dict `:` type($input) `->` type($result)
   }];
@@ -285,7 +292,7 @@ def Rose_AllGatherOp : Rose_CollectiveOp<"all_gather"> {
 def Rose_ReduceScatterOp : Rose_CollectiveOp<"reduce_scatter"> {
   let summary = "reduces over ranks, then keeps this rank's chunk of `dim`";
   let arguments = (ins Rose_FloatTensor:$input, Rose_ReductionKind:$reduction,
-                       StrAttr:$axis, I64Attr:$group_size, I64Attr:$dim);
+                       StrAttr:$axis, Rose_I64Attr:$group_size, Rose_I64Attr:$dim);
   let assemblyFormat = [{
     $input $reduction `over` $axis `(` $group_size `)` `dim` $dim attr-dict `:` type($input) `->` type($result)
   }];
@@ -301,7 +308,7 @@ def Rose_ShardSliceOp : Rose_CollectiveOp<"shard_slice"> {
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$input, StrAttr:$axis,
-                       I64Attr:$group_size, I64Attr:$dim);
+                       Rose_I64Attr:$group_size, Rose_I64Attr:$dim);
   let assemblyFormat = [{
     $input `over` $axis `(` $group_size `)` `dim` $dim attr-dict `:` type($input) `->` type($result)
   }];

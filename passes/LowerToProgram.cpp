@@ -164,7 +164,7 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
             return fb::OpKind::Embedding;
           })
           .Case([&](PositionsOp p) {
-            lo.ints = {p.getOffset()};
+            lo.ints = {static_cast<int64_t>(p.getOffset())};
             return fb::OpKind::Positions;
           })
           .Case([&](MatMulOp m) {
@@ -192,7 +192,8 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
           })
           .Case([&](AttentionOp a) {
             int64_t headDim = a.getType().getDimSize(2) / a.getNumHeads();
-            lo.ints = {a.getNumHeads(), a.getCausal() ? 1 : 0};
+            lo.ints = {static_cast<int64_t>(a.getNumHeads()),
+                       a.getCausal() ? 1 : 0};
             lo.floats = {a.getScale() ? a.getScale()->convertToDouble()
                                       : 1.0 / std::sqrt(double(headDim))};
             return fb::OpKind::Attention;

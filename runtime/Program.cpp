@@ -4,6 +4,9 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <cstring>
+#include <vector>
+
 using namespace rose;
 
 size_t rose::elementSize(fb::ElementType type) {
@@ -97,12 +100,41 @@ static Status checkOp(const fb::Function &fn, const fb::Op &op, size_t index) {
   return fail("unknown op kind");
 }
 
+/// Shape and SSA checks of every op (ProgramCheck.cpp).
+Status checkFunctionShapes(const fb::Function &fn);
+
+/// The FlatBuffers verifier checks vectors for 4-byte alignment only; 8-byte
+/// elements read from a misaligned address are undefined behaviour.
+template <typename T> static bool aligned(const flatbuffers::Vector<T> *v) {
+  // An empty vector has no elements to read, and no alignment guarantee.
+  return !v || v->size() == 0 ||
+         reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
+}
+
+static bool allAligned(const fb::Function &fn) {
+  if (fn.params())
+    for (const fb::Param *p : *fn.params())
+      if (!aligned(p->shape()) || !aligned(p->full_shape()))
+        return false;
+  if (fn.values())
+    for (const fb::Value *v : *fn.values())
+      if (!aligned(v->dims()))
+        return false;
+  if (fn.ops())
+    for (const fb::Op *op : *fn.ops())
+      if (!aligned(op->ints()) || !aligned(op->floats()))
+        return false;
+  return true;
+}
+
 static Status checkFunction(const fb::Function *fn, const char *which) {
   auto fail = [&](const auto &...args) {
     return Status::error(which, " function: ", args...);
   };
   if (!fn)
     return fail("missing");
+  if (!allAligned(*fn))
+    return fail("misaligned data");
   if (fn->tp() < 1 || fn->tp() > 1024)
     return fail("tp ", fn->tp(), " out of range");
   if (!fn->values() || !fn->ops())
@@ -138,6 +170,19 @@ static Status checkFunction(const fb::Function *fn, const char *which) {
       if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
           p->slice_parts() < 1 || p->slice_groups() < 1)
         return fail("param '", p->name()->str(), "' has a bad slice");
+      // The rank's shape must be what slicing the full shape gives.
+      for (size_t d = 0; d < p->shape()->size(); ++d) {
+        int64_t full = p->full_shape()->Get(d), local = p->shape()->Get(d);
+        int64_t parts = p->slice_parts(), groups = p->slice_groups();
+        bool sliced = static_cast<int64_t>(d) == p->slice_dim();
+        int64_t expected =
+            !sliced       ? full
+            : groups == 1 ? (full + parts - 1) / parts
+                          : (full % (parts * groups) == 0 ? full / parts : -1);
+        if (full < 0 || local != expected || local > (int64_t(1) << 40))
+          return fail("param '", p->name()->str(),
+                      "' shape disagrees with its slice");
+      }
     }
   if (fn->checkpoints())
     for (int32_t c : *fn->checkpoints())
@@ -145,11 +190,21 @@ static Status checkFunction(const fb::Function *fn, const char *which) {
         return fail("checkpoint out of range");
   for (size_t i = 0; i < fn->ops()->size(); ++i)
     ROSE_RETURN_IF_ERROR(checkOp(*fn, *fn->ops()->Get(i), i));
+  if (Status s = checkFunctionShapes(*fn); !s.ok())
+    return fail(s.message());
   return Status::success();
 }
 
 Status Program::validate(const uint8_t *data, size_t size,
                          const std::string &what) {
+  // Alignment is checked against addresses; mapped files start page-aligned,
+  // an in-memory buffer may not, so validate an aligned copy of it.
+  std::vector<uint64_t> copy;
+  if (reinterpret_cast<uintptr_t>(data) % alignof(uint64_t) != 0) {
+    copy.resize((size + 7) / 8);
+    std::memcpy(copy.data(), data, size);
+    data = reinterpret_cast<const uint8_t *>(copy.data());
+  }
   if (size < 8 || !fb::ProgramBufferHasIdentifier(data))
     return Status::error(what, ": not a rose program file");
   flatbuffers::Verifier verifier(data, size);

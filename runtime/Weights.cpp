@@ -91,3 +91,16 @@ RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
   }
   return w;
 }
+
+RankWeights RankWeights::zeros(const fb::Function &fn) {
+  RankWeights w;
+  if (!fn.params())
+    return w;
+  for (const fb::Param *p : *fn.params()) {
+    int64_t n = 1;
+    for (int64_t d : *p->shape())
+      n *= d;
+    w.pointers_.push_back(w.owned_.emplace_back(n, 0.0f).data());
+  }
+  return w;
+}

@@ -20,6 +20,10 @@ public:
   load(const fb::Function &fn, const SafetensorsFile &file, int rank,
        const std::function<void(size_t)> &progress = nullptr);
 
+  /// All-zero params of the program's shapes (fuzzing executes untrusted
+  /// programs without a checkpoint).
+  static RankWeights zeros(const fb::Function &fn);
+
   const float *param(size_t index) const { return pointers_[index]; }
 
 private:

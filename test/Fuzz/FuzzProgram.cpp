@@ -1,0 +1,49 @@
+//===- FuzzProgram.cpp - fuzz program loading and execution
+//----------------===//
+//
+// Any program the validator accepts must run without touching memory out of
+// bounds: the harness runs accepted programs on two tokens with zero weights.
+//
+//===----------------------------------------------------------------------===//
+#include "FuzzUtil.h"
+#include "runtime/Communicator.h"
+#include "runtime/Executor.h"
+#include "runtime/Program.h"
+
+#include <thread>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  std::string path = rose::fuzz::writeScratch("model.rose", data, size);
+  auto program = rose::Program::load(path);
+  if (!program)
+    return 0;
+  const rose::fb::Function &fn = (*program)->main();
+  // Keep runs small: the point is bounds, not throughput.
+  int64_t elements = 0;
+  if (fn.params())
+    for (const rose::fb::Param *p : *fn.params()) {
+      int64_t n = 1;
+      for (int64_t d : *p->shape())
+        n *= d;
+      elements += n;
+    }
+  if (fn.tp() > 4 || elements > (1 << 22) ||
+      fn.peak_bytes_per_token() > (1 << 24))
+    return 0;
+  auto weights = rose::RankWeights::zeros(fn);
+  int64_t vocab = (*program)->root().vocab_size();
+  std::vector<int64_t> tokens = {0, vocab > 1 ? 1 : 0};
+  rose::LocalGroup group(static_cast<int>(fn.tp()), std::chrono::seconds(10));
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < fn.tp(); ++r)
+    ranks.emplace_back([&, r] {
+      auto comm = group.communicator(r);
+      rose::Executor executor(fn, weights, *comm);
+      rose::Status s = executor.run(tokens.data(), 1, 2);
+      if (!s.ok())
+        comm->abort(s.message());
+    });
+  for (std::thread &t : ranks)
+    t.join();
+  return 0;
+}

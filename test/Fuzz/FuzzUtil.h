@@ -1,0 +1,37 @@
+//===- FuzzUtil.h - helpers shared by the fuzz targets ----------*- C++ -*-===//
+#ifndef ROSE_TEST_FUZZ_FUZZUTIL_H
+#define ROSE_TEST_FUZZ_FUZZUTIL_H
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace rose::fuzz {
+
+/// A per-process scratch directory: the parsers under test read files.
+inline const std::string &scratchDir() {
+  static const std::string dir = [] {
+    std::string d = "/tmp/rose-fuzz-" + std::to_string(::getpid());
+    ::mkdir(d.c_str(), 0700);
+    return d;
+  }();
+  return dir;
+}
+
+/// Writes `size` bytes to `name` in the scratch dir and returns its path.
+inline std::string writeScratch(const std::string &name, const uint8_t *data,
+                                size_t size) {
+  std::string path = scratchDir() + "/" + name;
+  if (FILE *f = std::fopen(path.c_str(), "wb")) {
+    if (size)
+      std::fwrite(data, 1, size, f);
+    std::fclose(f);
+  }
+  return path;
+}
+
+} // namespace rose::fuzz
+
+#endif // ROSE_TEST_FUZZ_FUZZUTIL_H
