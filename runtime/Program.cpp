@@ -146,7 +146,9 @@ static Status checkFunction(const fb::Function *fn, const char *which) {
   if (fn->peak_bytes_per_token() < 0)
     return fail("negative peak");
   for (const fb::Value *v : *fn->values()) {
+    // The compiler places buffers 64-byte aligned; kernels rely on it.
     if (v->bytes_per_token() < 0 || v->offset_per_token() < 0 ||
+        v->offset_per_token() % 64 != 0 ||
         v->offset_per_token() + v->bytes_per_token() >
             fn->peak_bytes_per_token())
       return fail("value '", v->name() ? v->name()->str() : "",
@@ -168,12 +170,15 @@ static Status checkFunction(const fb::Function *fn, const char *which) {
           p->shape()->size() != p->full_shape()->size())
         return fail("malformed param");
       if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
-          p->slice_parts() < 1 || p->slice_groups() < 1)
+          p->slice_parts() < 1 || p->slice_groups() < 1 ||
+          p->slice_parts() > 1024 || p->slice_groups() > 1024)
         return fail("param '", p->name()->str(), "' has a bad slice");
       // The rank's shape must be what slicing the full shape gives.
       for (size_t d = 0; d < p->shape()->size(); ++d) {
         int64_t full = p->full_shape()->Get(d), local = p->shape()->Get(d);
         int64_t parts = p->slice_parts(), groups = p->slice_groups();
+        if (full < 0 || full > (int64_t(1) << 40))
+          return fail("param '", p->name()->str(), "' has a bad dim");
         bool sliced = static_cast<int64_t>(d) == p->slice_dim();
         int64_t expected =
             !sliced       ? full
