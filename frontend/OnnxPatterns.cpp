@@ -236,7 +236,9 @@ llvm::Error Importer::onPow() {
     return fail("Pow is supported only as the x^3 of a tanh GELU");
   Entry &out = output(0);
   out.marker = makeMarker(Marker::Cube, *x);
-  out.marker->shape.assign(shapeOf(*x).begin(), shapeOf(*x).end());
+  // shapeOf returns by value: take begin and end of one copy.
+  SymShape shape = shapeOf(*x);
+  out.marker->shape.assign(shape.begin(), shape.end());
   return llvm::Error::success();
 }
 

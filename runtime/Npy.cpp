@@ -3,6 +3,7 @@
 #include "runtime/Npy.h"
 #include "runtime/MappedFile.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <regex>
 
@@ -36,7 +37,17 @@ rose::readTokensNpy(const std::string &path, int64_t &rows, int64_t &cols) {
                          std::regex("'descr':\\s*'([<>|]?)([a-z])(\\d+)'")))
     return Status::error(path, ": .npy header has no descr");
   std::string order = m[1], kind = m[2];
-  int bytes = std::stoi(m[3]);
+  // Digit strings can be arbitrarily long: parse with a bound, not stoll
+  // (which throws, and the runtime has no exceptions).
+  auto number = [](const std::string &digits, int64_t &out) {
+    if (digits.size() > 12)
+      return false;
+    out = std::strtoll(digits.c_str(), nullptr, 10);
+    return true;
+  };
+  int64_t bytes = 0;
+  if (!number(m[3], bytes))
+    bytes = 0;
   if (kind != "i" || (bytes != 8 && bytes != 4) || order == ">")
     return Status::error(path,
                          ": token ids must be little-endian int64 or "
@@ -48,8 +59,10 @@ rose::readTokensNpy(const std::string &path, int64_t &rows, int64_t &cols) {
                          std::regex("'shape':\\s*\\(\\s*(\\d+)\\s*,\\s*(\\d+)"
                                     "\\s*,?\\s*\\)")))
     return Status::error(path, ": token ids must be 2-D [batch, seq]");
-  rows = std::stoll(m[1]);
-  cols = std::stoll(m[2]);
+  if (!number(m[1], rows) || !number(m[2], cols) ||
+      (rows > 0 && cols > (int64_t(1) << 40) / rows))
+    return Status::error(path, ": shape (", m[1].str().substr(0, 20), ", ",
+                         m[2].str().substr(0, 20), ") is too large");
   if (rows <= 0 || cols <= 0)
     return Status::error(path, ": token ids must not be empty");
   size_t count = static_cast<size_t>(rows * cols);

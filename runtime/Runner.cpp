@@ -33,7 +33,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
         totalBytes += e->end - e->begin;
   std::atomic<size_t> loaded{0};
 
-  LocalGroup group(tp);
+  LocalGroup group(tp, std::chrono::seconds(req.timeoutSeconds));
   RunResult result;
   result.traces.resize(tp);
   std::vector<Status> statuses(tp);

@@ -17,6 +17,8 @@ struct RunRequest {
   std::vector<int64_t> tokens; // [batch, seq], row-major
   int64_t batch = 0, seq = 0;
   int threads = 0; // total CPU threads (0: all cores)
+  /// A collective that does not complete in this time fails the run.
+  int timeoutSeconds = 300;
   bool trace = false;
   bool checkpoints = false; // keep the checkpoint values of rank 0
   std::function<void(size_t, size_t)> loadProgress; // (bytes done, total)

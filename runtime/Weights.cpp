@@ -69,7 +69,8 @@ RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
     if (entry->dtype != DType::F32 || p->type() != fb::ElementType::F32)
       return Status::error(file.path(), ": tensor '", name, "' is ",
                            dtypeName(entry->dtype),
-                           "; the CPU backend runs float32 programs");
+                           "; rose reads float32 checkpoints (the CUDA backend "
+                           "converts them with --dtype)");
     const float *data = reinterpret_cast<const float *>(file.data(*entry));
     bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
     if (p->slice_dim() < 0 && aligned) {

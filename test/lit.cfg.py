@@ -45,6 +45,8 @@ def _has_gpu():
     except (OSError, subprocess.TimeoutExpired):
         return False
 
+if config.rose_enable_cuda:
+    config.available_features.add("cuda-build")
 if config.rose_enable_cuda and _has_gpu():
     config.available_features.add("cuda")
 

@@ -2,18 +2,52 @@
 //-------------------------------------------===//
 #include "runtime/cpu/Kernels.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#ifdef ROSE_HAVE_OPENBLAS
+#include <cblas.h>
 extern "C" void openblas_set_num_threads(int);
+#endif
 
 using namespace rose::cpu;
 
+/// Row-major C = alpha A B' + beta C, with B' = B or B^T. OpenBLAS where the
+/// build has it; a plain loop otherwise, which only the runtime-alone build
+/// on a machine without OpenBLAS (the GPU machine) uses.
+static void sgemm(bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float beta, float *c, int64_t ldc) {
+#ifdef ROSE_HAVE_OPENBLAS
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
+  std::vector<float> row(n);
+  for (int64_t i = 0; i < m; ++i) {
+    std::fill(row.begin(), row.end(), 0.0f);
+    for (int64_t p = 0; p < k; ++p) {
+      float av = a[i * lda + p];
+      if (transB)
+        for (int64_t j = 0; j < n; ++j)
+          row[j] += av * b[j * ldb + p];
+      else
+        for (int64_t j = 0; j < n; ++j)
+          row[j] += av * b[p * ldb + j];
+    }
+    for (int64_t j = 0; j < n; ++j)
+      c[i * ldc + j] =
+          alpha * row[j] + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+  }
+#endif
+}
+
 void rose::cpu::setBlasThreads(int threads) {
+#ifdef ROSE_HAVE_OPENBLAS
   openblas_set_num_threads(std::max(1, threads));
+#else
+  (void)threads;
+#endif
 }
 
 void rose::cpu::embedding(const float *table, int64_t rows, int64_t dim,
@@ -37,9 +71,7 @@ void rose::cpu::matmul(const float *x, const float *w, const float *bias,
       std::memcpy(y + i * n, bias, n * sizeof(float));
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans,
-              transposed ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, x, k, w,
-              transposed ? k : n, beta, y, n);
+  sgemm(transposed, m, n, k, 1.0f, x, k, w, transposed ? k : n, beta, y, n);
 }
 
 /// Strides of `shape` aligned right against a rank-`rank` output, with 0 for
@@ -192,8 +224,8 @@ void rose::cpu::attention(const float *q, const float *k, const float *v,
       const float *kh = k + b * seq * width + h * headDim;
       const float *vh = v + b * seq * width + h * headDim;
       float *yh = y + b * seq * width + h * headDim;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, headDim,
-                  scale, qh, width, kh, width, 0.0f, scores.data(), seq);
+      sgemm(true, seq, seq, headDim, scale, qh, width, kh, width, 0.0f,
+            scores.data(), seq);
       for (int64_t i = 0; i < seq; ++i) {
         float *row = scores.data() + i * seq;
         int64_t keys = causal ? i + 1 : seq;
@@ -209,8 +241,8 @@ void rose::cpu::attention(const float *q, const float *k, const float *v,
         // Masked keys get probability zero.
         std::fill(row + keys, row + seq, 0.0f);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, headDim, seq,
-                  1.0f, scores.data(), seq, vh, width, 0.0f, yh, width);
+      sgemm(false, seq, headDim, seq, 1.0f, scores.data(), seq, vh, width, 0.0f,
+            yh, width);
     }
 }
 

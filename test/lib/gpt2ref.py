@@ -44,6 +44,11 @@ class Conv1D(nn.Module):
         return torch.matmul(x, self.weight) + self.bias
 
 
+# bench/gpu_gpt2.py sets this: PyTorch eager's fused attention (SDPA), the
+# fair baseline for rose's fused kernel. Tests keep the explicit formula.
+USE_SDPA = False
+
+
 def gelu_tanh(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
@@ -62,6 +67,9 @@ class Attention(nn.Module):
         q = q.view(b, s, self.heads, hd).transpose(1, 2)
         k = k.view(b, s, self.heads, hd).transpose(1, 2)
         v = v.view(b, s, self.heads, hd).transpose(1, 2)
+        if USE_SDPA:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.c_proj(y.transpose(1, 2).contiguous().view(b, s, d))
         att = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(hd)
         mask = torch.ones(s, s, dtype=torch.bool, device=x.device).triu(1)
         att = att.masked_fill(mask, float("-inf"))
@@ -230,6 +238,9 @@ def main(argv):
     lg.add_argument("--tokens", required=True,
                     help="a .npy file, or comma-separated ids with ';' between sequences")
     lg.add_argument("--out", required=True, help=".npy file for float32 [batch, seq, vocab]")
+    lg.add_argument("--device", default="cpu", help="cpu or cuda")
+    lg.add_argument("--precision", default="float64", choices=["float64", "float32", "tf32", "bf16", "fp16"],
+                    help="float64 (the reference), or what PyTorch on a GPU computes in")
     tk = sub.add_parser("tokens", help="write random token ids as .npy")
     tk.add_argument("--vocab", type=int, required=True)
     tk.add_argument("--batch", type=int, default=2)
@@ -245,13 +256,16 @@ def main(argv):
         return 0
     if args.cmd == "logits":
         cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
-        model = make_model(cfg, args.seed).double()
+        dtype = {"float64": torch.float64, "float32": torch.float32, "tf32": torch.float32,
+                 "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
+        torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
+        model = make_model(cfg, args.seed).to(device=args.device, dtype=dtype)
         if args.tokens.endswith(".npy"):
             ids = torch.from_numpy(np.load(args.tokens).astype(np.int64))
         else:
             ids = torch.tensor([[int(t) for t in row.split(",")] for row in args.tokens.split(";")])
         with torch.no_grad():
-            logits = model(ids)
+            logits = model(ids.to(args.device)).cpu()
         np.save(args.out, logits.float().numpy())
         return 0
 

@@ -2,8 +2,12 @@
 //---------------------------------===//
 //
 // rose-run model.rose (--tokens tokens.npy | --prompt-ids 1,2,3) [--out
-// logits.npy] [--backend cpu] [--threads T] [--loss] [--check-against dense]
-// [--profile trace.json]
+// logits.npy] [--backend cpu|cuda] [--dtype fp32|tf32|bf16|fp16] [--comm
+// auto|nccl|shared] [--repeat N] [--threads T] [--loss] [--check-against
+// dense] [--profile trace.json]
+//
+// Under mpirun (or with RANK/WORLD_SIZE set) each process runs one rank of a
+// CUDA run; rank 0 prints and writes the outputs.
 //
 // Links only the runtime (no MLIR). Errors are one line, exit status 1, and
 // no partial output file.
@@ -11,7 +15,11 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/Npy.h"
 #include "runtime/Program.h"
+#include "runtime/Rendezvous.h"
 #include "runtime/Runner.h"
+#ifdef ROSE_HAVE_CUDA
+#include "runtime/cuda/Runner.h"
+#endif
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -97,8 +105,9 @@ int main(int argc, char **argv) {
   CLI::App app{"rose-run: run a model compiled by rose-compile"};
   std::string programPath, tokensPath, promptIds, outPath,
       backend = "cpu", weightsPath, checkAgainst, profilePath;
-  int threads = 0;
-  bool loss = false, quiet = false;
+  std::string dtype = "fp32", commKind = "auto";
+  int threads = 0, repeats = 0, timeout = 300;
+  bool loss = false, quiet = false, noGraphs = false;
   double tolerance = 1e-4;
   app.add_option("program", programPath, "model.rose")->required();
   auto *tokensOpt =
@@ -109,6 +118,22 @@ int main(int argc, char **argv) {
   app.add_option("--out", outPath, "write logits (.npy float32)");
   app.add_option("--backend", backend, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--dtype", dtype,
+                 "cuda: fp32 (default), tf32 (fp32 storage, TF32 GEMMs), "
+                 "bf16 or fp16 (16-bit storage, fp32 accumulation)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16", "fp16"}));
+  app.add_option("--comm", commKind,
+                 "cuda collectives: auto (NCCL with a GPU per rank, else "
+                 "shared), nccl, or shared (all ranks on one GPU)")
+      ->check(CLI::IsMember({"auto", "nccl", "shared"}));
+  app.add_option("--repeat", repeats,
+                 "cuda: time N more runs (CUDA graph replays when possible)")
+      ->check(CLI::Range(1, 1000000));
+  app.add_flag("--no-graphs", noGraphs, "cuda: time --repeat without graphs");
+  app.add_option("--timeout", timeout,
+                 "seconds before a collective that never completes fails "
+                 "the run (default 300)")
+      ->check(CLI::Range(1, 86400));
   app.add_option("--threads", threads, "total CPU threads (default: all)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--weights", weightsPath,
@@ -131,9 +156,40 @@ int main(int argc, char **argv) {
   }
   if (tokensPath.empty() && promptIds.empty())
     return fail("give --tokens FILE or --prompt-ids 1,2,3");
-  if (backend == "cuda")
+  bool cuda = backend == "cuda";
+#ifndef ROSE_HAVE_CUDA
+  if (cuda)
     return fail("--backend cuda: this rose-run was built without the CUDA "
-                "backend");
+                "backend (configure with -DROSE_ENABLE_CUDA=ON)");
+#endif
+  if (!cuda) {
+    if (dtype != "fp32")
+      return fail("--dtype " + dtype +
+                  " needs --backend cuda (the CPU "
+                  "backend computes in fp32)");
+    if (app.count("--comm") || app.count("--repeat") || noGraphs)
+      return fail("--comm, --repeat and --no-graphs need --backend cuda");
+  }
+  auto processEnv = processGroupFromEnv();
+  if (!processEnv)
+    return fail(processEnv.status().message());
+  std::optional<ProcessGroupEnv> process;
+  if (*processEnv && (*processEnv)->size > 1) {
+    process = **processEnv;
+    if (!cuda)
+      return fail(process->source + " says this is one of " +
+                  std::to_string(process->size) +
+                  " processes; multi-process runs need --backend cuda");
+    if (!checkAgainst.empty())
+      return fail("--check-against needs a single-process run");
+    // Only rank 0 reports and writes files.
+    if (process->rank != 0) {
+      quiet = true;
+      outPath.clear();
+      profilePath.clear();
+      loss = false;
+    }
+  }
 
   auto program = Program::load(programPath);
   if (!program)
@@ -176,7 +232,34 @@ int main(int argc, char **argv) {
     }
   };
 
-  auto result = runOnCpu(**program, request);
+  request.timeoutSeconds = timeout;
+#ifdef ROSE_HAVE_CUDA
+  cuda::CudaRunOptions cudaOptions;
+  cudaOptions.precision = dtype == "tf32"   ? cuda::Precision::TF32
+                          : dtype == "bf16" ? cuda::Precision::BF16
+                          : dtype == "fp16" ? cuda::Precision::FP16
+                                            : cuda::Precision::FP32;
+  cudaOptions.comm = commKind == "nccl"     ? cuda::CommKind::Nccl
+                     : commKind == "shared" ? cuda::CommKind::Shared
+                                            : cuda::CommKind::Auto;
+  cudaOptions.process = process;
+  cudaOptions.repeats = repeats;
+  cudaOptions.graphs = !noGraphs;
+  cuda::CudaRunInfo cudaInfo;
+#endif
+  auto runOn = [&](const RunRequest &r, bool timed) -> StatusOr<RunResult> {
+#ifdef ROSE_HAVE_CUDA
+    if (cuda) {
+      cuda::CudaRunOptions o = cudaOptions;
+      if (!timed)
+        o.repeats = 0;
+      return cuda::runOnCuda(**program, r, o, timed ? &cudaInfo : nullptr);
+    }
+#endif
+    (void)timed;
+    return runOnCpu(**program, r);
+  };
+  auto result = runOn(request, true);
   if (!result)
     return fail(result.status().message());
   int64_t vocab = result->shape.back();
@@ -190,7 +273,7 @@ int main(int argc, char **argv) {
     RunRequest denseRequest = request;
     denseRequest.function = dense;
     denseRequest.trace = false;
-    auto reference = runOnCpu(**program, denseRequest);
+    auto reference = runOn(denseRequest, false);
     if (!reference)
       return fail(reference.status().message());
     auto maxDiff = [](const std::vector<float> &a,
@@ -252,6 +335,20 @@ int main(int argc, char **argv) {
               << "x" << request.seq << " tokens: load "
               << result->loadSeconds * 1e3 << " ms, run "
               << result->runSeconds * 1e3 << " ms\n";
+#ifdef ROSE_HAVE_CUDA
+    if (cuda) {
+      std::cout << "cuda: " << cudaInfo.device << ", " << dtype
+                << ", communicator " << cudaInfo.communicator
+                << (process
+                        ? ", " + std::to_string(process->size) + " processes"
+                        : "")
+                << "\n";
+      if (repeats > 0)
+        std::cout << "repeat: " << repeats << " runs, " << cudaInfo.msPerRepeat
+                  << " ms per run" << (cudaInfo.graph ? " (CUDA graph)" : "")
+                  << "\n";
+    }
+#endif
   }
   return status;
 }

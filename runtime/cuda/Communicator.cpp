@@ -1,0 +1,271 @@
+//===- Communicator.cpp - collectives between ranks on GPUs ---------------===//
+#include "runtime/cuda/Communicator.h"
+#include "runtime/cuda/Check.h"
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+using namespace rose;
+using namespace rose::cuda;
+using Clock = std::chrono::steady_clock;
+
+SharedGpuGroup::SharedGpuGroup(int size, Storage storage,
+                               std::chrono::seconds timeout)
+    : group(size, timeout), storage(storage), inputs(size), outputs(size) {}
+
+namespace {
+
+class SharedGpuCommunicator : public DeviceCommunicator {
+public:
+  SharedGpuCommunicator(SharedGpuGroup &g, int rank) : g(g), r(rank) {}
+  int rank() const override { return r; }
+  int size() const override { return g.group.size; }
+  const char *name() const override {
+    return size() == 1 ? "none" : "shared-gpu";
+  }
+  // A lone rank's collectives are plain copies: no host sync, so capturable.
+  bool capturable() const override { return size() == 1; }
+
+  Status allReduceSum(void *data, size_t n, cudaStream_t stream) override {
+    // Rank r reduces elements [r * chunk, (r + 1) * chunk) of every rank's
+    // buffer and writes the sum back to all of them: shares are disjoint,
+    // so the in-place update needs no scratch buffer.
+    ROSE_RETURN_IF_ERROR(arrive(data, data, stream));
+    size_t es = storageBytes(g.storage), tp = size();
+    size_t chunk = (n + tp - 1) / tp;
+    size_t begin = std::min(n, r * chunk), end = std::min(n, begin + chunk);
+    if (end > begin) {
+      std::vector<const void *> src(tp);
+      std::vector<void *> dst(tp);
+      for (size_t k = 0; k < tp; ++k) {
+        src[k] = static_cast<const char *>(g.inputs[k]) + begin * es;
+        dst[k] = static_cast<char *>(g.outputs[k]) + begin * es;
+      }
+      sumInto(g.storage, src.data(), tp, dst.data(), tp, end - begin, stream);
+    }
+    return leave(stream);
+  }
+
+  Status allGather(const void *in, size_t n, void *out,
+                   cudaStream_t stream) override {
+    // Rank r writes its input into every rank's output at slot r.
+    ROSE_RETURN_IF_ERROR(arrive(in, out, stream));
+    size_t bytes = n * storageBytes(g.storage);
+    for (int k = 0; k < size(); ++k)
+      ROSE_CUDA(cudaMemcpyAsync(static_cast<char *>(g.outputs[k]) + r * bytes,
+                                in, bytes, cudaMemcpyDeviceToDevice, stream));
+    return leave(stream);
+  }
+
+  Status reduceScatterSum(const void *in, size_t n, void *out,
+                          cudaStream_t stream) override {
+    ROSE_RETURN_IF_ERROR(arrive(in, out, stream));
+    size_t es = storageBytes(g.storage);
+    std::vector<const void *> src(size());
+    for (int k = 0; k < size(); ++k)
+      src[k] = static_cast<const char *>(g.inputs[k]) + r * n * es;
+    void *dst[] = {out};
+    sumInto(g.storage, src.data(), size(), dst, 1, n, stream);
+    return leave(stream);
+  }
+
+  Status synchronize(cudaStream_t stream) override {
+    ROSE_CUDA(cudaStreamSynchronize(stream));
+    return Status::success();
+  }
+  void abort(const std::string &why) override { g.group.abort(why); }
+
+private:
+  /// Publishes this rank's buffers once its stream has produced them.
+  Status arrive(const void *in, void *out, cudaStream_t stream) {
+    g.inputs[r] = in;
+    g.outputs[r] = out;
+    if (size() == 1)
+      return Status::success();
+    ROSE_CUDA(cudaStreamSynchronize(stream));
+    return g.group.barrier();
+  }
+  /// Nobody reuses a buffer until every rank's kernel has finished with it.
+  Status leave(cudaStream_t stream) {
+    ROSE_CUDA(cudaGetLastError());
+    if (size() == 1)
+      return Status::success();
+    ROSE_CUDA(cudaStreamSynchronize(stream));
+    return g.group.barrier();
+  }
+
+  SharedGpuGroup &g;
+  int r;
+};
+
+ncclDataType_t ncclType(Storage s) {
+  switch (s) {
+  case Storage::F32:
+    return ncclFloat32;
+  case Storage::BF16:
+    return ncclBfloat16;
+  case Storage::F16:
+    return ncclFloat16;
+  }
+  return ncclFloat32;
+}
+
+class NcclCommunicator : public DeviceCommunicator {
+public:
+  NcclCommunicator(ncclComm_t comm, int rank, int size, Storage storage,
+                   std::chrono::seconds timeout,
+                   const std::atomic<bool> *cancel)
+      : comm(comm), r(rank), n(size), type(ncclType(storage)), timeout(timeout),
+        cancel(cancel) {}
+  ~NcclCommunicator() override {
+    if (aborted)
+      return; // ncclCommAbort freed it
+    ncclCommDestroy(comm);
+  }
+  int rank() const override { return r; }
+  int size() const override { return n; }
+  const char *name() const override { return "nccl"; }
+  bool capturable() const override { return true; }
+
+  Status allReduceSum(void *data, size_t count, cudaStream_t stream) override {
+    return settle(ncclAllReduce(data, data, count, type, ncclSum, comm, stream),
+                  "ncclAllReduce");
+  }
+  Status allGather(const void *in, size_t count, void *out,
+                   cudaStream_t stream) override {
+    return settle(ncclAllGather(in, out, count, type, comm, stream),
+                  "ncclAllGather");
+  }
+  Status reduceScatterSum(const void *in, size_t count, void *out,
+                          cudaStream_t stream) override {
+    return settle(
+        ncclReduceScatter(in, out, count, type, ncclSum, comm, stream),
+        "ncclReduceScatter");
+  }
+
+  Status synchronize(cudaStream_t stream) override {
+    // Poll rather than cudaStreamSynchronize: a peer that died leaves the
+    // collective spinning on the GPU forever.
+    cudaEvent_t done;
+    ROSE_CUDA(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    ROSE_CUDA(cudaEventRecord(done, stream));
+    Clock::time_point deadline = Clock::now() + timeout;
+    Status status;
+    for (;;) {
+      cudaError_t e = cudaEventQuery(done);
+      if (e == cudaSuccess)
+        break;
+      if (e != cudaErrorNotReady) {
+        status = check(e, "waiting for the GPU");
+        break;
+      }
+      ncclResult_t async = ncclSuccess;
+      ncclCommGetAsyncError(comm, &async);
+      if (async != ncclSuccess && async != ncclInProgress) {
+        status = check(async, "an NCCL collective");
+        abortComm();
+        break;
+      }
+      if (cancel && *cancel) {
+        status = Status::error("collective aborted: another rank failed");
+        abortComm();
+        break;
+      }
+      if (Clock::now() > deadline) {
+        status = Status::error("an NCCL collective did not complete within ",
+                               timeout.count(),
+                               " s (a rank stopped or the network is down)");
+        abortComm();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    cudaEventDestroy(done);
+    return status;
+  }
+
+  void abort(const std::string &) override { abortComm(); }
+
+private:
+  /// A non-blocking communicator may still be enqueuing: wait for that
+  /// (host-side, short) before the next NCCL call.
+  Status settle(ncclResult_t result, const char *what) {
+    if (aborted)
+      return Status::error(what, ": the communicator was aborted");
+    Clock::time_point deadline = Clock::now() + timeout;
+    while (result == ncclInProgress) {
+      if (Clock::now() > deadline) {
+        abortComm();
+        return Status::error(what, " did not start within ", timeout.count(),
+                             " s");
+      }
+      std::this_thread::yield();
+      ncclCommGetAsyncError(comm, &result);
+    }
+    return check(result, what);
+  }
+  void abortComm() {
+    if (!aborted.exchange(true))
+      ncclCommAbort(comm);
+  }
+
+  ncclComm_t comm;
+  int r, n;
+  ncclDataType_t type;
+  std::chrono::seconds timeout;
+  const std::atomic<bool> *cancel;
+  std::atomic<bool> aborted{false};
+};
+
+} // namespace
+
+std::unique_ptr<DeviceCommunicator> SharedGpuGroup::communicator(int rank) {
+  return std::make_unique<SharedGpuCommunicator>(*this, rank);
+}
+
+StatusOr<std::string> rose::cuda::newNcclId() {
+  ncclUniqueId id;
+  ROSE_CUDA(ncclGetUniqueId(&id));
+  return std::string(id.internal, sizeof(id.internal));
+}
+
+StatusOr<std::unique_ptr<DeviceCommunicator>>
+rose::cuda::ncclCommunicator(const std::string &idBytes, int rank, int size,
+                             Storage storage, std::chrono::seconds timeout,
+                             const std::atomic<bool> *cancel) {
+  ncclUniqueId id;
+  if (idBytes.size() != sizeof(id.internal))
+    return Status::error("NCCL id of ", idBytes.size(), " bytes, expected ",
+                         sizeof(id.internal));
+  std::memcpy(id.internal, idBytes.data(), sizeof(id.internal));
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  ncclComm_t comm = nullptr;
+  ncclResult_t result = ncclCommInitRankConfig(&comm, size, id, rank, &config);
+  Clock::time_point deadline = Clock::now() + timeout;
+  while (result == ncclInProgress) {
+    if (cancel && *cancel) {
+      ncclCommAbort(comm);
+      return Status::error("collective aborted: another rank failed");
+    }
+    if (Clock::now() > deadline) {
+      ncclCommAbort(comm);
+      return Status::error("NCCL rank ", rank, " of ", size,
+                           ": the other ranks did not join within ",
+                           timeout.count(), " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ncclCommGetAsyncError(comm, &result);
+  }
+  if (result != ncclSuccess) {
+    std::string detail = comm ? ncclGetLastError(comm) : "";
+    if (comm)
+      ncclCommAbort(comm);
+    return Status::error("NCCL init of rank ", rank, " of ", size,
+                         " failed: ", ncclGetErrorString(result),
+                         detail.empty() ? "" : " (" + detail + ")");
+  }
+  return std::unique_ptr<DeviceCommunicator>(std::make_unique<NcclCommunicator>(
+      comm, rank, size, storage, timeout, cancel));
+}

@@ -1,0 +1,576 @@
+//===- Executor.cpp - runs one rank of a program on a GPU -----------------===//
+#include "runtime/cuda/Executor.h"
+#include "runtime/cuda/Check.h"
+
+#include <chrono>
+#include <cstring>
+
+using namespace rose;
+using namespace rose::cuda;
+
+const char *rose::cuda::precisionName(Precision p) {
+  switch (p) {
+  case Precision::FP32:
+    return "fp32";
+  case Precision::TF32:
+    return "tf32";
+  case Precision::BF16:
+    return "bf16";
+  case Precision::FP16:
+    return "fp16";
+  }
+  return "?";
+}
+
+static int64_t product(const std::vector<int64_t> &s) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    n *= d;
+  return n;
+}
+
+static size_t roundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+CudaExecutor::CudaExecutor(const fb::Function &fn, DeviceCommunicator &comm,
+                           Precision precision)
+    : fn(fn), comm(comm), precision(precision), storage(storageOf(precision)) {}
+
+CudaExecutor::~CudaExecutor() {
+  if (graph)
+    cudaGraphExecDestroy(graph);
+  if (blas)
+    cublasDestroy(blas);
+  cudaFree(blasWorkspace);
+  cudaFree(weightArena);
+  cudaFree(arena);
+  cudaFree(scratch);
+  cudaFree(errorFlag);
+  cudaFreeHost(tokensHost);
+  if (stream)
+    cudaStreamDestroy(stream);
+}
+
+StatusOr<std::unique_ptr<CudaExecutor>>
+CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
+                     DeviceCommunicator &comm, Precision precision) {
+  std::unique_ptr<CudaExecutor> e(new CudaExecutor(fn, comm, precision));
+  ROSE_CUDA(cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
+  ROSE_CUDA(cublasCreate(&e->blas));
+  ROSE_CUDA(cublasSetStream(e->blas, e->stream));
+  // A fixed workspace: cuBLAS must not allocate while a graph is captured.
+  constexpr size_t kWorkspace = 32 << 20;
+  ROSE_CUDA(cudaMalloc(&e->blasWorkspace, kWorkspace));
+  ROSE_CUDA(cublasSetWorkspace(e->blas, e->blasWorkspace, kWorkspace));
+  ROSE_CUDA(cudaMalloc(&e->errorFlag, 2 * sizeof(int64_t)));
+
+  // One allocation for every param, each 256-byte aligned.
+  size_t es = storageBytes(e->storage), total = 0, largest = 0;
+  std::vector<size_t> offsets;
+  if (fn.params())
+    for (const fb::Param *p : *fn.params()) {
+      int64_t n = 1;
+      for (int64_t d : *p->shape())
+        n *= d;
+      offsets.push_back(total);
+      total += roundUp(n * es, 256);
+      largest = std::max<size_t>(largest, n);
+    }
+  e->weightBytes_ = total;
+  if (total) {
+    if (cudaMalloc(&e->weightArena, total) != cudaSuccess)
+      return Status::error("out of GPU memory: the weights need ", total,
+                           " bytes in ", precisionName(precision));
+  }
+  // Upload as float through one staging buffer, converting on the device.
+  void *staging = nullptr;
+  if (largest && e->storage != Storage::F32)
+    ROSE_CUDA(cudaMalloc(&staging, largest * sizeof(float)));
+  Status status;
+  for (size_t i = 0; status.ok() && i < offsets.size(); ++i) {
+    int64_t n = 1;
+    for (int64_t d : *fn.params()->Get(i)->shape())
+      n *= d;
+    char *dst = static_cast<char *>(e->weightArena) + offsets[i];
+    e->params.push_back(dst);
+    if (e->storage == Storage::F32) {
+      status = check(cudaMemcpy(dst, weights.param(i), n * sizeof(float),
+                                cudaMemcpyHostToDevice),
+                     "uploading weights");
+    } else {
+      status = check(cudaMemcpy(staging, weights.param(i), n * sizeof(float),
+                                cudaMemcpyHostToDevice),
+                     "uploading weights");
+      if (status.ok()) {
+        convert(Storage::F32, staging, e->storage, dst, n, e->stream);
+        status = check(cudaStreamSynchronize(e->stream), "converting weights");
+      }
+    }
+  }
+  cudaFree(staging);
+  if (!status.ok())
+    return status;
+  return e;
+}
+
+void *CudaExecutor::data(int32_t value) const {
+  return static_cast<char *>(arena) +
+         fn.values()->Get(value)->offset_per_token() * batch * seq;
+}
+
+std::vector<int64_t> CudaExecutor::shapeOf(int32_t value) const {
+  std::vector<int64_t> shape = {batch, seq};
+  if (auto dims = fn.values()->Get(value)->dims())
+    shape.insert(shape.end(), dims->begin(), dims->end());
+  return shape;
+}
+
+const void *CudaExecutor::operand(const fb::Operand *o) const {
+  if (o->param() >= 0)
+    return params[o->param()];
+  return data(o->value());
+}
+
+std::vector<int64_t> CudaExecutor::operandShape(const fb::Operand *o) const {
+  if (o->param() >= 0) {
+    auto shape = fn.params()->Get(o->param())->shape();
+    return {shape->begin(), shape->end()};
+  }
+  return shapeOf(o->value());
+}
+
+Status CudaExecutor::prepare(int64_t b, int64_t s) {
+  if (b == batch && s == seq && arena)
+    return Status::success();
+  if (graph) {
+    cudaGraphExecDestroy(graph);
+    graph = nullptr;
+  }
+  batch = b;
+  seq = s;
+  // The plan's byte offsets are for float32 values; narrower storage fits
+  // in the same slots.
+  size_t need = static_cast<size_t>(fn.peak_bytes_per_token()) * b * s + 256;
+  if (need > arenaBytes) {
+    cudaFree(arena);
+    arena = nullptr;
+    if (cudaMalloc(&arena, need) != cudaSuccess)
+      return Status::error("out of GPU memory: the memory plan needs ", need,
+                           " bytes for ", b * s, " tokens");
+    arenaBytes = need;
+  }
+  size_t scratchNeed = 0;
+  for (const fb::Op *op : *fn.ops())
+    if (op->kind() == fb::OpKind::AllGather ||
+        op->kind() == fb::OpKind::ReduceScatter) {
+      int32_t v = op->kind() == fb::OpKind::AllGather
+                      ? op->results()->Get(0)
+                      : op->operands()->Get(0)->value();
+      scratchNeed = std::max<size_t>(scratchNeed, product(shapeOf(v)) *
+                                                      storageBytes(storage));
+    }
+  if (scratchNeed > scratchBytes) {
+    cudaFree(scratch);
+    scratch = nullptr;
+    if (cudaMalloc(&scratch, scratchNeed) != cudaSuccess)
+      return Status::error("out of GPU memory: collectives need ", scratchNeed,
+                           " bytes of staging");
+    scratchBytes = scratchNeed;
+  }
+  if (static_cast<size_t>(b * s) > tokensCapacity) {
+    cudaFreeHost(tokensHost);
+    tokensHost = nullptr;
+    ROSE_CUDA(cudaMallocHost(&tokensHost, b * s * sizeof(int64_t)));
+    tokensCapacity = b * s;
+  }
+  return Status::success();
+}
+
+/// Copies [start, end) of `axis` of x (shape) into y, as one strided copy.
+static Status sliceAxis(const void *x, const std::vector<int64_t> &shape,
+                        int64_t axis, int64_t start, int64_t end, void *y,
+                        size_t es, cudaStream_t stream) {
+  int64_t outer = 1, inner = es;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  size_t width = (end - start) * inner;
+  if (width == 0 || outer == 0)
+    return Status::success();
+  ROSE_CUDA(cudaMemcpy2DAsync(
+      y, width, static_cast<const char *>(x) + start * inner,
+      shape[axis] * inner, width, outer, cudaMemcpyDeviceToDevice, stream));
+  return Status::success();
+}
+
+/// Writes x (shape, `part` long on axis) at [offset, offset + part) of
+/// `axis` in y, which is `total` long there.
+static Status insertAxis(const void *x, const std::vector<int64_t> &shape,
+                         int64_t axis, int64_t offset, int64_t total, void *y,
+                         size_t es, cudaStream_t stream) {
+  int64_t outer = 1, inner = es;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+  size_t width = shape[axis] * inner;
+  if (width == 0 || outer == 0)
+    return Status::success();
+  ROSE_CUDA(cudaMemcpy2DAsync(static_cast<char *>(y) + offset * inner,
+                              total * inner, x, width, width, outer,
+                              cudaMemcpyDeviceToDevice, stream));
+  return Status::success();
+}
+
+Status CudaExecutor::runOp(const fb::Op &op) {
+  auto operands = op.operands();
+  int32_t result = op.results()->Get(0);
+  void *y = data(result);
+  std::vector<int64_t> outShape = shapeOf(result);
+  auto ints = [&](size_t i) { return op.ints()->Get(i); };
+  auto in = [&](size_t i) { return operand(operands->Get(i)); };
+  auto inShape = [&](size_t i) { return operandShape(operands->Get(i)); };
+  const std::string layer = op.layer() ? op.layer()->str() : "";
+  const size_t es = storageBytes(storage);
+  int tp = comm.size(), rank = comm.rank();
+
+  switch (op.kind()) {
+  case fb::OpKind::Embedding: {
+    std::vector<int64_t> table = inShape(0);
+    int64_t shards = ints(0);
+    embedding(storage, in(0), table[0], table[1],
+              static_cast<const int64_t *>(data(operands->Get(1)->value())),
+              batch * seq, shards ? rank * table[0] : 0, shards != 0, y,
+              errorFlag, stream);
+    return Status::success();
+  }
+  case fb::OpKind::Positions:
+    positions(static_cast<int64_t *>(y), batch, seq, ints(0), stream);
+    return Status::success();
+  case fb::OpKind::MatMul: {
+    if (operands->Get(1)->param() < 0)
+      return Status::error("'", layer,
+                           "': matmul of two activations is not supported "
+                           "by the CUDA backend");
+    std::vector<int64_t> w = inShape(1);
+    bool transposed = ints(0) != 0;
+    int64_t k = transposed ? w[1] : w[0], n = transposed ? w[0] : w[1];
+    int64_t m = product(inShape(0)) / k;
+    // Row-major y = x w is column-major y^T = w^T x^T.
+    cudaDataType_t type = storage == Storage::BF16  ? CUDA_R_16BF
+                          : storage == Storage::F16 ? CUDA_R_16F
+                                                    : CUDA_R_32F;
+    cublasComputeType_t compute = precision == Precision::TF32
+                                      ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                      : CUBLAS_COMPUTE_32F;
+    float one = 1.0f, zero = 0.0f;
+    ROSE_CUDA(cublasGemmEx(blas, transposed ? CUBLAS_OP_T : CUBLAS_OP_N,
+                           CUBLAS_OP_N, n, m, k, &one, in(1), type,
+                           transposed ? k : n, in(0), type, k, &zero, y, type,
+                           n, compute, CUBLAS_GEMM_DEFAULT));
+    if (operands->size() > 2)
+      biasAdd(storage, y, in(2), m, n, stream);
+    return Status::success();
+  }
+  case fb::OpKind::Add:
+  case fb::OpKind::Sub:
+  case fb::OpKind::Mul:
+  case fb::OpKind::Div: {
+    Binary kind = op.kind() == fb::OpKind::Add   ? Binary::Add
+                  : op.kind() == fb::OpKind::Sub ? Binary::Sub
+                  : op.kind() == fb::OpKind::Mul ? Binary::Mul
+                                                 : Binary::Div;
+    std::vector<int64_t> a = inShape(0), b = inShape(1);
+    int rank = static_cast<int>(outShape.size());
+    if (rank > kMaxDims)
+      return Status::error("'", layer, "': ", rank, " dims (at most ", kMaxDims,
+                           ")");
+    // numpy broadcasting: align trailing dims; size-1 dims step by 0.
+    BroadcastShape shape;
+    shape.rank = rank;
+    int64_t sa = 1, sb = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      shape.shape[d] = outShape[d];
+      int da = d - (rank - static_cast<int>(a.size()));
+      int db = d - (rank - static_cast<int>(b.size()));
+      int64_t na = da >= 0 ? a[da] : 1, nb = db >= 0 ? b[db] : 1;
+      shape.aStride[d] = na == 1 ? 0 : sa;
+      shape.bStride[d] = nb == 1 ? 0 : sb;
+      sa *= na;
+      sb *= nb;
+    }
+    binary(storage, kind, in(0), in(1), y, shape, product(outShape), stream);
+    return Status::success();
+  }
+  case fb::OpKind::LayerNorm: {
+    int64_t dim = outShape.back();
+    layerNorm(storage, in(0), in(1), in(2), product(outShape) / dim, dim,
+              static_cast<float>(op.floats()->Get(0)), y, stream);
+    return Status::success();
+  }
+  case fb::OpKind::Gelu:
+    gelu(storage, in(0), product(outShape), ints(0) != 0, y, stream);
+    return Status::success();
+  case fb::OpKind::Softmax: {
+    int64_t axis = ints(0), outer = 1, inner = 1;
+    for (int64_t d = 0; d < axis; ++d)
+      outer *= outShape[d];
+    for (size_t d = axis + 1; d < outShape.size(); ++d)
+      inner *= outShape[d];
+    softmax(storage, in(0), outer, outShape[axis], inner, y, stream);
+    return Status::success();
+  }
+  case fb::OpKind::Attention: {
+    int64_t heads = ints(0), headDim = outShape.back() / heads;
+    if (!attention(storage, in(0), in(1), in(2), batch, seq, heads, headDim,
+                   ints(1) != 0, static_cast<float>(op.floats()->Get(0)), y,
+                   stream))
+      return Status::error("'", layer, "': attention with head dim ", headDim,
+                           " and ", batch * heads,
+                           " batch x heads is not supported by the CUDA "
+                           "kernel (head dim <= ",
+                           kMaxHeadDim, ", batch x heads <= 65535)");
+    return Status::success();
+  }
+  case fb::OpKind::Reshape:
+    if (y != in(0))
+      ROSE_CUDA(cudaMemcpyAsync(y, in(0), product(outShape) * es,
+                                cudaMemcpyDeviceToDevice, stream));
+    return Status::success();
+  case fb::OpKind::Transpose: {
+    std::vector<int64_t> shape = inShape(0);
+    std::vector<int64_t> perm(op.ints()->begin(), op.ints()->end());
+    if (shape.size() > static_cast<size_t>(kMaxDims))
+      return Status::error("'", layer, "': transpose of ", shape.size(),
+                           " dims (at most ", kMaxDims, ")");
+    transpose(storage, in(0), static_cast<int>(shape.size()), shape.data(),
+              perm.data(), y, stream);
+    return Status::success();
+  }
+  case fb::OpKind::Split: {
+    std::vector<int64_t> shape = inShape(0);
+    int64_t axis = ints(0), offset = 0;
+    for (size_t i = 0; i < op.results()->size(); ++i) {
+      int64_t size = ints(i + 1);
+      ROSE_RETURN_IF_ERROR(sliceAxis(in(0), shape, axis, offset, offset + size,
+                                     data(op.results()->Get(i)), es, stream));
+      offset += size;
+    }
+    return Status::success();
+  }
+  case fb::OpKind::Concat: {
+    int64_t axis = ints(0), offset = 0;
+    for (size_t i = 0; i < operands->size(); ++i) {
+      std::vector<int64_t> shape = inShape(i);
+      ROSE_RETURN_IF_ERROR(insertAxis(in(i), shape, axis, offset,
+                                      outShape[axis], y, es, stream));
+      offset += shape[axis];
+    }
+    return Status::success();
+  }
+  case fb::OpKind::Slice:
+    return sliceAxis(in(0), inShape(0), ints(0), ints(1), ints(2), y, es,
+                     stream);
+  case fb::OpKind::Constant:
+    return Status::error("constants are not supported by the CUDA backend");
+  case fb::OpKind::AllReduce: {
+    size_t n = product(outShape);
+    if (y != in(0))
+      ROSE_CUDA(
+          cudaMemcpyAsync(y, in(0), n * es, cudaMemcpyDeviceToDevice, stream));
+    return comm.allReduceSum(y, n, stream)
+        .withContext("'" + layer + "' all_reduce");
+  }
+  case fb::OpKind::AllGather: {
+    // Gather contiguous chunks, then interleave them along `dim`: rank r's
+    // chunk row o lands at row o, slot r.
+    std::vector<int64_t> local = inShape(0);
+    int64_t dim = ints(0), outer = 1;
+    for (int64_t d = 0; d < dim; ++d)
+      outer *= local[d];
+    int64_t chunk = product(local), inner = chunk / outer;
+    ROSE_RETURN_IF_ERROR(comm.allGather(in(0), chunk, scratch, stream)
+                             .withContext("'" + layer + "' all_gather"));
+    for (int r = 0; r < tp; ++r)
+      ROSE_CUDA(cudaMemcpy2DAsync(
+          static_cast<char *>(y) + r * inner * es, tp * inner * es,
+          static_cast<char *>(scratch) + r * chunk * es, inner * es, inner * es,
+          outer, cudaMemcpyDeviceToDevice, stream));
+    return Status::success();
+  }
+  case fb::OpKind::ReduceScatter: {
+    std::vector<int64_t> full = inShape(0);
+    int64_t dim = ints(0), outer = 1;
+    for (int64_t d = 0; d < dim; ++d)
+      outer *= full[d];
+    int64_t inner = product(full) / outer / tp, chunk = outer * inner;
+    for (int r = 0; r < tp; ++r)
+      ROSE_CUDA(cudaMemcpy2DAsync(
+          static_cast<char *>(scratch) + r * chunk * es, inner * es,
+          static_cast<const char *>(in(0)) + r * inner * es, tp * inner * es,
+          inner * es, outer, cudaMemcpyDeviceToDevice, stream));
+    return comm.reduceScatterSum(scratch, chunk, y, stream)
+        .withContext("'" + layer + "' reduce_scatter");
+  }
+  case fb::OpKind::ShardSlice: {
+    std::vector<int64_t> full = inShape(0);
+    int64_t dim = ints(0);
+    if (full[dim] % tp != 0)
+      return Status::error("'", layer, "': dim ", dim, " of size ", full[dim],
+                           " is not divisible by tp=", tp);
+    int64_t part = full[dim] / tp;
+    return sliceAxis(in(0), full, dim, rank * part, (rank + 1) * part, y, es,
+                     stream);
+  }
+  }
+  return Status::error("unknown op kind");
+}
+
+Status
+CudaExecutor::enqueue(std::vector<cudaEvent_t> *events,
+                      std::vector<std::pair<int32_t, void *>> *checkpoints) {
+  ROSE_CUDA(cudaMemsetAsync(errorFlag, 0, 2 * sizeof(int64_t), stream));
+  ROSE_CUDA(cudaMemcpyAsync(data(fn.input()), tokensHost,
+                            batch * seq * sizeof(int64_t),
+                            cudaMemcpyHostToDevice, stream));
+  size_t index = 0;
+  for (const fb::Op *op : *fn.ops()) {
+    if (events)
+      ROSE_CUDA(cudaEventRecord((*events)[2 * index], stream));
+    ROSE_RETURN_IF_ERROR(runOp(*op));
+    // A bad launch configuration shows up here, next to the op that made it.
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess)
+      return check(e, fb::EnumNameOpKind(op->kind()))
+          .withContext(op->layer() ? "'" + op->layer()->str() + "'" : "op");
+    if (events)
+      ROSE_CUDA(cudaEventRecord((*events)[2 * index + 1], stream));
+    if (checkpoints)
+      for (auto &[value, buffer] : *checkpoints)
+        for (int32_t r : *op->results())
+          if (r == value)
+            convert(storage, data(value), Storage::F32, buffer,
+                    product(shapeOf(value)), stream);
+    ++index;
+  }
+  return Status::success();
+}
+
+Status CudaExecutor::finish() {
+  ROSE_RETURN_IF_ERROR(comm.synchronize(stream));
+  int64_t flag[2] = {0, 0};
+  ROSE_CUDA(cudaMemcpy(flag, errorFlag, sizeof(flag), cudaMemcpyDeviceToHost));
+  if (flag[0])
+    return Status::error("embedding index ", flag[1],
+                         " is out of range (sequence longer than the "
+                         "model's positions?)");
+  return Status::success();
+}
+
+Status CudaExecutor::run(
+    const int64_t *tokens, int64_t b, int64_t s, std::vector<OpEvent> *trace,
+    std::vector<std::pair<std::string, std::vector<float>>> *checkpoints) {
+  ROSE_RETURN_IF_ERROR(prepare(b, s));
+  std::memcpy(tokensHost, tokens, b * s * sizeof(int64_t));
+
+  std::vector<cudaEvent_t> events;
+  if (trace) {
+    events.resize(2 * fn.ops()->size());
+    for (cudaEvent_t &e : events)
+      ROSE_CUDA(cudaEventCreate(&e));
+  }
+  std::vector<std::pair<int32_t, void *>> checkpointBuffers;
+  if (checkpoints && fn.checkpoints())
+    for (int32_t c : *fn.checkpoints()) {
+      void *buffer = nullptr;
+      ROSE_CUDA(cudaMalloc(&buffer, product(shapeOf(c)) * sizeof(float)));
+      checkpointBuffers.emplace_back(c, buffer);
+    }
+  Status status = enqueue(trace ? &events : nullptr,
+                          checkpoints ? &checkpointBuffers : nullptr);
+  if (status.ok())
+    status = finish();
+  for (auto &[value, buffer] : checkpointBuffers) {
+    if (status.ok()) {
+      std::vector<float> host(product(shapeOf(value)));
+      status =
+          check(cudaMemcpy(host.data(), buffer, host.size() * sizeof(float),
+                           cudaMemcpyDeviceToHost),
+                "reading a checkpoint");
+      checkpoints->emplace_back(fn.values()->Get(value)->name()->str(),
+                                std::move(host));
+    }
+    cudaFree(buffer);
+  }
+  if (trace && status.ok()) {
+    size_t i = 0;
+    for (const fb::Op *op : *fn.ops()) {
+      float start = 0, end = 0;
+      cudaEventElapsedTime(&start, events[0], events[2 * i]);
+      cudaEventElapsedTime(&end, events[0], events[2 * i + 1]);
+      trace->push_back({fb::EnumNameOpKind(op->kind()),
+                        op->layer() ? op->layer()->str() : "",
+                        op->kind() >= fb::OpKind::AllReduce, start * 1e3,
+                        (end - start) * 1e3});
+      ++i;
+    }
+  }
+  for (cudaEvent_t e : events)
+    cudaEventDestroy(e);
+  return status;
+}
+
+StatusOr<double> CudaExecutor::timeRepeats(int repeats, bool useGraph) {
+  if (!arena)
+    return Status::error("timeRepeats before run");
+  useGraph = useGraph && comm.capturable();
+  if (useGraph && !graph) {
+    cudaGraph_t captured = nullptr;
+    ROSE_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    Status status = enqueue(nullptr, nullptr);
+    cudaError_t end = cudaStreamEndCapture(stream, &captured);
+    ROSE_RETURN_IF_ERROR(status);
+    ROSE_CUDA(end);
+    cudaError_t inst = cudaGraphInstantiate(&graph, captured, 0);
+    cudaGraphDestroy(captured);
+    ROSE_CUDA(inst);
+    // One untimed replay: the first launch uploads the graph.
+    ROSE_CUDA(cudaGraphLaunch(graph, stream));
+    ROSE_RETURN_IF_ERROR(finish());
+  }
+  cudaEvent_t start, stop;
+  ROSE_CUDA(cudaEventCreate(&start));
+  ROSE_CUDA(cudaEventCreate(&stop));
+  Status status = check(cudaEventRecord(start, stream), "cudaEventRecord");
+  for (int i = 0; status.ok() && i < repeats; ++i)
+    status = useGraph ? check(cudaGraphLaunch(graph, stream), "cudaGraphLaunch")
+                      : enqueue(nullptr, nullptr);
+  if (status.ok())
+    status = check(cudaEventRecord(stop, stream), "cudaEventRecord");
+  if (status.ok())
+    status = finish();
+  float ms = 0;
+  if (status.ok())
+    status = check(cudaEventElapsedTime(&ms, start, stop), "timing");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  if (!status.ok())
+    return status;
+  return static_cast<double>(ms) / std::max(1, repeats);
+}
+
+StatusOr<std::vector<float>> CudaExecutor::output() const {
+  size_t n = product(shapeOf(fn.output()));
+  std::vector<float> host(n);
+  void *buffer = nullptr;
+  ROSE_CUDA(cudaMalloc(&buffer, n * sizeof(float)));
+  convert(storage, data(fn.output()), Storage::F32, buffer, n, stream);
+  Status status = check(cudaStreamSynchronize(stream), "converting logits");
+  if (status.ok())
+    status = check(cudaMemcpy(host.data(), buffer, n * sizeof(float),
+                              cudaMemcpyDeviceToHost),
+                   "reading logits");
+  cudaFree(buffer);
+  if (!status.ok())
+    return status;
+  return host;
+}

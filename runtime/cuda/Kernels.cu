@@ -1,0 +1,524 @@
+//===- Kernels.cu - rose's own CUDA kernels -------------------------------===//
+//
+// Every kernel is templated on the storage type T (float, __nv_bfloat16,
+// __half) and computes in float. Launchers dispatch on Storage.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/cuda/Kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cfloat>
+
+using namespace rose::cuda;
+
+namespace {
+
+template <typename T> __device__ __forceinline__ float load(const T *p) {
+  return static_cast<float>(*p);
+}
+template <> __device__ __forceinline__ float load(const __nv_bfloat16 *p) {
+  return __bfloat162float(*p);
+}
+template <> __device__ __forceinline__ float load(const __half *p) {
+  return __half2float(*p);
+}
+template <typename T> __device__ __forceinline__ T store(float v);
+template <> __device__ __forceinline__ float store<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 store(float v) {
+  return __float2bfloat16(v);
+}
+template <> __device__ __forceinline__ __half store(float v) {
+  return __float2half(v);
+}
+
+/// Calls f.template operator()<T>() for the storage type.
+template <typename F> void dispatch(Storage s, F &&f) {
+  switch (s) {
+  case Storage::F32:
+    f(float());
+    return;
+  case Storage::BF16:
+    f(__nv_bfloat16());
+    return;
+  case Storage::F16:
+    f(__half());
+    return;
+  }
+}
+
+unsigned blocksFor(int64_t n, int threads) {
+  int64_t blocks = (n + threads - 1) / threads;
+  // Grid-stride loops cover the rest.
+  return static_cast<unsigned>(blocks < 65535 * 16 ? (blocks ? blocks : 1)
+                                                   : 65535 * 16);
+}
+
+#define GRID_STRIDE(i, n)                                                      \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);    \
+       i += int64_t(gridDim.x) * blockDim.x)
+
+__device__ __forceinline__ float warpSum(float v) {
+  for (int o = 16; o; o >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warpMax(float v) {
+  for (int o = 16; o; o >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+template <typename From, typename To>
+__global__ void convertKernel(const From *x, To *y, int64_t n) {
+  GRID_STRIDE(i, n) { y[i] = store<To>(load(x + i)); }
+}
+
+template <typename T>
+__global__ void embeddingKernel(const T *table, int64_t rows, int64_t dim,
+                                const int64_t *ids, int64_t tokens,
+                                int64_t first, bool masked, T *y,
+                                int64_t *error) {
+  GRID_STRIDE(i, tokens * dim) {
+    int64_t t = i / dim, d = i % dim;
+    int64_t row = ids[t] - first;
+    bool inside = row >= 0 && row < rows;
+    if (!inside && !masked && d == 0 &&
+        atomicCAS(reinterpret_cast<unsigned long long *>(error), 0ull, 1ull) ==
+            0ull)
+      error[1] = ids[t];
+    y[i] = inside ? table[row * dim + d] : store<T>(0.0f);
+  }
+}
+
+__global__ void positionsKernel(int64_t *out, int64_t batch, int64_t seq,
+                                int64_t offset) {
+  GRID_STRIDE(i, batch * seq) { out[i] = i % seq + offset; }
+}
+
+template <typename T>
+__global__ void biasAddKernel(T *y, const T *bias, int64_t rows, int64_t n) {
+  GRID_STRIDE(i, rows * n) {
+    y[i] = store<T>(load(y + i) + load(bias + i % n));
+  }
+}
+
+__device__ __forceinline__ float apply(Binary kind, float a, float b) {
+  switch (kind) {
+  case Binary::Add:
+    return a + b;
+  case Binary::Sub:
+    return a - b;
+  case Binary::Mul:
+    return a * b;
+  case Binary::Div:
+    return a / b;
+  }
+  return 0.0f;
+}
+
+template <typename T>
+__global__ void binaryKernel(Binary kind, const T *a, const T *b, T *y,
+                             BroadcastShape shape, int64_t n) {
+  GRID_STRIDE(i, n) {
+    int64_t rest = i, ai = 0, bi = 0;
+    for (int d = shape.rank - 1; d >= 0; --d) {
+      int64_t idx = rest % shape.shape[d];
+      rest /= shape.shape[d];
+      ai += idx * shape.aStride[d];
+      bi += idx * shape.bStride[d];
+    }
+    y[i] = store<T>(apply(kind, load(a + ai), load(b + bi)));
+  }
+}
+
+/// Same-shape operands, or b repeating every nb elements (a bias).
+template <typename T>
+__global__ void binaryRepeatKernel(Binary kind, const T *a, const T *b, T *y,
+                                   int64_t n, int64_t nb) {
+  GRID_STRIDE(i, n) {
+    y[i] = store<T>(apply(kind, load(a + i), load(b + (nb == n ? i : i % nb))));
+  }
+}
+
+/// One warp per row; two passes (mean, then variance about it) in float.
+template <typename T>
+__global__ void layerNormKernel(const T *x, const T *scale, const T *bias,
+                                int64_t rows, int64_t dim, float eps, T *y) {
+  int64_t row = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32;
+  int lane = threadIdx.x % 32;
+  if (row >= rows)
+    return;
+  const T *xr = x + row * dim;
+  float sum = 0.0f;
+  for (int64_t d = lane; d < dim; d += 32)
+    sum += load(xr + d);
+  float mean = warpSum(sum) / dim;
+  float sq = 0.0f;
+  for (int64_t d = lane; d < dim; d += 32) {
+    float c = load(xr + d) - mean;
+    sq += c * c;
+  }
+  float inv = rsqrtf(warpSum(sq) / dim + eps);
+  T *yr = y + row * dim;
+  for (int64_t d = lane; d < dim; d += 32)
+    yr[d] = store<T>((load(xr + d) - mean) * inv * load(scale + d) +
+                     load(bias + d));
+}
+
+template <typename T>
+__global__ void geluKernel(const T *x, int64_t n, bool tanhForm, T *y) {
+  GRID_STRIDE(i, n) {
+    float v = load(x + i);
+    float g = tanhForm ? 0.5f * v *
+                             (1.0f + tanhf(0.7978845608028654f *
+                                           (v + 0.044715f * v * v * v)))
+                       : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+    y[i] = store<T>(g);
+  }
+}
+
+/// One warp per (outer, inner) line of `axis` elements.
+template <typename T>
+__global__ void softmaxKernel(const T *x, int64_t outer, int64_t axis,
+                              int64_t inner, T *y) {
+  int64_t line = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32;
+  int lane = threadIdx.x % 32;
+  if (line >= outer * inner)
+    return;
+  int64_t base = (line / inner) * axis * inner + line % inner;
+  float mx = -INFINITY;
+  for (int64_t a = lane; a < axis; a += 32)
+    mx = fmaxf(mx, load(x + base + a * inner));
+  mx = warpMax(mx);
+  float sum = 0.0f;
+  for (int64_t a = lane; a < axis; a += 32)
+    sum += __expf(load(x + base + a * inner) - mx);
+  sum = warpSum(sum);
+  for (int64_t a = lane; a < axis; a += 32)
+    y[base + a * inner] =
+        store<T>(__expf(load(x + base + a * inner) - mx) / sum);
+}
+
+// Flash-style attention. A block of 4 warps takes 32 query rows of one
+// (batch, head); each warp owns 8 rows. Keys and values stream through
+// shared memory 32 at a time: lane j scores key j against a row, the warp
+// folds the tile into the row's running max/sum (online softmax), and lane l
+// accumulates output dims l, l + 32, ... So memory is O(seq * headDim), never
+// O(seq^2).
+constexpr int kAttnWarps = 4, kAttnRowsPerWarp = 8,
+              kAttnQueryTile = kAttnWarps * kAttnRowsPerWarp, kAttnKeyTile = 32;
+
+template <typename T, int DPL>
+__global__ void __launch_bounds__(kAttnWarps * 32)
+    attentionKernel(const T *q, const T *k, const T *v, int64_t seq,
+                    int64_t heads, int64_t headDim, bool causal, float scale,
+                    T *y) {
+  extern __shared__ float smem[];
+  const int64_t dim = headDim, stride = heads * headDim;
+  const int64_t kPitch = dim + 1;         // odd pitch: lanes hit distinct banks
+  float *qs = smem;                       // [QueryTile][dim]
+  float *ks = qs + kAttnQueryTile * dim;  // [KeyTile][kPitch]
+  float *vs = ks + kAttnKeyTile * kPitch; // [KeyTile][dim]
+  const int64_t b = blockIdx.y / heads, h = blockIdx.y % heads;
+  const int64_t q0 = blockIdx.x * int64_t(kAttnQueryTile);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t base = b * seq * stride + h * dim;
+
+  for (int64_t i = threadIdx.x; i < kAttnQueryTile * dim; i += blockDim.x) {
+    int64_t r = i / dim, d = i % dim;
+    qs[i] = q0 + r < seq ? load(q + base + (q0 + r) * stride + d) * scale : 0.f;
+  }
+  float m[kAttnRowsPerWarp], l[kAttnRowsPerWarp], acc[kAttnRowsPerWarp][DPL];
+  for (int r = 0; r < kAttnRowsPerWarp; ++r) {
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+    for (int d = 0; d < DPL; ++d)
+      acc[r][d] = 0.0f;
+  }
+  int64_t keyEnd = causal ? min(seq, q0 + kAttnQueryTile) : seq;
+  for (int64_t k0 = 0; k0 < keyEnd; k0 += kAttnKeyTile) {
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < kAttnKeyTile * dim; i += blockDim.x) {
+      int64_t j = i / dim, d = i % dim;
+      bool in = k0 + j < seq;
+      ks[j * kPitch + d] = in ? load(k + base + (k0 + j) * stride + d) : 0.f;
+      vs[j * dim + d] = in ? load(v + base + (k0 + j) * stride + d) : 0.f;
+    }
+    __syncthreads();
+    const int64_t key = k0 + lane;
+    const int64_t last = min(int64_t(kAttnKeyTile), keyEnd - k0);
+    // Fully unrolled (no break) so m, l and acc stay in registers.
+#pragma unroll
+    for (int r = 0; r < kAttnRowsPerWarp; ++r) {
+      const int64_t row = warp * kAttnRowsPerWarp + r, query = q0 + row;
+      if (query < seq) { // uniform across the warp
+        const float *qr = qs + row * dim, *kr = ks + lane * kPitch;
+        float s = 0.0f;
+        for (int64_t d = 0; d < dim; ++d)
+          s += qr[d] * kr[d];
+        bool valid = key < seq && (!causal || key <= query);
+        s = valid ? s : -INFINITY;
+        float newMax = fmaxf(m[r], warpMax(s));
+        if (newMax != -INFINITY) { // else every key so far is masked
+          float p = valid ? __expf(s - newMax) : 0.0f;
+          float correction = __expf(m[r] - newMax); // 0 when m was -inf
+          l[r] = l[r] * correction + warpSum(p);
+          m[r] = newMax;
+#pragma unroll
+          for (int d = 0; d < DPL; ++d)
+            acc[r][d] *= correction;
+          for (int j = 0; j < last; ++j) {
+            float pj = __shfl_sync(0xffffffffu, p, j);
+#pragma unroll
+            for (int d = 0; d < DPL; ++d) {
+              int64_t dd = lane + 32 * d;
+              if (dd < dim)
+                acc[r][d] += pj * vs[j * dim + dd];
+            }
+          }
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kAttnRowsPerWarp; ++r) {
+    int64_t query = q0 + warp * kAttnRowsPerWarp + r;
+    if (query >= seq)
+      continue;
+    // l > 0: the diagonal key is never masked.
+    float inv = 1.0f / l[r];
+#pragma unroll
+    for (int d = 0; d < DPL; ++d) {
+      int64_t dd = lane + 32 * d;
+      if (dd < dim)
+        y[base + query * stride + dd] = store<T>(acc[r][d] * inv);
+    }
+  }
+}
+
+template <typename T>
+__global__ void transposeKernel(const T *x, int rank, BroadcastShape shape,
+                                T *y, int64_t n) {
+  // shape.shape: output dims; shape.aStride: x's stride of each output dim.
+  GRID_STRIDE(i, n) {
+    int64_t rest = i, xi = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      xi += (rest % shape.shape[d]) * shape.aStride[d];
+      rest /= shape.shape[d];
+    }
+    y[i] = x[xi];
+  }
+}
+
+template <typename T> struct Pointers {
+  const T *src[kMaxLocalRanks];
+  T *dst[kMaxLocalRanks];
+};
+
+template <typename T>
+__global__ void sumIntoKernel(Pointers<T> p, int nsrc, int ndst, int64_t n) {
+  GRID_STRIDE(i, n) {
+    float sum = 0.0f;
+    for (int s = 0; s < nsrc; ++s)
+      sum += load(p.src[s] + i);
+    T out = store<T>(sum);
+    for (int d = 0; d < ndst; ++d)
+      p.dst[d][i] = out;
+  }
+}
+
+constexpr int kThreads = 256;
+
+} // namespace
+
+void rose::cuda::convert(Storage from, const void *x, Storage to, void *y,
+                         int64_t n, cudaStream_t stream) {
+  dispatch(from, [&](auto f) {
+    using From = decltype(f);
+    dispatch(to, [&](auto t) {
+      using To = decltype(t);
+      convertKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+          static_cast<const From *>(x), static_cast<To *>(y), n);
+    });
+  });
+}
+
+void rose::cuda::embedding(Storage s, const void *table, int64_t rows,
+                           int64_t dim, const int64_t *ids, int64_t tokens,
+                           int64_t first, bool masked, void *y, int64_t *error,
+                           cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    embeddingKernel<<<blocksFor(tokens * dim, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(table), rows, dim, ids, tokens, first, masked,
+        static_cast<T *>(y), error);
+  });
+}
+
+void rose::cuda::positions(int64_t *out, int64_t batch, int64_t seq,
+                           int64_t offset, cudaStream_t stream) {
+  positionsKernel<<<blocksFor(batch * seq, kThreads), kThreads, 0, stream>>>(
+      out, batch, seq, offset);
+}
+
+void rose::cuda::biasAdd(Storage s, void *y, const void *bias, int64_t rows,
+                         int64_t n, cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    biasAddKernel<<<blocksFor(rows * n, kThreads), kThreads, 0, stream>>>(
+        static_cast<T *>(y), static_cast<const T *>(bias), rows, n);
+  });
+}
+
+void rose::cuda::binary(Storage s, Binary kind, const void *a, const void *b,
+                        void *y, const BroadcastShape &shape, int64_t n,
+                        cudaStream_t stream) {
+  // a spans the output and b is a contiguous suffix (same shape, or a bias
+  // broadcast over leading dims): no index arithmetic needed.
+  bool aFull = true, bSuffix = true, seenBroadcast = false;
+  int64_t expectA = 1, expectB = 1, nb = 1;
+  for (int d = shape.rank - 1; d >= 0; --d) {
+    aFull &= shape.shape[d] == 1 || shape.aStride[d] == expectA;
+    expectA *= shape.shape[d];
+    if (shape.shape[d] == 1)
+      continue;
+    if (shape.bStride[d] == 0) {
+      seenBroadcast = true;
+    } else {
+      bSuffix &= !seenBroadcast && shape.bStride[d] == expectB;
+      expectB *= shape.shape[d];
+      nb = expectB;
+    }
+  }
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    if (aFull && bSuffix)
+      binaryRepeatKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+          kind, static_cast<const T *>(a), static_cast<const T *>(b),
+          static_cast<T *>(y), n, nb);
+    else
+      binaryKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+          kind, static_cast<const T *>(a), static_cast<const T *>(b),
+          static_cast<T *>(y), shape, n);
+  });
+}
+
+void rose::cuda::layerNorm(Storage s, const void *x, const void *scale,
+                           const void *bias, int64_t rows, int64_t dim,
+                           float eps, void *y, cudaStream_t stream) {
+  constexpr int warps = 8;
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    layerNormKernel<<<static_cast<unsigned>((rows + warps - 1) / warps),
+                      warps * 32, 0, stream>>>(
+        static_cast<const T *>(x), static_cast<const T *>(scale),
+        static_cast<const T *>(bias), rows, dim, eps, static_cast<T *>(y));
+  });
+}
+
+void rose::cuda::gelu(Storage s, const void *x, int64_t n, bool tanhForm,
+                      void *y, cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    geluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), n, tanhForm, static_cast<T *>(y));
+  });
+}
+
+void rose::cuda::softmax(Storage s, const void *x, int64_t outer, int64_t axis,
+                         int64_t inner, void *y, cudaStream_t stream) {
+  constexpr int warps = 8;
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    softmaxKernel<<<static_cast<unsigned>((outer * inner + warps - 1) / warps),
+                    warps * 32, 0, stream>>>(static_cast<const T *>(x), outer,
+                                             axis, inner, static_cast<T *>(y));
+  });
+}
+
+template <typename T, int DPL>
+static bool launchAttention(const void *q, const void *k, const void *v,
+                            int64_t batch, int64_t seq, int64_t heads,
+                            int64_t headDim, bool causal, float scale, void *y,
+                            cudaStream_t stream) {
+  size_t smem =
+      sizeof(float) * (kAttnQueryTile * headDim + kAttnKeyTile * (headDim + 1) +
+                       kAttnKeyTile * headDim);
+  auto kernel = attentionKernel<T, DPL>;
+  // Above 48 KiB of shared memory a kernel must opt in.
+  if (smem > 48 * 1024 &&
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem)) != cudaSuccess)
+    return false;
+  dim3 grid(static_cast<unsigned>((seq + kAttnQueryTile - 1) / kAttnQueryTile),
+            static_cast<unsigned>(batch * heads));
+  kernel<<<grid, kAttnWarps * 32, smem, stream>>>(
+      static_cast<const T *>(q), static_cast<const T *>(k),
+      static_cast<const T *>(v), seq, heads, headDim, causal, scale,
+      static_cast<T *>(y));
+  return true;
+}
+
+bool rose::cuda::attention(Storage s, const void *q, const void *k,
+                           const void *v, int64_t batch, int64_t seq,
+                           int64_t heads, int64_t headDim, bool causal,
+                           float scale, void *y, cudaStream_t stream) {
+  if (headDim < 1 || headDim > kMaxHeadDim || batch * heads > 65535)
+    return false;
+  bool ok = false;
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    auto go = [&](auto dpl) {
+      ok = launchAttention<T, decltype(dpl)::value>(
+          q, k, v, batch, seq, heads, headDim, causal, scale, y, stream);
+    };
+    // Output dims per lane, rounded up to a power of two.
+    if (headDim <= 32)
+      go(std::integral_constant<int, 1>());
+    else if (headDim <= 64)
+      go(std::integral_constant<int, 2>());
+    else if (headDim <= 128)
+      go(std::integral_constant<int, 4>());
+    else
+      go(std::integral_constant<int, 8>());
+  });
+  return ok;
+}
+
+void rose::cuda::transpose(Storage s, const void *x, int rank,
+                           const int64_t *shape, const int64_t *perm, void *y,
+                           cudaStream_t stream) {
+  int64_t strides[kMaxDims], n = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    strides[d] = n;
+    n *= shape[d];
+  }
+  BroadcastShape out;
+  out.rank = rank;
+  for (int d = 0; d < rank; ++d) {
+    out.shape[d] = shape[perm[d]];
+    out.aStride[d] = strides[perm[d]];
+  }
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    transposeKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), rank, out, static_cast<T *>(y), n);
+  });
+}
+
+void rose::cuda::sumInto(Storage s, const void *const *src, int nsrc,
+                         void *const *dst, int ndst, int64_t n,
+                         cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    Pointers<T> p{};
+    for (int i = 0; i < nsrc; ++i)
+      p.src[i] = static_cast<const T *>(src[i]);
+    for (int i = 0; i < ndst; ++i)
+      p.dst[i] = static_cast<T *>(dst[i]);
+    sumIntoKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(p, nsrc,
+                                                                   ndst, n);
+  });
+}

@@ -1,0 +1,201 @@
+//===- Runner.cpp - runs a program's ranks on GPUs ------------------------===//
+#include "runtime/cuda/Runner.h"
+#include "runtime/cuda/Check.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+using namespace rose;
+using namespace rose::cuda;
+using Clock = std::chrono::steady_clock;
+
+StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
+                                          const RunRequest &req,
+                                          const CudaRunOptions &options,
+                                          CudaRunInfo *info) {
+  const fb::Function &fn = *req.function;
+  int64_t vocab = program.root().vocab_size();
+  for (int64_t i = 0; i < req.batch * req.seq; ++i)
+    if (req.tokens[i] < 0 || req.tokens[i] >= vocab)
+      return Status::error("token id ", req.tokens[i], " at [", i / req.seq,
+                           ", ", i % req.seq, "] is out of range for vocab ",
+                           vocab);
+  int tp = static_cast<int>(fn.tp());
+  std::chrono::seconds timeout(req.timeoutSeconds);
+
+  int devices = 0;
+  if (cudaError_t e = cudaGetDeviceCount(&devices);
+      e != cudaSuccess || devices == 0)
+    return Status::error(
+        "--backend cuda: no CUDA device (",
+        e == cudaSuccess ? "none found" : cudaGetErrorString(e), ")");
+
+  // Which ranks this process runs, on which devices, over what.
+  std::vector<int> ranks, device(tp, 0);
+  bool nccl = false;
+  if (options.process) {
+    const ProcessGroupEnv &env = *options.process;
+    if (env.size != tp)
+      return Status::error(env.source, " says ", env.size,
+                           " processes but the program has tp=", tp);
+    if (options.comm == CommKind::Shared)
+      return Status::error("--comm shared runs ranks as threads of one "
+                           "process; with ",
+                           env.source,
+                           " set, every process is a rank (use nccl)");
+    ranks = {env.rank};
+    device[env.rank] = env.localRank % devices;
+    nccl = tp > 1;
+  } else {
+    for (int r = 0; r < tp; ++r)
+      ranks.push_back(r);
+    bool enough = tp <= devices;
+    if (options.comm == CommKind::Nccl && !enough)
+      return Status::error("--comm nccl needs one GPU per rank: tp=", tp,
+                           " but ", devices,
+                           " device(s); use --comm shared to run the ranks on "
+                           "one GPU");
+    // An explicit --comm nccl uses NCCL even for one rank (a smoke test of
+    // the library on a one-GPU machine).
+    nccl = options.comm == CommKind::Nccl ||
+           (tp > 1 && options.comm == CommKind::Auto && enough);
+    for (int r = 0; r < tp; ++r)
+      device[r] = nccl ? r : 0;
+  }
+
+  // The NCCL id: made here for threads, or exchanged with the other
+  // processes through rank 0.
+  std::string ncclId;
+  if (nccl) {
+    if (!options.process || options.process->rank == 0) {
+      auto id = newNcclId();
+      if (!id)
+        return id.status();
+      ncclId = id.take();
+    }
+    if (options.process) {
+      auto shared = exchangeBlob(
+          *options.process, ncclId,
+          std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+      if (!shared)
+        return shared.status();
+      ncclId = shared.take();
+    }
+  }
+  SharedGpuGroup shared(nccl ? 1 : tp, storageOf(options.precision), timeout);
+
+  size_t totalBytes = 0;
+  if (fn.params())
+    for (const fb::Param *p : *fn.params())
+      if (const TensorEntry *e = req.weights->find(p->name()->str()))
+        totalBytes += e->end - e->begin;
+  std::atomic<size_t> loaded{0};
+  std::mutex progressMutex;
+
+  RunResult result;
+  result.traces.resize(tp);
+  std::vector<Status> statuses(tp);
+  CudaRunInfo runInfo;
+  auto start = Clock::now();
+  std::atomic<int64_t> loadDoneNs{0}, runNs{0};
+  LocalGroup startLine(static_cast<int>(ranks.size()), timeout);
+  // The rank that reports: rank 0, or this process's rank.
+  const int reporter = ranks.front();
+
+  // Set by the first rank that fails, so NCCL ranks stop waiting for it.
+  std::atomic<bool> anyFailed{false};
+  auto rankMain = [&](int rank) {
+    auto fail = [&](Status s) {
+      anyFailed = true;
+      statuses[rank] = s.withContext("rank " + std::to_string(rank));
+      shared.group.abort("rank " + std::to_string(rank) + " failed");
+      startLine.abort("rank " + std::to_string(rank) + " failed");
+    };
+    if (Status s = check(cudaSetDevice(device[rank]), "cudaSetDevice"); !s.ok())
+      return fail(s);
+    std::unique_ptr<DeviceCommunicator> comm;
+    if (nccl) {
+      auto c = ncclCommunicator(ncclId, rank, tp, storageOf(options.precision),
+                                timeout, &anyFailed);
+      if (!c)
+        return fail(c.status());
+      comm = c.take();
+    } else {
+      comm = shared.communicator(rank);
+    }
+    auto progress = [&](size_t bytes) {
+      size_t done = loaded += bytes;
+      if (req.loadProgress) {
+        std::lock_guard<std::mutex> lock(progressMutex);
+        req.loadProgress(done, totalBytes * ranks.size());
+      }
+    };
+    auto weights = RankWeights::load(fn, *req.weights, rank, progress);
+    if (!weights)
+      return fail(weights.status());
+    auto executor =
+        CudaExecutor::create(fn, *weights, *comm, options.precision);
+    if (!executor)
+      return fail(executor.status());
+    if (Status s = startLine.barrier(); !s.ok())
+      return fail(s);
+    if (rank == reporter) {
+      loadDoneNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       Clock::now() - start)
+                       .count();
+      cudaDeviceProp prop;
+      if (cudaGetDeviceProperties(&prop, device[rank]) == cudaSuccess)
+        runInfo.device = prop.name;
+      runInfo.communicator = comm->name();
+    }
+    auto runStart = Clock::now();
+    Status status = (*executor)->run(
+        req.tokens.data(), req.batch, req.seq,
+        req.trace ? &result.traces[rank] : nullptr,
+        rank == reporter && req.checkpoints ? &result.checkpoints : nullptr);
+    if (!status.ok()) {
+      comm->abort(status.message());
+      return fail(status);
+    }
+    if (rank == reporter) {
+      runNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  Clock::now() - runStart)
+                  .count();
+      auto logits = (*executor)->output();
+      if (!logits)
+        return fail(logits.status());
+      result.logits = logits.take();
+      result.shape = (*executor)->shapeOf(fn.output());
+    }
+    if (options.repeats > 0) {
+      auto ms = (*executor)->timeRepeats(options.repeats, options.graphs);
+      if (!ms) {
+        comm->abort(ms.status().message());
+        return fail(ms.status());
+      }
+      if (rank == reporter) {
+        runInfo.msPerRepeat = *ms;
+        runInfo.graph = options.graphs && comm->capturable();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int r : ranks)
+    threads.emplace_back(rankMain, r);
+  for (std::thread &t : threads)
+    t.join();
+  // Report the rank that failed first, not the ones it aborted.
+  for (const Status &s : statuses)
+    if (!s.ok() && s.message().find("aborted") == std::string::npos)
+      return s;
+  for (const Status &s : statuses)
+    if (!s.ok())
+      return s;
+  result.loadSeconds = loadDoneNs.load() / 1e9;
+  result.runSeconds = runNs.load() / 1e9;
+  if (info)
+    *info = runInfo;
+  return result;
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Everything that verifies rose on a GPU machine, in one command. Needs
+# CUDA 13 (nvcc, cuBLAS), NCCL, CMake, ninja and PyTorch; no MLIR, no
+# internet. First, on a CPU machine with the full toolchain:
+#
+#   bash scripts/gpu-prepare.sh gpu-bundle     # programs, weights, references
+#
+# then, on the GPU machine, in the repository root:
+#
+#   bash scripts/gpu-check.sh gpu-bundle
+#
+# It builds the runtime with the compiler off and CUDA on, checks the CUDA
+# backend's logits against the CPU backend and PyTorch (float64 on the CPU and
+# PyTorch on this GPU) at tp=1, 2, 4 with the ranks sharing the GPU, in fp32,
+# tf32, bf16 and fp16; exercises NCCL as far as the GPUs allow; checks the
+# error paths (no device, out of memory, a peer that never comes, NCCL on a
+# shared GPU); runs compute-sanitizer on a small model; and runs the GPU
+# benchmark. Prints PASS/FAIL per check and exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUNDLE=${1:-gpu-bundle}
+BUILD=${ROSE_GPU_BUILD_DIR:-build-gpu}
+py=${PYTHON:-python3}
+export PYTHONPATH="$PWD/test/lib"
+failures=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+# check LABEL CMD...: runs CMD, prints its last line, records the outcome.
+check() {
+  local label=$1
+  shift
+  local out
+  if out=$("$@" 2>&1); then
+    pass "$label: $(tail -1 <<<"$out")"
+  else
+    fail "$label: $(tail -3 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+# expect_error LABEL PATTERN CMD...: CMD must exit 1 (not crash, not hang)
+# with a one-line error matching PATTERN.
+expect_error() {
+  local label=$1 pattern=$2
+  shift 2
+  local out rc
+  out=$(timeout 300 "$@" 2>&1)
+  rc=$?
+  if [ $rc -eq 1 ] && grep -qE "$pattern" <<<"$out"; then
+    pass "$label: $(grep -E "$pattern" <<<"$out" | head -1)"
+  else
+    fail "$label: exit $rc, output: $(tail -3 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+
+[ -d "$BUNDLE/models" ] || { echo "gpu-check: no $BUNDLE/models; run scripts/gpu-prepare.sh on a CPU machine first"; exit 1; }
+nvidia-smi -L || { echo "gpu-check: no GPU (nvidia-smi -L failed)"; exit 1; }
+gpus=$(nvidia-smi -L | grep -c '^GPU')
+echo "== environment"
+nvcc --version | tail -1
+$py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+
+echo "== build: runtime alone, CUDA on"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROSE_BUILD_COMPILER=OFF \
+  -DROSE_BUILD_TESTS=OFF -DROSE_ENABLE_CUDA=ON \
+  -DROSE_THIRD_PARTY_INCLUDE="$PWD/$BUNDLE/third_party/include" >"$BUILD.log" 2>&1 &&
+  cmake --build "$BUILD" >>"$BUILD.log" 2>&1 ||
+  { tail -40 "$BUILD.log"; echo "gpu-check: build failed"; exit 1; }
+run="$BUILD/bin/rose-run"
+echo "built $run"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Tolerances against float64 PyTorch, as a fraction of max |logit| (rel) on
+# top of an absolute floor. fp32 matches the CPU tests' 1e-4. tf32 rounds
+# GEMM inputs to 10 mantissa bits (~5e-4 each), bf16 stores 8 bits (~4e-3
+# per rounding, compounding over the layers), fp16 10 bits.
+declare -A rel=([fp32]=0 [tf32]=1e-2 [bf16]=6e-2 [fp16]=1e-2)
+declare -A atol=([fp32]=1e-4 [tf32]=1e-3 [bf16]=1e-2 [fp16]=2e-3)
+
+echo "== logits: CUDA backend vs CPU backend and float64 PyTorch (ranks share GPU 0)"
+for dir in "$BUNDLE"/models/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/tokens.npy" ] || continue
+  for program in "$dir"/tp*.rose; do
+    variant=$(basename "$program" .rose)
+    for dtype in fp32 tf32 bf16 fp16; do
+      out="$tmp/$name-$variant-$dtype.npy"
+      if ! msg=$("$run" "$program" --backend cuda --dtype "$dtype" --comm shared \
+          --weights "$dir/hf/model.safetensors" --tokens "$dir/tokens.npy" \
+          --out "$out" --quiet 2>&1); then
+        fail "$name $variant $dtype: rose-run: $msg"
+        continue
+      fi
+      check "$name $variant $dtype vs float64 PyTorch" $py test/lib/check_logits.py \
+        "$dir/torch-f64.npy" "$out" --atol "${atol[$dtype]}" --rel "${rel[$dtype]}"
+      [ "$dtype" = fp32 ] && check "$name $variant fp32 vs CPU backend" \
+        $py test/lib/check_logits.py "$dir/cpu-$variant.npy" "$out" --atol 1e-4
+    done
+  done
+done
+
+echo "== logits: CUDA backend vs PyTorch on this GPU"
+for dir in "$BUNDLE"/models/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/tokens.npy" ] || continue
+  read -r config seed <"$dir/model.txt"
+  for dtype in fp32 bf16; do
+    precision=$([ $dtype = fp32 ] && echo float32 || echo bf16)
+    $py -m gpt2ref logits --config "$config" --seed "$seed" --tokens "$dir/tokens.npy" \
+      --device cuda --precision "$precision" --out "$tmp/torch-gpu.npy"
+    "$run" "$dir/tp1.rose" --backend cuda --dtype $dtype --weights "$dir/hf/model.safetensors" \
+      --tokens "$dir/tokens.npy" --out "$tmp/rose.npy" --quiet &&
+      check "$name tp1 $dtype vs PyTorch $precision on GPU" $py test/lib/check_logits.py \
+        "$tmp/torch-gpu.npy" "$tmp/rose.npy" --atol "${atol[$dtype]}" --rel "${rel[$dtype]}"
+  done
+done
+
+echo "== NCCL"
+small="$BUNDLE/models/rosellm"
+w="$small/hf/model.safetensors"
+t="$small/tokens.npy"
+check "nccl tp=1 (threads)" "$run" "$small/tp1.rose" --backend cuda --comm nccl --weights "$w" --tokens "$t"
+check "nccl tp=1 (RANK/WORLD_SIZE=1)" env RANK=0 WORLD_SIZE=1 "$run" "$small/tp1.rose" --backend cuda --weights "$w" --tokens "$t"
+if [ "$gpus" -ge 2 ]; then
+  for tp in 2 4; do
+    [ "$gpus" -ge $tp ] || continue
+    "$run" "$small/tp$tp.rose" --backend cuda --comm nccl --weights "$w" --tokens "$t" --out "$tmp/nccl.npy" --quiet &&
+      check "nccl tp=$tp threads vs CPU" $py test/lib/check_logits.py "$small/cpu-tp$tp.npy" "$tmp/nccl.npy" --atol 1e-4
+    if command -v mpirun >/dev/null; then
+      MASTER_PORT=29611 mpirun --allow-run-as-root -np $tp "$run" "$small/tp$tp.rose" --backend cuda \
+        --weights "$w" --tokens "$t" --out "$tmp/mpi.npy" --quiet &&
+        check "nccl tp=$tp mpirun -np $tp vs CPU" $py test/lib/check_logits.py "$small/cpu-tp$tp.npy" "$tmp/mpi.npy" --atol 1e-4
+    fi
+  done
+else
+  expect_error "nccl tp=2 on one GPU is refused" "needs one GPU per rank" \
+    "$run" "$small/tp2.rose" --backend cuda --comm nccl --weights "$w" --tokens "$t"
+  if command -v mpirun >/dev/null; then
+    # Two processes on one GPU: NCCL refuses (duplicate GPU); rose must exit
+    # with that error, not hang.
+    expect_error "mpirun -np 2 on one GPU fails cleanly" "NCCL|rank" \
+      env MASTER_PORT=29612 mpirun --allow-run-as-root -np 2 "$run" "$small/tp2.rose" \
+      --backend cuda --weights "$w" --tokens "$t" --timeout 60
+  fi
+fi
+
+echo "== error paths"
+expect_error "no visible device" "no CUDA device" env CUDA_VISIBLE_DEVICES= \
+  "$run" "$small/tp1.rose" --backend cuda --weights "$w" --tokens "$t"
+expect_error "a peer that never joins times out" "within 5 s" env RANK=0 WORLD_SIZE=2 MASTER_PORT=29613 \
+  "$run" "$small/tp2.rose" --backend cuda --weights "$w" --tokens "$t" --timeout 5
+$py -c "import numpy as np; np.save('$tmp/huge.npy', np.zeros((65536, 128), np.int64))"
+expect_error "out of GPU memory" "out of GPU memory" \
+  "$run" "$small/tp1.rose" --backend cuda --weights "$w" --tokens "$tmp/huge.npy" --quiet
+$py -c "import numpy as np; np.save('$tmp/long.npy', np.zeros((1, 129), np.int64))"
+expect_error "sequence past the positions" "out of range" \
+  "$run" "$small/tp1.rose" --backend cuda --weights "$w" --tokens "$tmp/long.npy"
+
+echo "== compute-sanitizer"
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$sanitizer" ]; then
+  tiny="$BUNDLE/models/tiny"
+  for tool in memcheck racecheck synccheck initcheck; do
+    check "compute-sanitizer $tool (tiny tp=2 shared, bf16)" "$sanitizer" --tool $tool --error-exitcode 1 \
+      "$run" "$tiny/tp2.rose" --backend cuda --comm shared --dtype bf16 \
+      --weights "$tiny/hf/model.safetensors" --tokens "$tiny/tokens.npy" --quiet
+  done
+  check "compute-sanitizer memcheck (tiny tp=1 fp32, graph repeats)" "$sanitizer" --tool memcheck \
+    --error-exitcode 1 "$run" "$tiny/tp1.rose" --backend cuda --repeat 2 \
+    --weights "$tiny/hf/model.safetensors" --tokens "$tiny/tokens.npy" --quiet
+else
+  fail "compute-sanitizer not found"
+fi
+
+echo "== GPT-2 124M: B1 x S1024 logits vs PyTorch on this GPU, then the benchmark"
+big="$BUNDLE/models/gpt2-124m"
+if $py bench/gpu_gpt2.py --build "$BUILD" --bundle "$BUNDLE" >"$tmp/bench.txt" 2>&1; then
+  cat "$tmp/bench.txt"
+  pass "benchmark"
+else
+  cat "$tmp/bench.txt"
+  fail "benchmark"
+fi
+$py -c "import numpy as np; np.save('$tmp/b1.npy', np.random.default_rng(1).integers(0, 50257, (1, 1024)))"
+$py -m gpt2ref logits --config gpt2-124m --seed 0 --tokens "$tmp/b1.npy" --device cuda \
+  --precision float32 --out "$tmp/torch124.npy"
+for v in tp1 tp2 tp4; do
+  "$run" "$big/$v.rose" --backend cuda --comm shared --weights "$big/hf/model.safetensors" \
+    --tokens "$tmp/b1.npy" --out "$tmp/rose124.npy" --quiet &&
+    check "gpt2-124m $v fp32 B1xS1024 vs PyTorch fp32 GPU" $py test/lib/check_logits.py \
+      "$tmp/torch124.npy" "$tmp/rose124.npy" --atol 1e-3
+done
+
+echo "== summary: $failures failure(s)"
+[ $failures -eq 0 ]
