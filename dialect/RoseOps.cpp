@@ -135,6 +135,15 @@ static LogicalResult pushInferred(SmallVectorImpl<Type> &types, Value like,
   return success();
 }
 
+/// Builders infer result types before anything is verified, so an operand
+/// may still be unranked (an earlier op's failed inference) or not a tensor:
+/// shape functions, which read ranked shapes, must not see those.
+static bool allRanked(ValueRange operands) {
+  return llvm::all_of(operands, [](Value v) {
+    return v && isa<RankedTensorType>(v.getType());
+  });
+}
+
 // Result types are compared in verify() (see verifyResultType), where the
 // message can name both types; the interface's own check would add a second,
 // generic error, so it accepts everything.
@@ -167,6 +176,8 @@ ROSE_COMPATIBLE_RESULTS(ShardSliceOp)
   LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location>,   \
                                      Adaptor adaptor,                          \
                                      SmallVectorImpl<Type> &types) {           \
+    if (!allRanked(adaptor.getOperands()))                                     \
+      return pushInferred(types, adaptor.LIKE(), failure());                   \
     return pushInferred(types, adaptor.LIKE(), FN(adaptor, Reporter()));       \
   }                                                                            \
   LogicalResult OP::verify() {                                                 \
@@ -470,7 +481,10 @@ LogicalResult SplitOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
                                         Adaptor adaptor,
                                         SmallVectorImpl<Type> &types) {
   Type element = getElementTypeOrSelf(adaptor.getInput().getType());
-  FailureOr<SmallVector<Shape>> shapes = splitShapes(adaptor, Reporter());
+  FailureOr<SmallVector<Shape>> shapes =
+      allRanked(adaptor.getOperands())
+          ? splitShapes(adaptor, Reporter())
+          : FailureOr<SmallVector<Shape>>(failure());
   if (failed(shapes)) {
     // One unranked entry per requested piece keeps the result count right.
     types.append(std::max<size_t>(adaptor.getSizes().size(), 1),
@@ -540,6 +554,8 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *context,
     types.push_back(UnrankedTensorType::get(Float32Type::get(context)));
     return success();
   }
+  if (!allRanked(adaptor.getOperands()))
+    return pushInferred(types, adaptor.getInputs().front(), failure());
   return pushInferred(types, adaptor.getInputs().front(),
                       concatShape(adaptor, Reporter()));
 }

@@ -199,7 +199,10 @@ SymShape Importer::shapeOf(Value v) {
   auto it = symShapes.find(v);
   if (it != symShapes.end())
     return it->second;
-  return staticShape(cast<RankedTensorType>(v.getType()).getShape());
+  // An op whose result type could not be inferred has an unranked result;
+  // the module verifier reports it, so an empty shape here is never used.
+  auto ranked = dyn_cast<RankedTensorType>(v.getType());
+  return ranked ? staticShape(ranked.getShape()) : SymShape();
 }
 
 llvm::Expected<SymShape> Importer::broadcast(const SymShape &a,

@@ -33,7 +33,7 @@ run=("$BUILD/bin/rose-run")
 # name config seed batch seq tps
 models=(
   "tiny tiny 3 2 32 1,2"
-  "rosellm rosellm-2l 1 2 128 1,2,4"
+  "rosellm rosellm-2l 1 1 128 1,2,4"
   "wide wide 5 3 17 1,2"
   "deep deep 7 2 64 1,2,4"
 )

@@ -87,6 +87,16 @@ TEST_F(DialectTest, InvalidOperandsInferUnrankedAndFailVerification) {
   Value w = param("w", {32, 16});
   auto mm = builder.create<MatMulOp>(loc(), x, w, Value(), false);
   EXPECT_TRUE(isa<UnrankedTensorType>(mm.getType()));
+  // Ops built on the unranked result must not read a shape it lacks (a
+  // fuzzed ONNX file crashed here): they infer unranked results too.
+  auto add = builder.create<AddOp>(loc(), mm, x);
+  EXPECT_TRUE(isa<UnrankedTensorType>(add.getType()));
+  auto split =
+      builder.create<SplitOp>(loc(), add, 1, ArrayRef<int64_t>{32, 32});
+  EXPECT_EQ(split.getNumResults(), 2u);
+  auto concat = builder.create<ConcatOp>(
+      loc(), ValueRange{split.getResult(0), split.getResult(1)}, 1);
+  EXPECT_TRUE(isa<UnrankedTensorType>(concat.getType()));
   std::string message;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
     message = diag.str();
