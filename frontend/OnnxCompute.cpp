@@ -385,7 +385,7 @@ llvm::Error Importer::onSplit() {
     if (!lit)
       return lit.takeError();
     for (double v : lit->values)
-      sizes.push_back(static_cast<int64_t>(v));
+      sizes.push_back(toInt64(v));
   } else if (auto attrSizes = attrInts("split")) {
     sizes.assign(attrSizes->begin(), attrSizes->end());
   } else {
@@ -426,7 +426,7 @@ llvm::Error Importer::onSlice() {
   if (starts->values.size() != 1 || ends->values.size() != 1 ||
       axes.size() > 1 || (!steps.empty() && steps != std::vector<double>{1}))
     return fail("only single-axis, unit-step Slice is supported");
-  int64_t start = int64_t(starts->values[0]), end = int64_t(ends->values[0]);
+  int64_t start = toInt64(starts->values[0]), end = toInt64(ends->values[0]);
   llvm::Expected<Entry *> in = input(0);
   if (!in)
     return in.takeError();
@@ -443,7 +443,7 @@ llvm::Error Importer::onSlice() {
   if (!x)
     return x.takeError();
   SymShape shape = shapeOf(*x);
-  int64_t axis = axes.empty() ? 0 : int64_t(axes[0]);
+  int64_t axis = axes.empty() ? 0 : toInt64(axes[0]);
   if (axis < 0)
     axis += shape.size();
   if (axis < 0 || axis >= int64_t(shape.size()) || !shape[axis].isStatic())

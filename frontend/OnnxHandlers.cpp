@@ -199,7 +199,7 @@ llvm::Error Importer::onConstant() {
   if (lit.isInteger && lit.dims.size() <= 1) {
     SymShape v;
     for (double x : lit.values)
-      v.push_back(SymDim::known(static_cast<int64_t>(x)));
+      v.push_back(SymDim::known(toInt64(x)));
     out.shapeVector = v;
     out.shapeScalar = lit.dims.empty();
   }
@@ -289,7 +289,7 @@ llvm::Error Importer::onUnsqueeze() {
   SmallVector<int64_t> sortedAxes;
   int64_t rank = shape.size() + axes->values.size();
   for (double a : axes->values)
-    sortedAxes.push_back(a < 0 ? int64_t(a) + rank : int64_t(a));
+    sortedAxes.push_back(a < 0 ? toInt64(a) + rank : toInt64(a));
   llvm::sort(sortedAxes);
   for (int64_t a : sortedAxes) {
     if (a < 0 || a > int64_t(shape.size()))
@@ -380,7 +380,7 @@ llvm::Error Importer::onGather() {
     const SymShape &v = *(*data)->shapeVector;
     SymShape picked;
     for (double i : idx->values) {
-      int64_t k = i < 0 ? int64_t(i) + int64_t(v.size()) : int64_t(i);
+      int64_t k = i < 0 ? toInt64(i) + int64_t(v.size()) : toInt64(i);
       if (k < 0 || k >= int64_t(v.size()))
         return fail("index out of range of the shape vector");
       picked.push_back(v[k]);

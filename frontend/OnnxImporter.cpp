@@ -114,7 +114,7 @@ llvm::Expected<SymShape> Importer::shapeInput(size_t i) {
     return lit.takeError();
   SymShape out;
   for (double v : lit->values)
-    out.push_back(SymDim::known(static_cast<int64_t>(v)));
+    out.push_back(SymDim::known(toInt64(v)));
   return out;
 }
 
@@ -279,6 +279,9 @@ llvm::Expected<OwningOpRef<ModuleOp>> Importer::run() {
     auto it = table.find(n.op_type());
     if (it == table.end() || !n.domain().empty() && n.domain() != "ai.onnx")
       return fail("unsupported op type");
+    // Every handler defines output 0; protobuf's accessors do not check.
+    if (n.output_size() == 0)
+      return fail("node has no outputs");
     if (llvm::Error e = (this->*(it->second))())
       return std::move(e);
   }

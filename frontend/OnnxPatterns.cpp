@@ -185,7 +185,7 @@ llvm::Error Importer::onBinary() {
       return fail("shape arithmetic on vectors of different lengths");
     SymShape v;
     for (double d : f->values)
-      v.push_back(SymDim::known(int64_t(d)));
+      v.push_back(SymDim::known(toInt64(d)));
     out.shapeVector = v;
     out.shapeScalar = lhs.shapeScalar || rhs.shapeScalar;
     return llvm::Error::success();
@@ -305,7 +305,7 @@ llvm::Error Importer::onTrilu() {
     llvm::Expected<std::optional<double>> kv = scalarInput(1);
     if (!kv || !*kv)
       return fail("Trilu's k must be a constant scalar");
-    k = int64_t(**kv);
+    k = toInt64(**kv);
   }
   bool upper = attrInt("upper", 1) != 0;
   const std::shared_ptr<Marker> &m = (*in)->marker;

@@ -14,6 +14,8 @@
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +41,19 @@ struct SymDim {
   bool operator!=(const SymDim &o) const { return !(*this == o); }
 };
 using SymShape = llvm::SmallVector<SymDim, 4>;
+
+/// A literal's value as an integer. Integer literals are held as doubles, so
+/// INT64_MAX (torch's "to the end" in Slice) arrives as 2^63, which a plain
+/// cast turns into undefined behaviour: saturate instead (NaN becomes 0).
+inline int64_t toInt64(double v) {
+  if (std::isnan(v))
+    return 0;
+  if (v >= 9223372036854775807.0)
+    return std::numeric_limits<int64_t>::max();
+  if (v <= -9223372036854775808.0)
+    return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
 
 /// A small constant: Constant nodes and folded arithmetic on them.
 struct Literal {

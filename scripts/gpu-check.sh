@@ -36,6 +36,15 @@ check() {
     fail "$label: $(tail -3 <<<"$out" | tr '\n' ' ')"
   fi
 }
+# step LABEL CMD...: a step a check depends on; its failure is recorded.
+step() {
+  local label=$1
+  shift
+  local out
+  if out=$("$@" 2>&1); then return 0; fi
+  fail "$label: $(tail -2 <<<"$out" | tr '\n' ' ')"
+  return 1
+}
 # expect_error LABEL PATTERN CMD...: CMD must exit 1 (not crash, not hang)
 # with a one-line error matching PATTERN.
 expect_error() {
@@ -56,7 +65,8 @@ nvidia-smi -L || { echo "gpu-check: no GPU (nvidia-smi -L failed)"; exit 1; }
 gpus=$(nvidia-smi -L | grep -c '^GPU')
 echo "== environment"
 nvcc --version | tail -1
-$py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
+$py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" ||
+  fail "PyTorch cannot see the GPU"
 
 echo "== build: runtime alone, CUDA on"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROSE_BUILD_COMPILER=OFF \
@@ -85,12 +95,9 @@ for dir in "$BUNDLE"/models/*/; do
     variant=$(basename "$program" .rose)
     for dtype in fp32 tf32 bf16 fp16; do
       out="$tmp/$name-$variant-$dtype.npy"
-      if ! msg=$("$run" "$program" --backend cuda --dtype "$dtype" --comm shared \
-          --weights "$dir/hf/model.safetensors" --tokens "$dir/tokens.npy" \
-          --out "$out" --quiet 2>&1); then
-        fail "$name $variant $dtype: rose-run: $msg"
-        continue
-      fi
+      step "$name $variant $dtype: rose-run" "$run" "$program" --backend cuda --dtype "$dtype" \
+        --comm shared --weights "$dir/hf/model.safetensors" --tokens "$dir/tokens.npy" \
+        --out "$out" --quiet || continue
       check "$name $variant $dtype vs float64 PyTorch" $py test/lib/check_logits.py \
         "$dir/torch-f64.npy" "$out" --atol "${atol[$dtype]}" --rel "${rel[$dtype]}"
       [ "$dtype" = fp32 ] && check "$name $variant fp32 vs CPU backend" \
@@ -106,10 +113,13 @@ for dir in "$BUNDLE"/models/*/; do
   read -r config seed <"$dir/model.txt"
   for dtype in fp32 bf16; do
     precision=$([ $dtype = fp32 ] && echo float32 || echo bf16)
-    $py -m gpt2ref logits --config "$config" --seed "$seed" --tokens "$dir/tokens.npy" \
-      --device cuda --precision "$precision" --out "$tmp/torch-gpu.npy"
-    "$run" "$dir/tp1.rose" --backend cuda --dtype $dtype --weights "$dir/hf/model.safetensors" \
-      --tokens "$dir/tokens.npy" --out "$tmp/rose.npy" --quiet &&
+    rm -f "$tmp/torch-gpu.npy" "$tmp/rose.npy"
+    step "$name PyTorch $precision on GPU" $py -m gpt2ref logits --config "$config" \
+      --seed "$seed" --tokens "$dir/tokens.npy" --device cuda --precision "$precision" \
+      --out "$tmp/torch-gpu.npy" &&
+      step "$name tp1 $dtype: rose-run" "$run" "$dir/tp1.rose" --backend cuda --dtype $dtype \
+        --weights "$dir/hf/model.safetensors" --tokens "$dir/tokens.npy" --out "$tmp/rose.npy" \
+        --quiet &&
       check "$name tp1 $dtype vs PyTorch $precision on GPU" $py test/lib/check_logits.py \
         "$tmp/torch-gpu.npy" "$tmp/rose.npy" --atol "${atol[$dtype]}" --rel "${rel[$dtype]}"
   done
@@ -124,10 +134,12 @@ check "nccl tp=1 (RANK/WORLD_SIZE=1)" env RANK=0 WORLD_SIZE=1 "$run" "$small/tp1
 if [ "$gpus" -ge 2 ]; then
   for tp in 2 4; do
     [ "$gpus" -ge $tp ] || continue
-    "$run" "$small/tp$tp.rose" --backend cuda --comm nccl --weights "$w" --tokens "$t" --out "$tmp/nccl.npy" --quiet &&
+    step "nccl tp=$tp threads: rose-run" "$run" "$small/tp$tp.rose" --backend cuda --comm nccl \
+      --weights "$w" --tokens "$t" --out "$tmp/nccl.npy" --quiet &&
       check "nccl tp=$tp threads vs CPU" $py test/lib/check_logits.py "$small/cpu-tp$tp.npy" "$tmp/nccl.npy" --atol 1e-4
     if command -v mpirun >/dev/null; then
-      MASTER_PORT=29611 mpirun --allow-run-as-root -np $tp "$run" "$small/tp$tp.rose" --backend cuda \
+      step "nccl tp=$tp mpirun: rose-run" env MASTER_PORT=29611 mpirun --allow-run-as-root \
+        -x MASTER_PORT -np $tp "$run" "$small/tp$tp.rose" --backend cuda \
         --weights "$w" --tokens "$t" --out "$tmp/mpi.npy" --quiet &&
         check "nccl tp=$tp mpirun -np $tp vs CPU" $py test/lib/check_logits.py "$small/cpu-tp$tp.npy" "$tmp/mpi.npy" --atol 1e-4
     fi
@@ -139,7 +151,7 @@ else
     # Two processes on one GPU: NCCL refuses (duplicate GPU); rose must exit
     # with that error, not hang.
     expect_error "mpirun -np 2 on one GPU fails cleanly" "NCCL|rank" \
-      env MASTER_PORT=29612 mpirun --allow-run-as-root -np 2 "$run" "$small/tp2.rose" \
+      env MASTER_PORT=29612 mpirun --allow-run-as-root -x MASTER_PORT -np 2 "$run" "$small/tp2.rose" \
       --backend cuda --weights "$w" --tokens "$t" --timeout 60
   fi
 fi
@@ -182,11 +194,12 @@ else
   fail "benchmark"
 fi
 $py -c "import numpy as np; np.save('$tmp/b1.npy', np.random.default_rng(1).integers(0, 50257, (1, 1024)))"
-$py -m gpt2ref logits --config gpt2-124m --seed 0 --tokens "$tmp/b1.npy" --device cuda \
-  --precision float32 --out "$tmp/torch124.npy"
+step "gpt2-124m PyTorch fp32 on GPU" $py -m gpt2ref logits --config gpt2-124m --seed 0 \
+  --tokens "$tmp/b1.npy" --device cuda --precision float32 --out "$tmp/torch124.npy" &&
 for v in tp1 tp2 tp4; do
-  "$run" "$big/$v.rose" --backend cuda --comm shared --weights "$big/hf/model.safetensors" \
-    --tokens "$tmp/b1.npy" --out "$tmp/rose124.npy" --quiet &&
+  step "gpt2-124m $v: rose-run" "$run" "$big/$v.rose" --backend cuda --comm shared \
+    --weights "$big/hf/model.safetensors" --tokens "$tmp/b1.npy" --out "$tmp/rose124.npy" \
+    --quiet &&
     check "gpt2-124m $v fp32 B1xS1024 vs PyTorch fp32 GPU" $py test/lib/check_logits.py \
       "$tmp/torch124.npy" "$tmp/rose124.npy" --atol 1e-3
 done

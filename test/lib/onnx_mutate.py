@@ -3,7 +3,8 @@
     python3 onnx_mutate.py KIND in.onnx out.onnx
 KIND: external (weights as ONNX external data), unsupported-op (the first Tanh
 becomes a Relu), non-causal (the first Trilu keeps the diagonal), two-inputs,
-missing-external (external data whose file is gone).
+missing-external (external data whose file is gone), no-outputs (the first
+Constant loses its output).
 """
 import os
 import sys
@@ -29,6 +30,9 @@ def main(kind, src, dst):
         for a in node.attribute:
             if a.name == "upper":
                 a.i = 0
+    elif kind == "no-outputs":
+        node = next(n for n in graph.node if n.op_type == "Constant")
+        del node.output[:]
     elif kind == "two-inputs":
         graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
     else:
