@@ -117,6 +117,10 @@ static std::shared_ptr<Marker> transposeHeads(const Marker &m,
   auto is = [&](std::initializer_list<int64_t> p) {
     return perm == llvm::ArrayRef<int64_t>(p);
   };
+  // perm comes from the file: an entry outside the rank matches no pattern.
+  for (int64_t p : perm)
+    if (p < 0 || p >= int64_t(m.shape.size()))
+      return nullptr;
   auto next = std::make_shared<Marker>(m);
   SmallVector<SymDim> shape;
   for (int64_t p : perm)

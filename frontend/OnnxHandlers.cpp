@@ -329,9 +329,14 @@ llvm::Error Importer::onConcat() {
       return t.takeError();
     tensors.push_back(*t);
   }
-  auto op = b.create<ConcatOp>(loc, tensors, axis);
   SymShape shape = shapeOf(tensors[0]);
   int64_t a = axis < 0 ? axis + int64_t(shape.size()) : axis;
+  for (Value t : tensors)
+    if (a < 0 || a >= int64_t(shapeOf(t).size()))
+      return fail("concat axis " + llvm::Twine(axis) +
+                  " is out of range for an input of rank " +
+                  llvm::Twine(shapeOf(t).size()));
+  auto op = b.create<ConcatOp>(loc, tensors, axis);
   int64_t total = 0;
   for (Value t : tensors) {
     SymDim d = shapeOf(t)[a];

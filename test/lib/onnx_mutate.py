@@ -4,7 +4,9 @@
 KIND: external (weights as ONNX external data), unsupported-op (the first Tanh
 becomes a Relu), non-causal (the first Trilu keeps the diagonal), two-inputs,
 missing-external (external data whose file is gone), no-outputs (the first
-Constant loses its output).
+Constant loses its output), concat-axis (a first node concatenating a weight
+with itself along an axis it lacks), transpose-perm (the first Transpose's
+perm names a dim the tensor lacks).
 """
 import os
 import sys
@@ -33,6 +35,15 @@ def main(kind, src, dst):
     elif kind == "no-outputs":
         node = next(n for n in graph.node if n.op_type == "Constant")
         del node.output[:]
+    elif kind == "concat-axis":
+        weight = graph.initializer[0].name
+        graph.node.insert(0, helper.make_node("Concat", [weight, weight], ["bad_concat"],
+                                              name="bad_concat", axis=5))
+    elif kind == "transpose-perm":
+        node = next(n for n in graph.node if n.op_type == "Transpose")
+        for a in node.attribute:
+            if a.name == "perm":
+                a.ints[1] = 9
     elif kind == "two-inputs":
         graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
     else:
