@@ -1,6 +1,7 @@
 //===- Runner.cpp - runs a program's ranks as threads
 //----------------------===//
 #include "runtime/Runner.h"
+#include "runtime/RankThreads.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <atomic>
@@ -13,12 +14,8 @@ using namespace rose;
 StatusOr<RunResult> rose::runOnCpu(const Program &program,
                                    const RunRequest &req) {
   const fb::Function &fn = *req.function;
-  int64_t vocab = program.root().vocab_size();
-  for (int64_t i = 0; i < req.batch * req.seq; ++i)
-    if (req.tokens[i] < 0 || req.tokens[i] >= vocab)
-      return Status::error("token id ", req.tokens[i], " at [", i / req.seq,
-                           ", ", i % req.seq, "] is out of range for vocab ",
-                           vocab);
+  ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
+                                     program.root().vocab_size()));
   int tp = static_cast<int>(fn.tp());
   int threads = req.threads > 0
                     ? req.threads
@@ -26,21 +23,16 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
   // Each rank is a thread; the BLAS thread budget is split across them.
   cpu::setBlasThreads(std::max(1, threads / tp));
 
-  size_t totalBytes = 0;
-  if (fn.params())
-    for (const fb::Param *p : *fn.params())
-      if (const TensorEntry *e = req.weights->find(p->name()->str()))
-        totalBytes += e->end - e->begin;
+  size_t totalBytes = paramBytes(fn, *req.weights);
   std::atomic<size_t> loaded{0};
 
   LocalGroup group(tp, std::chrono::seconds(req.timeoutSeconds));
   RunResult result;
   result.traces.resize(tp);
-  std::vector<Status> statuses(tp);
   std::mutex progressMutex;
   auto start = std::chrono::steady_clock::now();
   std::atomic<int64_t> loadDoneNs{0};
-  auto rankMain = [&](int rank) {
+  auto rankMain = [&](int rank) -> Status {
     std::unique_ptr<Communicator> comm = group.communicator(rank);
     auto progress = [&](size_t bytes) {
       size_t done = loaded += bytes;
@@ -51,15 +43,11 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     };
     auto weights = RankWeights::load(fn, *req.weights, rank, progress);
     if (!weights) {
-      statuses[rank] = weights.status();
       comm->abort("rank " + std::to_string(rank) + " failed to load");
-      return;
+      return weights.status();
     }
     // Every rank waits for the others to load before timing the run.
-    if (Status s = group.barrier(); !s.ok()) {
-      statuses[rank] = s;
-      return;
-    }
+    ROSE_RETURN_IF_ERROR(group.barrier());
     if (rank == 0)
       loadDoneNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - start)
@@ -71,9 +59,8 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
         req.trace ? &result.traces[rank] : nullptr,
         rank == 0 && req.checkpoints ? &result.checkpoints : nullptr);
     if (!status.ok()) {
-      statuses[rank] = status.withContext("rank " + std::to_string(rank));
       comm->abort("rank " + std::to_string(rank) + " failed");
-      return;
+      return status.withContext("rank " + std::to_string(rank));
     }
     if (rank == 0) {
       result.runSeconds = std::chrono::duration<double>(
@@ -86,19 +73,12 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       const float *logits = executor.floatData(fn.output());
       result.logits.assign(logits, logits + n);
     }
+    return Status::success();
   };
-  std::vector<std::thread> ranks;
+  std::vector<int> ranks;
   for (int r = 0; r < tp; ++r)
-    ranks.emplace_back(rankMain, r);
-  for (std::thread &t : ranks)
-    t.join();
-  // Report the rank that failed first, not the ones it aborted.
-  for (const Status &s : statuses)
-    if (!s.ok() && s.message().find("collective aborted") == std::string::npos)
-      return s;
-  for (const Status &s : statuses)
-    if (!s.ok())
-      return s;
+    ranks.push_back(r);
+  ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

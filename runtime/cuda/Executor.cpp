@@ -1,5 +1,6 @@
 //===- Executor.cpp - runs one rank of a program on a GPU -----------------===//
 #include "runtime/cuda/Executor.h"
+#include "runtime/AxisSplit.h"
 #include "runtime/cuda/Check.h"
 
 #include <chrono>
@@ -185,41 +186,28 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
   return Status::success();
 }
 
-/// Copies [start, end) of `axis` of x (shape) into y, as one strided copy.
-static Status sliceAxis(const void *x, const std::vector<int64_t> &shape,
-                        int64_t axis, int64_t start, int64_t end, void *y,
-                        size_t es, cudaStream_t stream) {
-  int64_t outer = 1, inner = es;
-  for (int64_t d = 0; d < axis; ++d)
-    outer *= shape[d];
-  for (size_t d = axis + 1; d < shape.size(); ++d)
-    inner *= shape[d];
-  size_t width = (end - start) * inner;
-  if (width == 0 || outer == 0)
+/// Rows [xStart, xStart + len) of x's axis (xRows long) to rows [yStart,
+/// yStart + len) of y's (yRows long), x and y agreeing on every other dim:
+/// one strided 2-D copy of `outer` blocks.
+static Status copyAxisRows(const void *x, int64_t xRows, int64_t xStart,
+                           void *y, int64_t yRows, int64_t yStart, int64_t len,
+                           AxisSplit split, size_t es, cudaStream_t stream) {
+  size_t row = split.inner * es, width = len * row;
+  if (width == 0 || split.outer == 0)
     return Status::success();
   ROSE_CUDA(cudaMemcpy2DAsync(
-      y, width, static_cast<const char *>(x) + start * inner,
-      shape[axis] * inner, width, outer, cudaMemcpyDeviceToDevice, stream));
+      static_cast<char *>(y) + yStart * row, yRows * row,
+      static_cast<const char *>(x) + xStart * row, xRows * row, width,
+      split.outer, cudaMemcpyDeviceToDevice, stream));
   return Status::success();
 }
 
-/// Writes x (shape, `part` long on axis) at [offset, offset + part) of
-/// `axis` in y, which is `total` long there.
-static Status insertAxis(const void *x, const std::vector<int64_t> &shape,
-                         int64_t axis, int64_t offset, int64_t total, void *y,
-                         size_t es, cudaStream_t stream) {
-  int64_t outer = 1, inner = es;
-  for (int64_t d = 0; d < axis; ++d)
-    outer *= shape[d];
-  for (size_t d = axis + 1; d < shape.size(); ++d)
-    inner *= shape[d];
-  size_t width = shape[axis] * inner;
-  if (width == 0 || outer == 0)
-    return Status::success();
-  ROSE_CUDA(cudaMemcpy2DAsync(static_cast<char *>(y) + offset * inner,
-                              total * inner, x, width, width, outer,
-                              cudaMemcpyDeviceToDevice, stream));
-  return Status::success();
+/// Copies [start, end) of `axis` of x (shape) into y.
+static Status sliceAxis(const void *x, const std::vector<int64_t> &shape,
+                        int64_t axis, int64_t start, int64_t end, void *y,
+                        size_t es, cudaStream_t stream) {
+  return copyAxisRows(x, shape[axis], start, y, end - start, 0, end - start,
+                      splitAtAxis(shape, axis), es, stream);
 }
 
 Status CudaExecutor::runOp(const fb::Op &op) {
@@ -312,12 +300,10 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     gelu(storage, in(0), product(outShape), ints(0) != 0, y, stream);
     return Status::success();
   case fb::OpKind::Softmax: {
-    int64_t axis = ints(0), outer = 1, inner = 1;
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= outShape[d];
-    for (size_t d = axis + 1; d < outShape.size(); ++d)
-      inner *= outShape[d];
-    softmax(storage, in(0), outer, outShape[axis], inner, y, stream);
+    int64_t axis = ints(0);
+    AxisSplit split = splitAtAxis(outShape, axis);
+    softmax(storage, in(0), split.outer, outShape[axis], split.inner, y,
+            stream);
     return Status::success();
   }
   case fb::OpKind::Attention: {
@@ -362,8 +348,9 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     int64_t axis = ints(0), offset = 0;
     for (size_t i = 0; i < operands->size(); ++i) {
       std::vector<int64_t> shape = inShape(i);
-      ROSE_RETURN_IF_ERROR(insertAxis(in(i), shape, axis, offset,
-                                      outShape[axis], y, es, stream));
+      ROSE_RETURN_IF_ERROR(copyAxisRows(in(i), shape[axis], 0, y,
+                                        outShape[axis], offset, shape[axis],
+                                        splitAtAxis(shape, axis), es, stream));
       offset += shape[axis];
     }
     return Status::success();

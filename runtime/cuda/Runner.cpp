@@ -1,5 +1,6 @@
 //===- Runner.cpp - runs a program's ranks on GPUs ------------------------===//
 #include "runtime/cuda/Runner.h"
+#include "runtime/RankThreads.h"
 #include "runtime/cuda/Check.h"
 
 #include <atomic>
@@ -16,12 +17,8 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                                           const CudaRunOptions &options,
                                           CudaRunInfo *info) {
   const fb::Function &fn = *req.function;
-  int64_t vocab = program.root().vocab_size();
-  for (int64_t i = 0; i < req.batch * req.seq; ++i)
-    if (req.tokens[i] < 0 || req.tokens[i] >= vocab)
-      return Status::error("token id ", req.tokens[i], " at [", i / req.seq,
-                           ", ", i % req.seq, "] is out of range for vocab ",
-                           vocab);
+  ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
+                                     program.root().vocab_size()));
   int tp = static_cast<int>(fn.tp());
   std::chrono::seconds timeout(req.timeoutSeconds);
 
@@ -86,17 +83,12 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
   }
   SharedGpuGroup shared(nccl ? 1 : tp, storageOf(options.precision), timeout);
 
-  size_t totalBytes = 0;
-  if (fn.params())
-    for (const fb::Param *p : *fn.params())
-      if (const TensorEntry *e = req.weights->find(p->name()->str()))
-        totalBytes += e->end - e->begin;
+  size_t totalBytes = paramBytes(fn, *req.weights);
   std::atomic<size_t> loaded{0};
   std::mutex progressMutex;
 
   RunResult result;
   result.traces.resize(tp);
-  std::vector<Status> statuses(tp);
   CudaRunInfo runInfo;
   auto start = Clock::now();
   std::atomic<int64_t> loadDoneNs{0}, runNs{0};
@@ -106,12 +98,12 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
 
   // Set by the first rank that fails, so NCCL ranks stop waiting for it.
   std::atomic<bool> anyFailed{false};
-  auto rankMain = [&](int rank) {
+  auto rankMain = [&](int rank) -> Status {
     auto fail = [&](Status s) {
       anyFailed = true;
-      statuses[rank] = s.withContext("rank " + std::to_string(rank));
       shared.group.abort("rank " + std::to_string(rank) + " failed");
       startLine.abort("rank " + std::to_string(rank) + " failed");
+      return s.withContext("rank " + std::to_string(rank));
     };
     if (Status s = check(cudaSetDevice(device[rank]), "cudaSetDevice"); !s.ok())
       return fail(s);
@@ -180,19 +172,9 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
         runInfo.graph = options.graphs && comm->capturable();
       }
     }
+    return Status::success();
   };
-  std::vector<std::thread> threads;
-  for (int r : ranks)
-    threads.emplace_back(rankMain, r);
-  for (std::thread &t : threads)
-    t.join();
-  // Report the rank that failed first, not the ones it aborted.
-  for (const Status &s : statuses)
-    if (!s.ok() && s.message().find("aborted") == std::string::npos)
-      return s;
-  for (const Status &s : statuses)
-    if (!s.ok())
-      return s;
+  ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
   result.loadSeconds = loadDoneNs.load() / 1e9;
   result.runSeconds = runNs.load() / 1e9;
   if (info)

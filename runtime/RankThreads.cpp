@@ -1,0 +1,42 @@
+//===- RankThreads.cpp - what every backend's runner shares ---------------===//
+#include "runtime/RankThreads.h"
+
+#include <thread>
+
+using namespace rose;
+
+Status rose::runRankThreads(const std::vector<int> &ranks,
+                            const std::function<Status(int)> &body) {
+  std::vector<Status> statuses(ranks.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ranks.size(); ++i)
+    threads.emplace_back([&, i] { statuses[i] = body(ranks[i]); });
+  for (std::thread &t : threads)
+    t.join();
+  for (const Status &s : statuses)
+    if (!s.ok() && s.message().find("aborted") == std::string::npos)
+      return s;
+  for (const Status &s : statuses)
+    if (!s.ok())
+      return s;
+  return Status::success();
+}
+
+Status rose::checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
+                           int64_t seq, int64_t vocab) {
+  for (int64_t i = 0; i < batch * seq; ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return Status::error("token id ", tokens[i], " at [", i / seq, ", ",
+                           i % seq, "] is out of range for vocab ", vocab);
+  return Status::success();
+}
+
+size_t rose::paramBytes(const fb::Function &fn,
+                        const SafetensorsFile &weights) {
+  size_t total = 0;
+  if (fn.params())
+    for (const fb::Param *p : *fn.params())
+      if (const TensorEntry *e = weights.find(p->name()->str()))
+        total += e->end - e->begin;
+  return total;
+}
