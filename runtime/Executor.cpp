@@ -23,10 +23,7 @@ const float *Executor::floatData(int32_t value) const {
 }
 
 std::vector<int64_t> Executor::shapeOf(int32_t value) const {
-  std::vector<int64_t> shape = {batch, seq};
-  if (auto dims = fn.values()->Get(value)->dims())
-    shape.insert(shape.end(), dims->begin(), dims->end());
-  return shape;
+  return valueShape(fn, value, batch, seq);
 }
 
 const float *Executor::operand(const fb::Operand *o) const {
@@ -36,18 +33,7 @@ const float *Executor::operand(const fb::Operand *o) const {
 }
 
 std::vector<int64_t> Executor::operandShape(const fb::Operand *o) const {
-  if (o->param() >= 0) {
-    auto shape = fn.params()->Get(o->param())->shape();
-    return {shape->begin(), shape->end()};
-  }
-  return shapeOf(o->value());
-}
-
-static int64_t product(const Shape &s) {
-  int64_t n = 1;
-  for (int64_t d : s)
-    n *= d;
-  return n;
+  return rose::operandShape(fn, o, batch, seq);
 }
 
 Status Executor::runOp(const fb::Op &op) {
@@ -94,7 +80,7 @@ Status Executor::runOp(const fb::Op &op) {
     bool transposed = ints(0) != 0;
     int64_t k = transposed ? w[1] : w[0], n = transposed ? w[0] : w[1];
     cpu::matmul(in(0), in(1), operands->size() > 2 ? in(2) : nullptr,
-                product(inShape(0)) / k, k, n, transposed, y);
+                numElements(inShape(0)) / k, k, n, transposed, y);
     return Status::success();
   }
   case fb::OpKind::Add:
@@ -110,12 +96,12 @@ Status Executor::runOp(const fb::Op &op) {
   }
   case fb::OpKind::LayerNorm: {
     int64_t dim = outShape.back();
-    cpu::layerNorm(in(0), in(1), in(2), product(outShape) / dim, dim,
+    cpu::layerNorm(in(0), in(1), in(2), numElements(outShape) / dim, dim,
                    op.floats()->Get(0), y);
     return Status::success();
   }
   case fb::OpKind::Gelu:
-    cpu::gelu(in(0), product(outShape), ints(0) != 0, y);
+    cpu::gelu(in(0), numElements(outShape), ints(0) != 0, y);
     return Status::success();
   case fb::OpKind::Softmax:
     cpu::softmax(in(0), outShape, ints(0), y);
@@ -128,7 +114,7 @@ Status Executor::runOp(const fb::Op &op) {
     return Status::success();
   }
   case fb::OpKind::Reshape:
-    std::memcpy(y, in(0), product(outShape) * sizeof(float));
+    std::memcpy(y, in(0), numElements(outShape) * sizeof(float));
     return Status::success();
   case fb::OpKind::Transpose: {
     std::vector<int64_t> perm(op.ints()->begin(), op.ints()->end());
@@ -161,7 +147,7 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpKind::Constant:
     return Status::error("constants are not supported by the CPU backend");
   case fb::OpKind::AllReduce: {
-    size_t n = product(outShape);
+    size_t n = numElements(outShape);
     if (y != in(0))
       std::memcpy(y, in(0), n * sizeof(float));
     return comm.allReduceSum(y, n);
@@ -172,7 +158,7 @@ Status Executor::runOp(const fb::Op &op) {
     int64_t dim = ints(0), outer = 1;
     for (int64_t d = 0; d < dim; ++d)
       outer *= local[d];
-    int64_t chunk = product(local), inner = chunk / outer;
+    int64_t chunk = numElements(local), inner = chunk / outer;
     scratch.resize(chunk * tp);
     ROSE_RETURN_IF_ERROR(comm.allGather(in(0), chunk, scratch.data()));
     for (int r = 0; r < tp; ++r)
@@ -187,7 +173,7 @@ Status Executor::runOp(const fb::Op &op) {
     int64_t dim = ints(0), outer = 1;
     for (int64_t d = 0; d < dim; ++d)
       outer *= full[d];
-    int64_t inner = product(full) / outer / tp, chunk = outer * inner;
+    int64_t inner = numElements(full) / outer / tp, chunk = outer * inner;
     scratch.resize(chunk * tp);
     for (int r = 0; r < tp; ++r)
       for (int64_t o = 0; o < outer; ++o)
@@ -237,9 +223,7 @@ Status Executor::run(
       for (int32_t result : *op->results())
         for (int32_t c : *fn.checkpoints())
           if (c == result) {
-            int64_t n = 1;
-            for (int64_t d : shapeOf(c))
-              n *= d;
+            int64_t n = numElements(shapeOf(c));
             checkpoints->emplace_back(
                 fn.values()->Get(c)->name()->str(),
                 std::vector<float>(floatData(c), floatData(c) + n));

@@ -23,6 +23,27 @@ size_t rose::elementSize(fb::ElementType type) {
   return 0;
 }
 
+std::vector<int64_t> rose::valueShape(const fb::Function &fn, int32_t value,
+                                      int64_t batch, int64_t seq) {
+  std::vector<int64_t> shape = {batch, seq};
+  if (auto dims = fn.values()->Get(value)->dims())
+    shape.insert(shape.end(), dims->begin(), dims->end());
+  return shape;
+}
+
+std::vector<int64_t> rose::paramShape(const fb::Function &fn, int32_t param) {
+  auto shape = fn.params()->Get(param)->shape();
+  return {shape->begin(), shape->end()};
+}
+
+std::vector<int64_t> rose::operandShape(const fb::Function &fn,
+                                        const fb::Operand *operand,
+                                        int64_t batch, int64_t seq) {
+  if (operand->param() >= 0)
+    return paramShape(fn, operand->param());
+  return valueShape(fn, operand->value(), batch, seq);
+}
+
 /// Operand/result counts and integer attribute counts each op kind needs.
 static Status checkOp(const fb::Function &fn, const fb::Op &op, size_t index) {
   auto fail = [&](const auto &...args) {

@@ -11,10 +11,12 @@
 
 #include "runtime/MappedFile.h"
 #include "runtime/Program_generated.h"
+#include "runtime/Shape.h"
 #include "runtime/Status.h"
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace rose {
 
@@ -43,6 +45,16 @@ private:
 
 /// Bytes per element of a program element type.
 size_t elementSize(fb::ElementType type);
+
+/// A value's shape, [batch, seq, dims...] (the checker passes symbols).
+std::vector<int64_t> valueShape(const fb::Function &fn, int32_t value,
+                                int64_t batch, int64_t seq);
+/// A param's rank-local shape.
+std::vector<int64_t> paramShape(const fb::Function &fn, int32_t param);
+/// An operand's shape: its param's or its value's.
+std::vector<int64_t> operandShape(const fb::Function &fn,
+                                  const fb::Operand *operand, int64_t batch,
+                                  int64_t seq);
 
 } // namespace rose
 

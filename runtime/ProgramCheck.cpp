@@ -25,17 +25,10 @@ struct Checker {
   std::vector<bool> defined;
 
   Dims valueShape(int32_t v) const {
-    Dims d = {kBatch, kSeq};
-    if (auto dims = fn.values()->Get(v)->dims())
-      d.insert(d.end(), dims->begin(), dims->end());
-    return d;
+    return rose::valueShape(fn, v, kBatch, kSeq);
   }
   Dims shape(const fb::Operand *o) const {
-    if (o->param() >= 0) {
-      auto s = fn.params()->Get(o->param())->shape();
-      return Dims(s->begin(), s->end());
-    }
-    return valueShape(o->value());
+    return operandShape(fn, o, kBatch, kSeq);
   }
   fb::ElementType type(const fb::Operand *o) const {
     return o->param() >= 0 ? fn.params()->Get(o->param())->type()

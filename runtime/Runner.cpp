@@ -67,9 +67,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
                               std::chrono::steady_clock::now() - runStart)
                               .count();
       result.shape = executor.shapeOf(fn.output());
-      int64_t n = 1;
-      for (int64_t d : result.shape)
-        n *= d;
+      int64_t n = numElements(result.shape);
       const float *logits = executor.floatData(fn.output());
       result.logits.assign(logits, logits + n);
     }

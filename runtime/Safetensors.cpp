@@ -1,6 +1,7 @@
 //===- Safetensors.cpp - safetensors reading and writing
 //-------------------===//
 #include "runtime/Safetensors.h"
+#include "runtime/Shape.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,12 +16,7 @@ using json = nlohmann::json;
 // corrupt length field, and refusing it avoids a huge allocation.
 static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
-int64_t TensorEntry::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
+int64_t TensorEntry::numElements() const { return rose::numElements(shape); }
 
 const TensorEntry *SafetensorsFile::find(const std::string &name) const {
   auto it = tensors_.find(name);

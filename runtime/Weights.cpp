@@ -76,9 +76,7 @@ RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
     if (p->slice_dim() < 0 && aligned) {
       w.pointers_.push_back(data);
     } else {
-      int64_t n = 1;
-      for (int64_t d : shape)
-        n *= d;
+      int64_t n = numElements(shape);
       std::vector<float> &buf = w.owned_.emplace_back(n);
       if (p->slice_dim() < 0)
         std::memcpy(buf.data(), data, n * sizeof(float));
@@ -97,11 +95,8 @@ RankWeights RankWeights::zeros(const fb::Function &fn) {
   RankWeights w;
   if (!fn.params())
     return w;
-  for (const fb::Param *p : *fn.params()) {
-    int64_t n = 1;
-    for (int64_t d : *p->shape())
-      n *= d;
-    w.pointers_.push_back(w.owned_.emplace_back(n, 0.0f).data());
-  }
+  for (size_t i = 0; i < fn.params()->size(); ++i)
+    w.pointers_.push_back(
+        w.owned_.emplace_back(numElements(paramShape(fn, i)), 0.0f).data());
   return w;
 }

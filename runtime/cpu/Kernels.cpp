@@ -1,7 +1,7 @@
 //===- Kernels.cpp - CPU kernels
 //-------------------------------------------===//
 #include "runtime/cpu/Kernels.h"
-#include "runtime/AxisSplit.h"
+#include "runtime/Shape.h"
 
 #include <algorithm>
 #include <cmath>
@@ -75,28 +75,12 @@ void rose::cpu::matmul(const float *x, const float *w, const float *bias,
   sgemm(transposed, m, n, k, 1.0f, x, k, w, transposed ? k : n, beta, y, n);
 }
 
-/// Strides of `shape` aligned right against a rank-`rank` output, with 0 for
-/// broadcast dims.
-static Shape broadcastStrides(const Shape &shape, size_t rank) {
-  Shape strides(rank, 0);
-  int64_t stride = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    size_t d = shape.size() - 1 - i;
-    size_t o = rank - 1 - i;
-    strides[o] = shape[d] == 1 ? 0 : stride;
-    stride *= shape[d];
-  }
-  return strides;
-}
-
 template <typename F>
 static void broadcastLoop(const float *a, const Shape &aShape, const float *b,
                           const Shape &bShape, float *y, const Shape &out,
                           F f) {
   size_t rank = out.size();
-  int64_t n = 1;
-  for (int64_t d : out)
-    n *= d;
+  int64_t n = rose::numElements(out);
   if (aShape == out && bShape == out) {
     for (int64_t i = 0; i < n; ++i)
       y[i] = f(a[i], b[i]);
@@ -113,8 +97,8 @@ static void broadcastLoop(const float *a, const Shape &aShape, const float *b,
       return;
     }
   }
-  Shape as = broadcastStrides(aShape, rank),
-        bs = broadcastStrides(bShape, rank);
+  Shape as = rose::broadcastStrides(aShape, rank),
+        bs = rose::broadcastStrides(bShape, rank);
   Shape index(rank, 0);
   int64_t ai = 0, bi = 0;
   for (int64_t i = 0; i < n; ++i) {

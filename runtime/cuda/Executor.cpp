@@ -1,6 +1,6 @@
 //===- Executor.cpp - runs one rank of a program on a GPU -----------------===//
 #include "runtime/cuda/Executor.h"
-#include "runtime/AxisSplit.h"
+#include "runtime/Shape.h"
 #include "runtime/cuda/Check.h"
 
 #include <chrono>
@@ -21,13 +21,6 @@ const char *rose::cuda::precisionName(Precision p) {
     return "fp16";
   }
   return "?";
-}
-
-static int64_t product(const std::vector<int64_t> &s) {
-  int64_t n = 1;
-  for (int64_t d : s)
-    n *= d;
-  return n;
 }
 
 static size_t roundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
@@ -66,16 +59,14 @@ CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
 
   // One allocation for every param, each 256-byte aligned.
   size_t es = storageBytes(e->storage), total = 0, largest = 0;
-  std::vector<size_t> offsets;
-  if (fn.params())
-    for (const fb::Param *p : *fn.params()) {
-      int64_t n = 1;
-      for (int64_t d : *p->shape())
-        n *= d;
-      offsets.push_back(total);
-      total += roundUp(n * es, 256);
-      largest = std::max<size_t>(largest, n);
-    }
+  std::vector<size_t> offsets, counts;
+  for (size_t i = 0; fn.params() && i < fn.params()->size(); ++i) {
+    size_t n = numElements(paramShape(fn, i));
+    offsets.push_back(total);
+    counts.push_back(n);
+    total += roundUp(n * es, 256);
+    largest = std::max(largest, n);
+  }
   e->weightBytes_ = total;
   if (total) {
     if (cudaMalloc(&e->weightArena, total) != cudaSuccess)
@@ -88,9 +79,7 @@ CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
     ROSE_CUDA(cudaMalloc(&staging, largest * sizeof(float)));
   Status status;
   for (size_t i = 0; status.ok() && i < offsets.size(); ++i) {
-    int64_t n = 1;
-    for (int64_t d : *fn.params()->Get(i)->shape())
-      n *= d;
+    size_t n = counts[i];
     char *dst = static_cast<char *>(e->weightArena) + offsets[i];
     e->params.push_back(dst);
     if (e->storage == Storage::F32) {
@@ -119,10 +108,7 @@ void *CudaExecutor::data(int32_t value) const {
 }
 
 std::vector<int64_t> CudaExecutor::shapeOf(int32_t value) const {
-  std::vector<int64_t> shape = {batch, seq};
-  if (auto dims = fn.values()->Get(value)->dims())
-    shape.insert(shape.end(), dims->begin(), dims->end());
-  return shape;
+  return valueShape(fn, value, batch, seq);
 }
 
 const void *CudaExecutor::operand(const fb::Operand *o) const {
@@ -132,11 +118,7 @@ const void *CudaExecutor::operand(const fb::Operand *o) const {
 }
 
 std::vector<int64_t> CudaExecutor::operandShape(const fb::Operand *o) const {
-  if (o->param() >= 0) {
-    auto shape = fn.params()->Get(o->param())->shape();
-    return {shape->begin(), shape->end()};
-  }
-  return shapeOf(o->value());
+  return rose::operandShape(fn, o, batch, seq);
 }
 
 Status CudaExecutor::prepare(int64_t b, int64_t s) {
@@ -166,7 +148,7 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
       int32_t v = op->kind() == fb::OpKind::AllGather
                       ? op->results()->Get(0)
                       : op->operands()->Get(0)->value();
-      scratchNeed = std::max<size_t>(scratchNeed, product(shapeOf(v)) *
+      scratchNeed = std::max<size_t>(scratchNeed, numElements(shapeOf(v)) *
                                                       storageBytes(storage));
     }
   if (scratchNeed > scratchBytes) {
@@ -243,7 +225,7 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     std::vector<int64_t> w = inShape(1);
     bool transposed = ints(0) != 0;
     int64_t k = transposed ? w[1] : w[0], n = transposed ? w[0] : w[1];
-    int64_t m = product(inShape(0)) / k;
+    int64_t m = numElements(inShape(0)) / k;
     // Row-major y = x w is column-major y^T = w^T x^T.
     cudaDataType_t type = storage == Storage::BF16  ? CUDA_R_16BF
                           : storage == Storage::F16 ? CUDA_R_16F
@@ -268,36 +250,31 @@ Status CudaExecutor::runOp(const fb::Op &op) {
                   : op.kind() == fb::OpKind::Sub ? Binary::Sub
                   : op.kind() == fb::OpKind::Mul ? Binary::Mul
                                                  : Binary::Div;
-    std::vector<int64_t> a = inShape(0), b = inShape(1);
-    int rank = static_cast<int>(outShape.size());
-    if (rank > kMaxDims)
-      return Status::error("'", layer, "': ", rank, " dims (at most ", kMaxDims,
+    size_t dims = outShape.size();
+    if (dims > static_cast<size_t>(kMaxDims))
+      return Status::error("'", layer, "': ", dims, " dims (at most ", kMaxDims,
                            ")");
-    // numpy broadcasting: align trailing dims; size-1 dims step by 0.
+    std::vector<int64_t> aStrides = broadcastStrides(inShape(0), dims),
+                         bStrides = broadcastStrides(inShape(1), dims);
     BroadcastShape shape;
-    shape.rank = rank;
-    int64_t sa = 1, sb = 1;
-    for (int d = rank - 1; d >= 0; --d) {
+    shape.rank = static_cast<int>(dims);
+    for (size_t d = 0; d < dims; ++d) {
       shape.shape[d] = outShape[d];
-      int da = d - (rank - static_cast<int>(a.size()));
-      int db = d - (rank - static_cast<int>(b.size()));
-      int64_t na = da >= 0 ? a[da] : 1, nb = db >= 0 ? b[db] : 1;
-      shape.aStride[d] = na == 1 ? 0 : sa;
-      shape.bStride[d] = nb == 1 ? 0 : sb;
-      sa *= na;
-      sb *= nb;
+      shape.aStride[d] = aStrides[d];
+      shape.bStride[d] = bStrides[d];
     }
-    binary(storage, kind, in(0), in(1), y, shape, product(outShape), stream);
+    binary(storage, kind, in(0), in(1), y, shape, numElements(outShape),
+           stream);
     return Status::success();
   }
   case fb::OpKind::LayerNorm: {
     int64_t dim = outShape.back();
-    layerNorm(storage, in(0), in(1), in(2), product(outShape) / dim, dim,
+    layerNorm(storage, in(0), in(1), in(2), numElements(outShape) / dim, dim,
               static_cast<float>(op.floats()->Get(0)), y, stream);
     return Status::success();
   }
   case fb::OpKind::Gelu:
-    gelu(storage, in(0), product(outShape), ints(0) != 0, y, stream);
+    gelu(storage, in(0), numElements(outShape), ints(0) != 0, y, stream);
     return Status::success();
   case fb::OpKind::Softmax: {
     int64_t axis = ints(0);
@@ -320,7 +297,7 @@ Status CudaExecutor::runOp(const fb::Op &op) {
   }
   case fb::OpKind::Reshape:
     if (y != in(0))
-      ROSE_CUDA(cudaMemcpyAsync(y, in(0), product(outShape) * es,
+      ROSE_CUDA(cudaMemcpyAsync(y, in(0), numElements(outShape) * es,
                                 cudaMemcpyDeviceToDevice, stream));
     return Status::success();
   case fb::OpKind::Transpose: {
@@ -361,7 +338,7 @@ Status CudaExecutor::runOp(const fb::Op &op) {
   case fb::OpKind::Constant:
     return Status::error("constants are not supported by the CUDA backend");
   case fb::OpKind::AllReduce: {
-    size_t n = product(outShape);
+    size_t n = numElements(outShape);
     if (y != in(0))
       ROSE_CUDA(
           cudaMemcpyAsync(y, in(0), n * es, cudaMemcpyDeviceToDevice, stream));
@@ -375,7 +352,7 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     int64_t dim = ints(0), outer = 1;
     for (int64_t d = 0; d < dim; ++d)
       outer *= local[d];
-    int64_t chunk = product(local), inner = chunk / outer;
+    int64_t chunk = numElements(local), inner = chunk / outer;
     ROSE_RETURN_IF_ERROR(comm.allGather(in(0), chunk, scratch, stream)
                              .withContext("'" + layer + "' all_gather"));
     for (int r = 0; r < tp; ++r)
@@ -390,7 +367,7 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     int64_t dim = ints(0), outer = 1;
     for (int64_t d = 0; d < dim; ++d)
       outer *= full[d];
-    int64_t inner = product(full) / outer / tp, chunk = outer * inner;
+    int64_t inner = numElements(full) / outer / tp, chunk = outer * inner;
     for (int r = 0; r < tp; ++r)
       ROSE_CUDA(cudaMemcpy2DAsync(
           static_cast<char *>(scratch) + r * chunk * es, inner * es,
@@ -436,7 +413,7 @@ CudaExecutor::enqueue(std::vector<cudaEvent_t> *events,
         for (int32_t r : *op->results())
           if (r == value)
             convert(storage, data(value), Storage::F32, buffer,
-                    product(shapeOf(value)), stream);
+                    numElements(shapeOf(value)), stream);
     ++index;
   }
   return Status::success();
@@ -469,7 +446,7 @@ Status CudaExecutor::run(
   if (checkpoints && fn.checkpoints())
     for (int32_t c : *fn.checkpoints()) {
       void *buffer = nullptr;
-      ROSE_CUDA(cudaMalloc(&buffer, product(shapeOf(c)) * sizeof(float)));
+      ROSE_CUDA(cudaMalloc(&buffer, numElements(shapeOf(c)) * sizeof(float)));
       checkpointBuffers.emplace_back(c, buffer);
     }
   Status status = enqueue(trace ? &events : nullptr,
@@ -478,7 +455,7 @@ Status CudaExecutor::run(
     status = finish();
   for (auto &[value, buffer] : checkpointBuffers) {
     if (status.ok()) {
-      std::vector<float> host(product(shapeOf(value)));
+      std::vector<float> host(numElements(shapeOf(value)));
       status =
           check(cudaMemcpy(host.data(), buffer, host.size() * sizeof(float),
                            cudaMemcpyDeviceToHost),
@@ -546,7 +523,7 @@ StatusOr<double> CudaExecutor::timeRepeats(int repeats, bool useGraph) {
 }
 
 StatusOr<std::vector<float>> CudaExecutor::output() const {
-  size_t n = product(shapeOf(fn.output()));
+  size_t n = numElements(shapeOf(fn.output()));
   std::vector<float> host(n);
   void *buffer = nullptr;
   ROSE_CUDA(cudaMalloc(&buffer, n * sizeof(float)));

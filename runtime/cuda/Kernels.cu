@@ -97,13 +97,6 @@ __global__ void positionsKernel(int64_t *out, int64_t batch, int64_t seq,
   GRID_STRIDE(i, batch * seq) { out[i] = i % seq + offset; }
 }
 
-template <typename T>
-__global__ void biasAddKernel(T *y, const T *bias, int64_t rows, int64_t n) {
-  GRID_STRIDE(i, rows * n) {
-    y[i] = store<T>(load(y + i) + load(bias + i % n));
-  }
-}
-
 __device__ __forceinline__ float apply(Binary kind, float a, float b) {
   switch (kind) {
   case Binary::Add:
@@ -367,8 +360,10 @@ void rose::cuda::biasAdd(Storage s, void *y, const void *bias, int64_t rows,
                          int64_t n, cudaStream_t stream) {
   dispatch(s, [&](auto t) {
     using T = decltype(t);
-    biasAddKernel<<<blocksFor(rows * n, kThreads), kThreads, 0, stream>>>(
-        static_cast<T *>(y), static_cast<const T *>(bias), rows, n);
+    // The bias is the repeating operand of an in-place add.
+    binaryRepeatKernel<<<blocksFor(rows * n, kThreads), kThreads, 0, stream>>>(
+        Binary::Add, static_cast<const T *>(y), static_cast<const T *>(bias),
+        static_cast<T *>(y), rows * n, n);
   });
 }
 

@@ -1,0 +1,52 @@
+//===- Shape.h - element counts and [outer, axis, inner] views --*- C++ -*-===//
+#ifndef ROSE_RUNTIME_SHAPE_H
+#define ROSE_RUNTIME_SHAPE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace rose {
+
+/// Elements of a tensor of `shape`.
+inline int64_t numElements(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+/// numpy broadcasting: the step of each of `rank` output dims in a
+/// row-major tensor of `shape`, aligned right, 0 where it broadcasts.
+inline std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &shape,
+                                             size_t rank) {
+  std::vector<int64_t> strides(rank, 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    size_t d = shape.size() - 1 - i;
+    size_t o = rank - 1 - i;
+    strides[o] = shape[d] == 1 ? 0 : stride;
+    stride *= shape[d];
+  }
+  return strides;
+}
+
+/// A row-major tensor as [outer, shape[axis], inner]: what slicing,
+/// concatenating, softmax and the collectives' interleaving along one axis
+/// need to know.
+struct AxisSplit {
+  int64_t outer = 1, inner = 1;
+};
+
+inline AxisSplit splitAtAxis(const std::vector<int64_t> &shape, int64_t axis) {
+  AxisSplit s;
+  for (int64_t d = 0; d < axis; ++d)
+    s.outer *= shape[d];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    s.inner *= shape[d];
+  return s;
+}
+
+} // namespace rose
+
+#endif // ROSE_RUNTIME_SHAPE_H
