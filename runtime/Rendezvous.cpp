@@ -135,9 +135,10 @@ constexpr char kMagic[8] = {'r', 'o', 's', 'e', 'i', 'd', '0', '1'};
 
 } // namespace
 
-StatusOr<std::string> rose::exchangeBlob(const ProcessGroupEnv &group,
-                                         const std::string &payload,
-                                         std::chrono::milliseconds timeout) {
+StatusOr<std::string>
+rose::exchangeBlob(const ProcessGroupEnv &group, const std::string &payload,
+                   std::chrono::milliseconds timeout,
+                   const std::function<void(int port)> &onListening) {
   if (group.size == 1)
     return payload;
   Clock::time_point deadline = Clock::now() + timeout;
@@ -164,6 +165,14 @@ StatusOr<std::string> rose::exchangeBlob(const ProcessGroupEnv &group,
       return Status::error("rendezvous: rank 0 cannot listen on port ",
                            group.port, ": ", std::strerror(errno),
                            " (set MASTER_PORT to a free port)");
+    if (onListening) {
+      sockaddr_in bound{};
+      socklen_t length = sizeof(bound);
+      if (getsockname(listener.fd, reinterpret_cast<sockaddr *>(&bound),
+                      &length) != 0)
+        return Status::error("rendezvous: getsockname: ", std::strerror(errno));
+      onListening(ntohs(bound.sin_port));
+    }
     uint32_t length = htonl(static_cast<uint32_t>(payload.size()));
     for (int served = 1; served < group.size; ++served) {
       if (!waitFor(listener.fd, POLLIN, deadline))

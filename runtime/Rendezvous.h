@@ -39,10 +39,13 @@ StatusOr<std::optional<ProcessGroupEnv>> processGroupFromEnv(
 /// Rank 0 serves `payload` to the other `size - 1` ranks, which connect to
 /// host:port (retrying until it listens) and return it; rank 0 returns its
 /// own payload. Fails, never hangs, when a peer does not show up within
-/// `timeout`.
-StatusOr<std::string> exchangeBlob(const ProcessGroupEnv &group,
-                                   const std::string &payload,
-                                   std::chrono::milliseconds timeout);
+/// `timeout`. On rank 0, port 0 binds a free port chosen by the kernel and
+/// `onListening` (if set) receives the port actually bound, before any peer
+/// is served: tests pass it on to the peers instead of guessing a free port.
+StatusOr<std::string>
+exchangeBlob(const ProcessGroupEnv &group, const std::string &payload,
+             std::chrono::milliseconds timeout,
+             const std::function<void(int port)> &onListening = nullptr);
 
 } // namespace rose
 

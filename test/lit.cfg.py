@@ -22,6 +22,10 @@ python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.wh
 # Ahead of lit's own %python (the interpreter running lit).
 config.substitutions.insert(0, ("%python", python))
 config.substitutions.append(("%rose_src", config.rose_src_root))
+# `%exit1 CMD`: CMD must fail with exit status 1 exactly (lit's `not` also
+# accepts a crash).
+config.substitutions.insert(0, ("%exit1", "%s %s 1" % (
+    python, os.path.join(config.rose_src_root, "test", "lib", "exits.py"))))
 config.substitutions.append(("%testlib", os.path.join(config.rose_src_root, "test", "lib")))
 llvm_config.with_environment("PYTHONPATH", os.path.join(config.rose_src_root, "test", "lib"),
                              append_path=True)
@@ -50,10 +54,20 @@ if config.rose_enable_cuda:
 if config.rose_enable_cuda and _has_gpu():
     config.available_features.add("cuda")
 
+# The reference math (all of E2E/ and Frontend/) needs Debian's PyTorch. Locally
+# a machine without it runs a smaller suite (those tests are UNSUPPORTED); under
+# CI=true that would silently shrink the gate, so it is a fatal error instead.
+torch_error = None
 try:
-    import importlib.util
-    if python and subprocess.run([python, "-c", "import torch, onnx, numpy"],
-                                 capture_output=True, timeout=120).returncode == 0:
+    probe = subprocess.run([python, "-c", "import torch, onnx, numpy"],
+                           capture_output=True, text=True, timeout=300)
+    if probe.returncode == 0:
         config.available_features.add("torch")
-except (OSError, subprocess.TimeoutExpired):
-    pass
+    else:
+        torch_error = probe.stderr.strip().splitlines()[-1:] or ["exit %d" % probe.returncode]
+        torch_error = torch_error[0]
+except (OSError, subprocess.TimeoutExpired) as e:
+    torch_error = str(e)
+if torch_error and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    lit_config.fatal("CI=true but %s cannot import torch, onnx and numpy (%s): "
+                     "the reference-math tests would not run" % (python, torch_error))

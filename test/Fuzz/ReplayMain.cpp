@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <dirent.h>
 #include <fstream>
 #include <iterator>
@@ -18,6 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "replay: cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
   LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
@@ -44,5 +49,10 @@ int main(int argc, char **argv) {
     }
   }
   std::printf("replayed %d inputs\n", count);
+  // An emptied or misnamed corpus must not pass as a clean replay.
+  if (count == 0) {
+    std::fprintf(stderr, "replay: no inputs found\n");
+    return 1;
+  }
   return 0;
 }

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <future>
 #include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
@@ -26,8 +30,26 @@ StatusOr<std::optional<ProcessGroupEnv>> parse(Env env) {
   return processGroupFromEnv(env.fn());
 }
 
-// A port per test process so parallel ctest runs do not collide.
-int testPort(int offset) { return 20000 + (getpid() * 7 + offset) % 20000; }
+/// A TCP port that is bound (so no other process can take it) but not
+/// listening: connecting to it is refused at once. Closed on destruction.
+struct RefusingPort {
+  int fd = -1, port = 0;
+  RefusingPort() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(addr);
+    if (fd >= 0 &&
+        bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &length) == 0)
+      port = ntohs(addr.sin_port);
+  }
+  ~RefusingPort() {
+    if (fd >= 0)
+      close(fd);
+  }
+};
 
 } // namespace
 
@@ -84,17 +106,23 @@ TEST(Rendezvous, RankZeroServesEveryPeer) {
   const int size = 4;
   const std::string id(128, '\x5a');
   std::vector<StatusOr<std::string>> got(size, Status::error("not run"));
+  // Rank 0 binds a port the kernel picks (port 0) and hands it to the peers.
+  std::promise<int> bound;
+  std::shared_future<int> port = bound.get_future().share();
   std::vector<std::thread> ranks;
   for (int r = 0; r < size; ++r)
     ranks.emplace_back([&, r] {
       ProcessGroupEnv g;
       g.rank = r;
       g.size = size;
-      g.port = testPort(1);
-      // Peers start first and must retry until rank 0 listens.
-      if (r == 0)
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      got[r] = exchangeBlob(g, r == 0 ? id : "", std::chrono::seconds(20));
+      if (r == 0) {
+        g.port = 0;
+        got[r] = exchangeBlob(g, id, std::chrono::seconds(20),
+                              [&](int p) { bound.set_value(p); });
+        return;
+      }
+      g.port = port.get();
+      got[r] = exchangeBlob(g, "", std::chrono::seconds(20));
     });
   for (auto &t : ranks)
     t.join();
@@ -108,21 +136,27 @@ TEST(Rendezvous, MissingPeerTimesOutInsteadOfHanging) {
   ProcessGroupEnv g;
   g.rank = 0;
   g.size = 2;
-  g.port = testPort(2);
+  g.port = 0;
   auto start = std::chrono::steady_clock::now();
-  auto got = exchangeBlob(g, "id", std::chrono::milliseconds(300));
+  int listened = 0;
+  auto got = exchangeBlob(g, "id", std::chrono::milliseconds(300),
+                          [&](int p) { listened = p; });
+  EXPECT_GT(listened, 0);
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.status().message().find("other ranks connected"),
             std::string::npos)
       << got.status().message();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // Generous: this guards against a hang, not a speed.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
 }
 
 TEST(Rendezvous, MissingRankZeroTimesOut) {
+  RefusingPort nobody;
+  ASSERT_GT(nobody.port, 0);
   ProcessGroupEnv g;
   g.rank = 1;
   g.size = 2;
-  g.port = testPort(3);
+  g.port = nobody.port;
   auto got = exchangeBlob(g, "", std::chrono::milliseconds(300));
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.status().message().find("could not reach rank 0"),
