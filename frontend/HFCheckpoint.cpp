@@ -88,6 +88,31 @@ llvm::Expected<GPTConfig> mlir::rose::readHFConfig(StringRef path) {
       return makeError(path + ": unsupported activation_function '" + act +
                        "' (supported: gelu_new, gelu_pytorch_tanh, gelu)");
   }
+  // Attention options of HF's GPT2Attention that change the numbers. rose's
+  // attention always scales by 1/sqrt(head_dim) and computes in fp32, so the
+  // defaults are honoured, the fp32 upcast is what rose does anyway, and the
+  // other scalings are refused rather than silently ignored.
+  auto boolField = [&](const char *key, bool fallback) -> std::optional<bool> {
+    auto it = config.find(key);
+    if (it == config.end() || it->is_null())
+      return fallback;
+    if (!it->is_boolean())
+      return std::nullopt;
+    return it->get<bool>();
+  };
+  for (auto [key, supported] :
+       {std::pair<const char *, bool>{"scale_attn_weights", true},
+        {"scale_attn_by_inverse_layer_idx", false},
+        {"reorder_and_upcast_attn", false}}) {
+    std::optional<bool> value = boolField(key, supported);
+    if (!value)
+      return makeError(path + ": '" + key + "' must be a boolean");
+    // reorder_and_upcast_attn only moves fp16 rounding: rose is fp32 there.
+    if (*value != supported && StringRef(key) != "reorder_and_upcast_attn")
+      return makeError(
+          path + ": unsupported '" + key + "': " + (*value ? "true" : "false") +
+          " (rose supports " + (supported ? "true" : "false") + ")");
+  }
   if (auto it = config.find("tie_word_embeddings"); it != config.end()) {
     if (!it->is_boolean())
       return makeError(path + ": 'tie_word_embeddings' must be a boolean");

@@ -143,7 +143,8 @@ int main(int argc, char **argv) {
                  "dense: compare with the tp=1 program, layer by layer")
       ->check(CLI::IsMember({"dense"}));
   app.add_option("--tolerance", tolerance,
-                 "max abs diff for --check-against (default 1e-4)");
+                 "max abs diff for --check-against (default 1e-4)")
+      ->check(CLI::Range(0.0, 1e30));
   app.add_option("--profile", profilePath,
                  "write a Chrome/Perfetto trace (per rank, per op)");
   app.add_flag("--quiet", quiet, "print only errors");
@@ -174,13 +175,15 @@ int main(int argc, char **argv) {
   if (!processEnv)
     return fail(processEnv.status().message());
   std::optional<ProcessGroupEnv> process;
-  if (*processEnv && (*processEnv)->size > 1) {
+  // On CUDA any launch variables select the process path (NCCL), even for a
+  // world of one; on the CPU a world of one is an ordinary run.
+  if (*processEnv && (cuda || (*processEnv)->size > 1)) {
     process = **processEnv;
     if (!cuda)
       return fail(process->source + " says this is one of " +
                   std::to_string(process->size) +
                   " processes; multi-process runs need --backend cuda");
-    if (!checkAgainst.empty())
+    if (!checkAgainst.empty() && process->size > 1)
       return fail("--check-against needs a single-process run");
     // Only rank 0 reports and writes files.
     if (process->rank != 0) {
@@ -264,7 +267,6 @@ int main(int argc, char **argv) {
     return fail(result.status().message());
   int64_t vocab = result->shape.back();
 
-  int status = 0;
   if (!checkAgainst.empty()) {
     const fb::Function *dense = (*program)->dense();
     if (!dense)
@@ -304,7 +306,11 @@ int main(int argc, char **argv) {
     } else {
       std::cout << "  first divergence beyond " << tolerance << ": " << firstBad
                 << " (the ops before it)\n";
-      status = 1;
+      // A failed check writes no --out or --profile: no partial output.
+      std::ostringstream message;
+      message << "--check-against dense: " << firstBad
+              << " differs by more than " << tolerance;
+      return fail(message.str());
     }
   }
 
@@ -350,5 +356,5 @@ int main(int argc, char **argv) {
     }
 #endif
   }
-  return status;
+  return 0;
 }
