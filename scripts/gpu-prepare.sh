@@ -30,35 +30,46 @@ py=/usr/bin/python3
 compile=("$BUILD/bin/rose-compile")
 run=("$BUILD/bin/rose-run")
 
-# name config seed batch seq tps
+# name seed batch seq tps -- gpt2ref model flags. The sharp model (large
+# attention weights: peaked softmax) also gets canary references, deliberately
+# wrong, which gpu-check requires its checks to reject.
 models=(
-  "tiny tiny 3 2 32 1,2"
-  "rosellm rosellm-2l 1 1 128 1,2,4"
-  "wide wide 5 3 17 1,2"
-  "deep deep 7 2 64 1,2,4"
+  "tiny 3 2 32 1,2 --config tiny"
+  "rosellm 1 1 128 1,2,4 --config rosellm-2l"
+  "sharp 2 2 64 1,2 --config rosellm-2l --sharp"
+  "wide 5 3 17 1,2 --config wide"
+  "deep 7 2 64 1,2,4 --config deep --gelu erf --untied"
 )
 for spec in "${models[@]}"; do
-  read -r name config seed batch seq tps <<<"$spec"
+  read -r name seed batch seq tps flags <<<"$spec"
+  read -r -a margs <<<"$flags --seed $seed"
   dir="$OUT/models/$name"
   mkdir -p "$dir"
-  $py -m gpt2ref make --config "$config" --seed "$seed" --hf "$dir/hf" 2>/dev/null
+  $py -m gpt2ref make "${margs[@]}" --hf "$dir/hf" 2>/dev/null
   vocab=$($py -c "import json; print(json.load(open('$dir/hf/config.json'))['vocab_size'])")
   $py -m gpt2ref tokens --vocab "$vocab" --batch "$batch" --seq "$seq" \
     --seed "$seed" --out "$dir/tokens.npy"
-  $py -m gpt2ref logits --config "$config" --seed "$seed" \
-    --tokens "$dir/tokens.npy" --out "$dir/torch-f64.npy"
-  echo "$config $seed" >"$dir/model.txt"
+  $py -m gpt2ref logits "${margs[@]}" --tokens "$dir/tokens.npy" --out "$dir/torch-f64.npy"
+  echo "${margs[*]}" >"$dir/model.txt"
+  if [ "$name" = sharp ]; then
+    for bug in swap-qk no-scale; do
+      $py -m gpt2ref logits "${margs[@]}" --bug $bug --tokens "$dir/tokens.npy" \
+        --out "$dir/canary-$bug.npy"
+    done
+  fi
   for tp in ${tps//,/ }; do
     "${compile[@]}" "$dir/hf" --tp "$tp" --no-dense -o "$dir/tp$tp.rose"
     "${run[@]}" "$dir/tp$tp.rose" --tokens "$dir/tokens.npy" \
       --out "$dir/cpu-tp$tp.npy" --quiet
   done
   if [ "$name" = rosellm ]; then
-    "${compile[@]}" "$dir/hf" --tp 2 --vocab-parallel --no-dense -o "$dir/tp2vp.rose"
-    "${run[@]}" "$dir/tp2vp.rose" --tokens "$dir/tokens.npy" \
-      --out "$dir/cpu-tp2vp.npy" --quiet
+    "${compile[@]}" "$dir/hf" --tp 4 --vocab-parallel --no-dense -o "$dir/tp4vp.rose"
+    "${run[@]}" "$dir/tp4vp.rose" --tokens "$dir/tokens.npy" \
+      --out "$dir/cpu-tp4vp.npy" --quiet
+    # With its dense program, for --check-against (not a tp*.rose: run once).
+    "${compile[@]}" "$dir/hf" --tp 2 -o "$dir/check-tp2-dense.rose"
   fi
-  echo "gpu-prepare: $name ($config) tp=$tps"
+  echo "gpu-prepare: $name (${margs[*]}) tp=$tps"
 done
 
 # GPT-2 124M: programs only; gpu-check.sh remakes the same-named weights.
@@ -71,7 +82,7 @@ cp "$tmp/hf/config.json" "$dir/"
 for tp in 1 2 4; do
   "${compile[@]}" "$tmp/hf" --tp "$tp" --no-dense -o "$dir/tp$tp.rose"
 done
-echo "gpt2-124m 0" >"$dir/model.txt"
+echo "--config gpt2-124m --seed 0" >"$dir/model.txt"
 echo "gpu-prepare: gpt2-124m programs tp=1,2,4"
 
 du -sh "$OUT"

@@ -82,14 +82,20 @@ CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
     size_t n = counts[i];
     char *dst = static_cast<char *>(e->weightArena) + offsets[i];
     e->params.push_back(dst);
+    // Copies go on the executor's stream: a pageable cudaMemcpy on the
+    // legacy stream is not ordered before kernels on a non-blocking stream
+    // (its last chunk may still be in flight when it returns).
     if (e->storage == Storage::F32) {
-      status = check(cudaMemcpy(dst, weights.param(i), n * sizeof(float),
-                                cudaMemcpyHostToDevice),
+      status = check(cudaMemcpyAsync(dst, weights.param(i), n * sizeof(float),
+                                     cudaMemcpyHostToDevice, e->stream),
                      "uploading weights");
+      if (status.ok())
+        status = check(cudaStreamSynchronize(e->stream), "uploading weights");
     } else {
-      status = check(cudaMemcpy(staging, weights.param(i), n * sizeof(float),
-                                cudaMemcpyHostToDevice),
-                     "uploading weights");
+      status =
+          check(cudaMemcpyAsync(staging, weights.param(i), n * sizeof(float),
+                                cudaMemcpyHostToDevice, e->stream),
+                "uploading weights");
       if (status.ok()) {
         convert(Storage::F32, staging, e->storage, dst, n, e->stream);
         status = check(cudaStreamSynchronize(e->stream), "converting weights");

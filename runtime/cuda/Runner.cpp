@@ -44,7 +44,7 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                            " set, every process is a rank (use nccl)");
     ranks = {env.rank};
     device[env.rank] = env.localRank % devices;
-    nccl = tp > 1;
+    nccl = true; // every launched process joins NCCL, even a world of one
   } else {
     for (int r = 0; r < tp; ++r)
       ranks.push_back(r);
@@ -60,6 +60,12 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
            (tp > 1 && options.comm == CommKind::Auto && enough);
     for (int r = 0; r < tp; ++r)
       device[r] = nccl ? r : 0;
+    // The shared-GPU collectives pass one pointer per rank to a kernel.
+    if (!nccl && tp > kMaxLocalRanks)
+      return Status::error("tp=", tp,
+                           " ranks on one GPU: the shared-GPU "
+                           "communicator supports at most ",
+                           kMaxLocalRanks, " (use one GPU per rank)");
   }
 
   // The NCCL id: made here for threads, or exchanged with the other
