@@ -44,6 +44,12 @@ class Conv1D(nn.Module):
         return torch.matmul(x, self.weight) + self.bias
 
 
+# A deliberately wrong reference for the canaries (`logits --bug`): every
+# numeric test family checks that its comparison FAILS against one of these,
+# so the suite proves that it can fail.
+BUGS = ["gelu-form", "swap-qk", "no-scale", "ln-eps"]
+BUG = None
+
 # bench/gpu_gpt2.py sets this: PyTorch eager's fused attention (SDPA), the
 # fair baseline for rose's fused kernel. Tests keep the explicit formula.
 USE_SDPA = False
@@ -63,6 +69,8 @@ class Attention(nn.Module):
     def forward(self, x):
         b, s, d = x.shape
         q, k, v = self.c_attn(x).split(d, dim=2)
+        if BUG == "swap-qk":
+            q, k = k, q
         hd = d // self.heads
         q = q.view(b, s, self.heads, hd).transpose(1, 2)
         k = k.view(b, s, self.heads, hd).transpose(1, 2)
@@ -70,7 +78,9 @@ class Attention(nn.Module):
         if USE_SDPA:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             return self.c_proj(y.transpose(1, 2).contiguous().view(b, s, d))
-        att = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(hd)
+        att = torch.matmul(q, k.transpose(-2, -1))
+        if BUG != "no-scale":
+            att = att / math.sqrt(hd)
         mask = torch.ones(s, s, dtype=torch.bool, device=x.device).triu(1)
         att = att.masked_fill(mask, float("-inf"))
         att = torch.softmax(att, dim=-1)
@@ -87,12 +97,15 @@ class MLP(nn.Module):
 
     def forward(self, x):
         h = self.c_fc(x)
-        h = gelu_tanh(h) if self.gelu == "tanh" else F.gelu(h)
+        tanh = self.gelu == "tanh"
+        if BUG == "gelu-form":
+            tanh = not tanh
+        h = gelu_tanh(h) if tanh else F.gelu(h)
         return self.c_proj(h)
 
 
 def _layer_norm(d, eps):
-    ln = nn.LayerNorm(d, eps=eps)
+    ln = nn.LayerNorm(d, eps=eps * 10 if BUG == "ln-eps" else eps)
     with torch.no_grad():  # not the identity, so a swapped weight/bias shows
         ln.weight.copy_(1.0 + 0.1 * torch.randn(d))
         ln.bias.copy_(0.1 * torch.randn(d))
@@ -142,16 +155,41 @@ class GPT2(nn.Module):
         return torch.matmul(x, self.wte.weight.t())
 
 
-def make_config(name, tied=True, gelu="tanh", eps=1e-5):
+def make_config(name, tied=True, gelu="tanh", eps=1e-5, sharp=False):
     cfg = dict(CONFIGS[name])
-    cfg.update(tied=tied, gelu=gelu, layer_norm_epsilon=eps)
+    cfg.update(tied=tied, gelu=gelu, layer_norm_epsilon=eps, sharp=sharp)
     return cfg
 
 
 def make_model(cfg, seed):
     torch.manual_seed(seed)
     model = GPT2(cfg).eval()
+    if cfg.get("sharp"):
+        # Init std 0.02 leaves attention almost uniform (max |score| ~0.1), so
+        # masking, scaling or q/k bugs move logits by only 1e-3. Sharp weights
+        # give peaked softmaxes (|scores| of several units) and GELU inputs of
+        # order 1, where every term of the formulas matters.
+        with torch.no_grad():
+            for block in model.h:
+                block.attn.c_attn.weight.mul_(15.0)
+                block.mlp.c_fc.weight.mul_(5.0)
     return model
+
+
+def model_args(parser):
+    """The flags that identify a model; `make` and `logits` take the same."""
+    parser.add_argument("--config", default="rosellm-2l", choices=sorted(CONFIGS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--untied", action="store_true")
+    parser.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
+    parser.add_argument("--eps", type=float, default=1e-5, help="layer_norm_epsilon")
+    parser.add_argument("--sharp", action="store_true",
+                        help="large attention and MLP weights: peaked softmax, large activations")
+
+
+def config_of(args):
+    return make_config(args.config, tied=not args.untied, gelu=args.gelu, eps=args.eps,
+                       sharp=args.sharp)
 
 
 def write_safetensors(path, tensors):
@@ -221,20 +259,17 @@ def main(argv):
     p = argparse.ArgumentParser(prog="gpt2ref")
     sub = p.add_subparsers(dest="cmd", required=True)
     mk = sub.add_parser("make", help="make a random model and write it")
-    mk.add_argument("--config", default="rosellm-2l", choices=sorted(CONFIGS))
-    mk.add_argument("--seed", type=int, default=0)
-    mk.add_argument("--untied", action="store_true")
-    mk.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
+    model_args(mk)
     mk.add_argument("--hf", help="write a Hugging Face checkpoint directory here")
     mk.add_argument("--prefix", default="", help="name prefix in the checkpoint, e.g. transformer.")
     mk.add_argument("--onnx", help="write an ONNX export here")
     mk.add_argument("--set", action="append", default=[],
                     help="override a config.json field after writing (key=json)")
     lg = sub.add_parser("logits", help="reference logits of a model made with `make`")
-    lg.add_argument("--config", default="rosellm-2l", choices=sorted(CONFIGS))
-    lg.add_argument("--seed", type=int, default=0)
-    lg.add_argument("--untied", action="store_true")
-    lg.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
+    model_args(lg)
+    lg.add_argument("--bug", choices=BUGS,
+                    help="a deliberately wrong reference (canaries): the other GELU form, q and k "
+                         "swapped, no 1/sqrt(head_dim) scale, or 10x the layer-norm epsilon")
     lg.add_argument("--tokens", required=True,
                     help="a .npy file, or comma-separated ids with ';' between sequences")
     lg.add_argument("--out", required=True, help=".npy file for float32 [batch, seq, vocab]")
@@ -255,7 +290,9 @@ def main(argv):
         np.save(args.out, rng.integers(0, args.vocab, (args.batch, args.seq)).astype(args.dtype))
         return 0
     if args.cmd == "logits":
-        cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
+        global BUG
+        BUG = args.bug
+        cfg = config_of(args)
         dtype = {"float64": torch.float64, "float32": torch.float32, "tf32": torch.float32,
                  "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
         torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
@@ -269,7 +306,7 @@ def main(argv):
         np.save(args.out, logits.float().numpy())
         return 0
 
-    cfg = make_config(args.config, tied=not args.untied, gelu=args.gelu)
+    cfg = config_of(args)
     model = make_model(cfg, args.seed)
     if args.hf:
         save_hf(model, cfg, args.hf, prefix=args.prefix)

@@ -144,8 +144,17 @@ int main(int argc, char **argv) {
     return cleanup(inputPath + ": the IR names no weights file (add "
                                "--weights)");
 
+  // IR that is already sharded (rose-opt output, or a hand-edited per-rank
+  // program) is lowered as it is: --tp must agree, and there is no dense
+  // program to derive from it.
+  auto shardedFor = module->getOperation()->getAttrOfType<IntegerAttr>(
+      mlir::rose::RoseDialect::kTPAttrName);
+  if (shardedFor && shardedFor.getInt() != tp)
+    return cleanup(inputPath + ": already sharded for tp=" +
+                   llvm::Twine(shardedFor.getInt()) + ", but --tp " +
+                   llvm::Twine(tp.getValue()) + " was given");
   OwningOpRef<ModuleOp> dense;
-  if (!noDense && tp > 1)
+  if (!noDense && tp > 1 && !shardedFor)
     dense = module->clone();
   mlir::rose::TPPipelineOptions options;
   options.tp = tp.getValue();
@@ -153,7 +162,8 @@ int main(int argc, char **argv) {
   options.planFile = planFile.getValue();
   options.vocabParallel = vocabParallel.getValue();
   PassManager pm(&context);
-  mlir::rose::buildTPPipeline(pm, options);
+  if (!shardedFor)
+    mlir::rose::buildTPPipeline(pm, options);
   if (failed(pm.run(*module)))
     return cleanup("");
   if (dense) {
