@@ -2,6 +2,7 @@
 //------------------===//
 #include "dialect/RoseDialect.h"
 #include "dialect/RoseOps.h"
+#include "runtime/CheckedMath.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -104,8 +105,12 @@ WeightSliceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "slice parts and groups must be >= 1, got parts = "
                        << parts << ", groups = " << groups;
   // A contiguous split may pad the last chunk; interleaved groups may not.
+  std::optional<int64_t> pieces = ::rose::checkedMul(parts, groups);
+  if (!pieces)
+    return emitError() << "slice: parts = " << parts
+                       << " times groups = " << groups << " overflows";
   if (groups > 1 && dim < static_cast<int64_t>(full.size()) &&
-      full[dim] % (parts * groups) != 0)
+      full[dim] % *pieces != 0)
     return emitError() << "slice: dim " << dim << " of size " << full[dim]
                        << " is not divisible into " << groups << " groups of "
                        << parts << " parts";

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/RoseOps.h"
+#include "runtime/CheckedMath.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/TypeUtilities.h"
@@ -395,9 +396,10 @@ static FailureOr<Shape> reshapeShape(ReshapeOp::Adaptor op, const Reporter &r) {
       copied.set(i);
     }
   }
+  // nullopt: a dynamic dim (count unknown); -1: the count overflows.
   auto product = [](ArrayRef<int64_t> dims, const llvm::SmallBitVector &skip,
                     bool skipNegative) -> std::optional<int64_t> {
-    int64_t p = 1;
+    std::optional<int64_t> p = 1;
     for (auto [i, d] : llvm::enumerate(dims)) {
       if (i < skip.size() && skip.test(i))
         continue;
@@ -405,12 +407,16 @@ static FailureOr<Shape> reshapeShape(ReshapeOp::Adaptor op, const Reporter &r) {
         continue;
       if (ShapedType::isDynamic(d))
         return std::nullopt;
-      p *= d;
+      if (!(p = ::rose::checkedMul(*p, d)))
+        return -1;
     }
     return p;
   };
   std::optional<int64_t> inCount = product(in, copied, false);
   std::optional<int64_t> outCount = product(out, copied, true);
+  if (inCount == -1 || outCount == -1)
+    return r.fail("reshape from ", formatShape(in), " to ", formatShape(out),
+                  ": element count overflows");
   if (inferIndex) {
     out[*inferIndex] = ShapedType::kDynamic;
     if (inCount && outCount) {
@@ -464,7 +470,10 @@ static FailureOr<SmallVector<Shape>> splitShapes(SplitOp::Adaptor op,
   for (auto [i, size] : llvm::enumerate(op.getSizes())) {
     if (size <= 0)
       return r.fail("split size ", size, " at index ", i, " must be positive");
-    total += size;
+    std::optional<int64_t> sum = ::rose::checkedAdd(total, size);
+    if (!sum)
+      return r.fail("split sizes overflow at index ", i);
+    total = *sum;
     shapes.emplace_back(input.getShape());
     shapes.back()[*axis] = size;
   }
@@ -533,9 +542,14 @@ static FailureOr<Shape> concatShape(ConcatOp::Adaptor op, const Reporter &r) {
     for (int64_t d = 0; d < type.getRank(); ++d) {
       int64_t size = type.getDimSize(d);
       if (d == *axis) {
-        out[d] = ShapedType::isDynamic(out[d]) || ShapedType::isDynamic(size)
-                     ? ShapedType::kDynamic
-                     : out[d] + size;
+        std::optional<int64_t> sum =
+            ShapedType::isDynamic(out[d]) || ShapedType::isDynamic(size)
+                ? std::optional<int64_t>(ShapedType::kDynamic)
+                : ::rose::checkedAdd(out[d], size);
+        if (!sum)
+          return r.fail("concatenated size along dim ", d,
+                        " overflows at input ", index);
+        out[d] = *sum;
       } else if (!dimsAgree(out[d], size)) {
         return r.fail("input ", index, " has size ", size, " in dim ", d,
                       ", expected ", out[d]);
@@ -633,8 +647,13 @@ static FailureOr<Shape> allGatherShape(AllGatherOp::Adaptor op,
   if (failed(dim))
     return failure();
   Shape out(rankedType(op.getInput()).getShape());
-  if (!ShapedType::isDynamic(out[*dim]))
-    out[*dim] *= static_cast<int64_t>(op.getGroupSize());
+  if (!ShapedType::isDynamic(out[*dim])) {
+    std::optional<int64_t> size =
+        ::rose::checkedMul(out[*dim], static_cast<int64_t>(op.getGroupSize()));
+    if (!size)
+      return r.fail("gathered size of dim ", *dim, " overflows");
+    out[*dim] = *size;
+  }
   return out;
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(AllGatherOp, allGatherShape, getInput)

@@ -17,6 +17,9 @@ static llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// The largest size a config.json field may give.
+static constexpr int64_t kMaxConfigValue = (int64_t(1) << 31) - 1;
+
 /// Reads an integer field; `fallback` applies when the field is absent or
 /// null. The JSON library runs without exceptions, so types are checked first.
 static llvm::Expected<int64_t> intField(const json &config, StringRef path,
@@ -30,6 +33,12 @@ static llvm::Expected<int64_t> intField(const json &config, StringRef path,
   }
   if (!it->is_number_integer() || it->get<int64_t>() <= 0)
     return makeError(path + ": '" + key + "' must be a positive integer");
+  // Sizes derived from these (3 * n_embd, vocab x n_embd, ...) must not
+  // overflow; no real model comes near 2^31 in any one of them.
+  if (it->get<int64_t>() > kMaxConfigValue)
+    return makeError(
+        path + ": '" + key + "' = " + llvm::Twine(it->get<int64_t>()) +
+        " is too large (max " + llvm::Twine(kMaxConfigValue) + ")");
   return it->get<int64_t>();
 }
 

@@ -1,5 +1,6 @@
 //===- OnnxCompute.cpp - ONNX op handlers: layout, matmul, attention ------===//
 #include "frontend/OnnxImporterImpl.h"
+#include "runtime/CheckedMath.h"
 
 #include <cmath>
 
@@ -57,19 +58,29 @@ llvm::Error Importer::onReshape() {
   }
   if (inferIndex >= 0) {
     // Infer from the static part; the dynamic dims must cancel.
-    int64_t inStatic = 1, outStatic = 1;
+    std::optional<int64_t> inStatic = 1, outStatic = 1;
     SmallVector<int> inSyms, outSyms;
     for (SymDim d : in)
-      d.isStatic() ? void(inStatic *= d.size) : inSyms.push_back(d.symbol);
+      if (!d.isStatic())
+        inSyms.push_back(d.symbol);
+      else if (inStatic)
+        inStatic = ::rose::checkedMul(*inStatic, d.size);
     for (auto [i, d] : llvm::enumerate(target))
-      if (int(i) != inferIndex)
-        d.isStatic() ? void(outStatic *= d.size) : outSyms.push_back(d.symbol);
+      if (int(i) == inferIndex)
+        continue;
+      else if (!d.isStatic())
+        outSyms.push_back(d.symbol);
+      else if (outStatic)
+        outStatic = ::rose::checkedMul(*outStatic, d.size);
+    if (!inStatic || !outStatic)
+      return fail("element count of reshape " + formatSym(in) + " -> " +
+                  formatSym(target) + " overflows or has a negative dim");
     llvm::sort(inSyms);
     llvm::sort(outSyms);
-    if (inSyms != outSyms || outStatic == 0 || inStatic % outStatic != 0)
+    if (inSyms != outSyms || *outStatic == 0 || *inStatic % *outStatic != 0)
       return fail("cannot infer the -1 of reshape " + formatSym(in) + " -> " +
                   formatSym(target));
-    target[inferIndex] = SymDim::known(inStatic / outStatic);
+    target[inferIndex] = SymDim::known(*inStatic / *outStatic);
   }
 
   Entry &out = output(0);
@@ -79,7 +90,8 @@ llvm::Error Importer::onReshape() {
       target.size() == 3) {
     // The usual 1 / sqrt(head_dim) (up to float32 rounding) is the op's
     // default; only another scale is recorded.
-    int64_t headDim = target[2].isStatic() ? target[2].size / m->heads : 0;
+    int64_t headDim =
+        target[2].isStatic() && m->heads > 0 ? target[2].size / m->heads : 0;
     FloatAttr scale;
     if (headDim <= 0 ||
         std::abs(m->c * std::sqrt(double(headDim)) - 1.0) > 1e-6)
@@ -99,7 +111,8 @@ llvm::Error Importer::onReshape() {
   // Splitting the last dim into [heads, head_dim]: q, k or v of attention.
   if (in.size() == 3 && target.size() == 4 && in[0] == target[0] &&
       in[1] == target[1] && target[2].isStatic() && target[3].isStatic() &&
-      in[2].isStatic() && in[2].size == target[2].size * target[3].size) {
+      in[2].isStatic() &&
+      ::rose::checkedMul(target[2].size, target[3].size) == in[2].size) {
     auto heads = std::make_shared<Marker>();
     heads->kind = Marker::Heads;
     heads->x = *x;

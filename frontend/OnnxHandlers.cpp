@@ -1,5 +1,6 @@
 //===- OnnxHandlers.cpp - ONNX op handlers: data movement and shapes ------===//
 #include "frontend/OnnxImporterImpl.h"
+#include "runtime/CheckedMath.h"
 #include "runtime/Safetensors.h"
 
 #include "mlir/IR/Verifier.h"
@@ -337,14 +338,16 @@ llvm::Error Importer::onConcat() {
                   " is out of range for an input of rank " +
                   llvm::Twine(shapeOf(t).size()));
   auto op = b.create<ConcatOp>(loc, tensors, axis);
-  int64_t total = 0;
+  std::optional<int64_t> total = 0;
   for (Value t : tensors) {
     SymDim d = shapeOf(t)[a];
     if (!d.isStatic())
       return fail("concatenating along a dynamic dim is not supported");
-    total += d.size;
+    if (!(total = ::rose::checkedAdd(*total, d.size)))
+      return fail("concatenated size along axis " + llvm::Twine(axis) +
+                  " overflows");
   }
-  shape[a] = SymDim::known(total);
+  shape[a] = SymDim::known(*total);
   setTensor(output(0), op, shape);
   return llvm::Error::success();
 }

@@ -1,6 +1,7 @@
 //===- OnnxTensors.cpp - ONNX initializer and constant data
 //----------------===//
 #include "frontend/OnnxTensors.h"
+#include "runtime/CheckedMath.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/Twine.h"
@@ -64,14 +65,11 @@ llvm::Expected<TensorBytes> TensorReader::read(const onnx::TensorProto &t) {
                      llvm::Twine(t.data_type()));
   TensorBytes out;
   out.dtype = *dtype;
-  uint64_t elements = 1;
-  for (int64_t d : t.dims()) {
-    if (d < 0 || (d > 0 && elements > (uint64_t(1) << 40) / uint64_t(d)))
-      return makeError(what + ": invalid dims");
-    elements *= uint64_t(d);
-    out.dims.push_back(d);
-  }
-  size_t expected = elements * ::rose::dtypeSize(*dtype);
+  std::optional<int64_t> elements = ::rose::checkedProduct(t.dims());
+  if (!elements || *elements > (int64_t(1) << 40))
+    return makeError(what + ": invalid dims");
+  out.dims.assign(t.dims().begin(), t.dims().end());
+  size_t expected = size_t(*elements) * ::rose::dtypeSize(*dtype);
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
@@ -208,11 +206,13 @@ std::vector<float> mlir::rose::onnx_import::toFloats(const TensorBytes &b) {
 llvm::Expected<Literal> TensorReader::literal(const onnx::TensorProto &t) {
   // Literals are shape operands and scalars; a large one is a weight that
   // reached a place only constants may go.
-  int64_t elements = 1;
-  for (int64_t d : t.dims())
-    elements *= d;
-  if (elements > 4096)
-    return makeError("tensor '" + t.name() + "' with " + llvm::Twine(elements) +
+  std::optional<int64_t> elements = ::rose::checkedProduct(t.dims());
+  if (!elements)
+    return makeError("tensor '" + t.name() +
+                     "': dims are negative or their product overflows");
+  if (*elements > 4096)
+    return makeError("tensor '" + t.name() + "' with " +
+                     llvm::Twine(*elements) +
                      " elements used where a small constant is expected");
   llvm::Expected<TensorBytes> bytes = read(t);
   if (!bytes)

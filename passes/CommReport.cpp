@@ -2,12 +2,14 @@
 //--------------------===//
 #include "passes/Passes.h"
 #include "passes/ShardingPlan.h"
+#include "runtime/CheckedMath.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
 #include <map>
 
 namespace mlir::rose {
@@ -45,6 +47,7 @@ struct RoseCommReportPass
     if (auto attr = getOperation()->getAttrOfType<IntegerAttr>(
             RoseDialect::kTPAttrName))
       tp = attr.getInt();
+    Operation *overflowed = nullptr;
     getOperation().walk([&](Operation *op) {
       if (!isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op))
         return;
@@ -64,15 +67,23 @@ struct RoseCommReportPass
         return; // local, moves nothing
       // The payload each rank contributes: the collective's input.
       auto type = cast<RankedTensorType>(op->getOperand(0).getType());
-      int64_t bytes = type.getElementTypeBitWidth() / 8;
+      std::optional<int64_t> bytes = type.getElementTypeBitWidth() / 8;
       for (int64_t d : type.getShape()) {
         if (ShapedType::isDynamic(d))
           row.perToken = true;
-        else
-          bytes *= d;
+        else if (bytes)
+          bytes = ::rose::checkedMul(*bytes, d);
       }
-      row.staticBytes += bytes;
+      if (bytes)
+        bytes = ::rose::checkedAdd(row.staticBytes, *bytes);
+      if (!bytes && !overflowed)
+        overflowed = op;
+      row.staticBytes = bytes.value_or(0);
     });
+    if (overflowed) {
+      overflowed->emitOpError("rose-comm-report: payload bytes overflow");
+      return signalPassFailure();
+    }
 
     std::error_code ec;
     llvm::raw_fd_ostream file(std::string(output), ec);
@@ -97,7 +108,9 @@ struct RoseCommReportPass
       total.allGather += r.allGather;
       total.reduceScatter += r.reduceScatter;
       total.shardSlice += r.shardSlice;
-      total.staticBytes += r.staticBytes;
+      // Each row's bytes were checked; their sum saturates in the report.
+      total.staticBytes = ::rose::checkedAdd(total.staticBytes, r.staticBytes)
+                              .value_or(std::numeric_limits<int64_t>::max());
       total.perToken |= r.perToken;
     }
     file << llvm::formatv(

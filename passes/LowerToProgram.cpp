@@ -11,6 +11,7 @@
 #include "passes/LowerToProgram.h"
 #include "dialect/RoseOps.h"
 #include "passes/ShardingPlan.h"
+#include "runtime/CheckedMath.h"
 #include "runtime/Program.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -21,6 +22,10 @@
 using namespace mlir;
 using namespace mlir::rose;
 namespace fb = ::rose::fb;
+
+/// The most bytes per token one value may take (1 TiB): far above any
+/// model, and small enough that the plan's sums stay exact.
+static constexpr int64_t kMaxValueBytesPerToken = int64_t(1) << 40;
 
 namespace {
 
@@ -67,7 +72,7 @@ private:
   FailureOr<int32_t> defineValue(Value v, const std::string &name);
   FailureOr<fb::Operand> operand(Value v);
   LogicalResult lowerOp(Operation *op);
-  void planMemory(ProgramStats *stats);
+  LogicalResult planMemory(ModuleOp module, ProgramStats *stats);
 
   flatbuffers::FlatBufferBuilder &fbb;
   Value tokens;
@@ -107,7 +112,14 @@ FailureOr<int32_t> Lowerer::defineValue(Value v, const std::string &name) {
                                    "and seq in "
                                 << type;
     lv.dims.push_back(d);
-    lv.bytes *= d;
+    // Bounded so that the memory plan's sums of rounded sizes cannot
+    // overflow either (see planMemory).
+    std::optional<int64_t> bytes = ::rose::checkedMul(lv.bytes, d);
+    if (!bytes || *bytes > kMaxValueBytesPerToken)
+      return where->emitError()
+             << "rose-compile: " << type << " takes more than "
+             << kMaxValueBytesPerToken << " bytes per token";
+    lv.bytes = *bytes;
   }
   int32_t id = values.size();
   values.push_back(std::move(lv));
@@ -265,7 +277,7 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   return success();
 }
 
-void Lowerer::planMemory(ProgramStats *stats) {
+LogicalResult Lowerer::planMemory(ModuleOp module, ProgramStats *stats) {
   // First-fit over free intervals, in op order; a value's buffer is freed
   // after its last use. The token input and the logits live throughout.
   std::map<int64_t, int64_t> freeList; // offset -> size
@@ -301,9 +313,13 @@ void Lowerer::planMemory(ProgramStats *stats) {
   };
   // Round sizes so every buffer stays 64-byte aligned for any token count.
   auto rounded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
-  int64_t naive = 0;
+  // `naive` bounds every offset and end below, so checking it suffices.
+  std::optional<int64_t> naiveSum = 0;
   for (LoweredValue &v : values)
-    naive += rounded(v.bytes);
+    if (!(naiveSum = ::rose::checkedAdd(*naiveSum, rounded(v.bytes))))
+      return module.emitError("rose-compile: the program's values take more "
+                              "than 2^63 bytes per token");
+  int64_t naive = *naiveSum;
   int32_t input = valueIds.lookup(tokens);
   values[input].offset = allocate(rounded(values[input].bytes));
   values[input].lastUse = ops.size();
@@ -327,6 +343,7 @@ void Lowerer::planMemory(ProgramStats *stats) {
     stats->values = values.size();
     stats->params = params.size();
   }
+  return success();
 }
 
 FailureOr<flatbuffers::Offset<fb::Function>>
@@ -362,7 +379,8 @@ Lowerer::lower(ModuleOp module, ProgramStats *stats) {
   int32_t output = valueIds.lookup(result);
   values[output].lastUse = ops.size();
   values[output].name = "logits";
-  planMemory(stats);
+  if (failed(planMemory(module, stats)))
+    return failure();
 
   int64_t tp = 1;
   if (auto attr = module->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName))

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/ShardingPlan.h"
+#include "runtime/CheckedMath.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -60,15 +61,17 @@ int64_t rankOf(Value v) {
 /// "3072 bytes per rank per token" for a [batch, seq, 768] f32 tensor.
 std::string bytesPerRank(Type type) {
   auto tensor = cast<RankedTensorType>(type);
-  int64_t bytes = tensor.getElementTypeBitWidth() / 8;
+  std::optional<int64_t> bytes = tensor.getElementTypeBitWidth() / 8;
   int dynamic = 0;
   for (int64_t d : tensor.getShape()) {
     if (ShapedType::isDynamic(d))
       ++dynamic;
-    else
-      bytes *= d;
+    else if (bytes)
+      bytes = ::rose::checkedMul(*bytes, d);
   }
-  std::string out = std::to_string(bytes) + " bytes per rank";
+  std::string out =
+      (bytes ? std::to_string(*bytes) : std::string("over 2^63")) +
+      " bytes per rank";
   if (dynamic == 2 && tensor.getRank() >= 2 && tensor.isDynamicDim(0) &&
       tensor.isDynamicDim(1))
     return out + " per token (x batch x seq)";

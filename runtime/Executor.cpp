@@ -1,10 +1,12 @@
 //===- Executor.cpp - runs one rank of a program on the CPU
 //----------------===//
 #include "runtime/Executor.h"
+#include "runtime/CheckedMath.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 using namespace rose;
 using cpu::Shape;
@@ -108,6 +110,10 @@ Status Executor::runOp(const fb::Op &op) {
     return Status::success();
   case fb::OpKind::Attention: {
     int64_t heads = ints(0);
+    // The kernel's scratch holds one head's seq x seq scores.
+    if (!checkedMul(seq, seq, sizeof(float)))
+      return Status::error("attention over ", seq,
+                           " tokens: the score scratch overflows");
     cpu::attention(in(0), in(1), in(2), batch, seq, heads,
                    outShape.back() / heads, ints(1) != 0,
                    static_cast<float>(op.floats()->Get(0)), y);
@@ -200,7 +206,15 @@ Status Executor::run(
     std::vector<std::pair<std::string, std::vector<float>>> *checkpoints) {
   batch = b;
   seq = s;
-  size_t need = static_cast<size_t>(fn.peak_bytes_per_token()) * b * s + 64;
+  // The loader bounds the peak (2^44) and the token reader b x s (2^40):
+  // the product is checked, not assumed.
+  std::optional<int64_t> plan = checkedProduct(
+      std::initializer_list<int64_t>{b, s}, fn.peak_bytes_per_token());
+  if (!plan || *plan > std::numeric_limits<int64_t>::max() - 64)
+    return Status::error("the memory plan of ", fn.peak_bytes_per_token(),
+                         " bytes per token overflows for ", b, "x", s,
+                         " tokens");
+  size_t need = static_cast<size_t>(*plan) + 64;
   if (need > arenaBytes) {
     void *p = aligned_alloc(64, (need + 63) / 64 * 64);
     if (!p)

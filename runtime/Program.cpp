@@ -1,6 +1,7 @@
 //===- Program.cpp - loading and validating program files
 //------------------===//
 #include "runtime/Program.h"
+#include "runtime/CheckedMath.h"
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -148,6 +149,9 @@ static bool allAligned(const fb::Function &fn) {
   return true;
 }
 
+/// The largest memory plan a program may ask for, per token (16 TiB).
+static constexpr int64_t kMaxPeakBytesPerToken = int64_t(1) << 44;
+
 static Status checkFunction(const fb::Function *fn, const char *which) {
   auto fail = [&](const auto &...args) {
     return Status::error(which, " function: ", args...);
@@ -164,24 +168,24 @@ static Status checkFunction(const fb::Function *fn, const char *which) {
   if (fn->input() < 0 || fn->input() >= numValues || fn->output() < 0 ||
       fn->output() >= numValues)
     return fail("input/output out of range");
-  if (fn->peak_bytes_per_token() < 0)
-    return fail("negative peak");
+  // Bounded so that peak x batch x seq and every offset below are exact.
+  if (fn->peak_bytes_per_token() < 0 ||
+      fn->peak_bytes_per_token() > kMaxPeakBytesPerToken)
+    return fail("memory plan peak ", fn->peak_bytes_per_token(),
+                " bytes per token out of range");
   for (const fb::Value *v : *fn->values()) {
     // The compiler places buffers 64-byte aligned; kernels rely on it.
-    if (v->bytes_per_token() < 0 || v->offset_per_token() < 0 ||
-        v->offset_per_token() % 64 != 0 ||
-        v->offset_per_token() + v->bytes_per_token() >
-            fn->peak_bytes_per_token())
+    std::optional<int64_t> end =
+        checkedAdd(v->offset_per_token(), v->bytes_per_token());
+    if (!end || v->offset_per_token() % 64 != 0 ||
+        *end > fn->peak_bytes_per_token())
       return fail("value '", v->name() ? v->name()->str() : "",
                   "' lies outside the memory plan");
-    int64_t expected = static_cast<int64_t>(elementSize(v->type()));
+    std::optional<int64_t> expected =
+        static_cast<int64_t>(elementSize(v->type()));
     if (v->dims())
-      for (int64_t d : *v->dims()) {
-        if (d < 0 || d > (int64_t(1) << 32))
-          return fail("bad dim");
-        expected *= d;
-      }
-    if (expected != v->bytes_per_token())
+      expected = checkedProduct(*v->dims(), *expected);
+    if (!expected || *expected != v->bytes_per_token())
       return fail("value '", v->name() ? v->name()->str() : "",
                   "' size disagrees with its dims");
   }
@@ -190,6 +194,9 @@ static Status checkFunction(const fb::Function *fn, const char *which) {
       if (!p->name() || !p->shape() || !p->full_shape() ||
           p->shape()->size() != p->full_shape()->size())
         return fail("malformed param");
+      std::optional<int64_t> elements = checkedProduct(*p->full_shape());
+      if (!elements || *elements > (int64_t(1) << 40))
+        return fail("param '", p->name()->str(), "' has a bad shape");
       if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
           p->slice_parts() < 1 || p->slice_groups() < 1 ||
           p->slice_parts() > 1024 || p->slice_groups() > 1024)

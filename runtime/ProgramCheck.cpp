@@ -6,6 +6,7 @@
 // with batch and seq symbolic. After this, kernels index only in bounds.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/CheckedMath.h"
 #include "runtime/Program.h"
 
 #include <algorithm>
@@ -50,10 +51,11 @@ bool broadcasts(const Dims &a, const Dims &b, const Dims &out) {
   return true;
 }
 
-int64_t product(const Dims &d, size_t from = 0) {
-  int64_t n = 1;
-  for (size_t i = from; i < d.size(); ++i)
-    n *= d[i];
+/// The product of d[from..]; nullopt on overflow.
+std::optional<int64_t> product(const Dims &d, size_t from = 0) {
+  std::optional<int64_t> n = 1;
+  for (size_t i = from; n && i < d.size(); ++i)
+    n = checkedMul(*n, d[i]);
   return n;
 }
 
@@ -150,7 +152,7 @@ Status checkFunctionShapes(const fb::Function &fn) {
            operands->Get(2)->value() >= 0;
       break;
     case fb::OpKind::Reshape:
-      ok = allFloat() && operands->Get(0)->value() >= 0 &&
+      ok = allFloat() && operands->Get(0)->value() >= 0 && product(in(0), 2) &&
            product(in(0), 2) == product(out, 2);
       break;
     case fb::OpKind::Transpose: {

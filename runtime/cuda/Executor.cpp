@@ -1,10 +1,12 @@
 //===- Executor.cpp - runs one rank of a program on a GPU -----------------===//
 #include "runtime/cuda/Executor.h"
+#include "runtime/CheckedMath.h"
 #include "runtime/Shape.h"
 #include "runtime/cuda/Check.h"
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 using namespace rose;
 using namespace rose::cuda;
@@ -134,11 +136,28 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
     cudaGraphExecDestroy(graph);
     graph = nullptr;
   }
+  // shapeOf() below reads batch and seq; a failed prepare() resets them, so
+  // the next call retries instead of taking a half-sized arena as ready.
   batch = b;
   seq = s;
+  struct ResetOnFailure {
+    CudaExecutor *e;
+    bool done = false;
+    ~ResetOnFailure() {
+      if (!done)
+        e->batch = e->seq = 0;
+    }
+  } guard{this};
   // The plan's byte offsets are for float32 values; narrower storage fits
-  // in the same slots.
-  size_t need = static_cast<size_t>(fn.peak_bytes_per_token()) * b * s + 256;
+  // in the same slots. The loader bounds the peak and the reader b x s; the
+  // product is checked, not assumed.
+  std::optional<int64_t> plan = checkedProduct(
+      std::initializer_list<int64_t>{b, s}, fn.peak_bytes_per_token());
+  if (!plan || *plan > std::numeric_limits<int64_t>::max() - 256)
+    return Status::error("the memory plan of ", fn.peak_bytes_per_token(),
+                         " bytes per token overflows for ", b, "x", s,
+                         " tokens");
+  size_t need = static_cast<size_t>(*plan) + 256;
   if (need > arenaBytes) {
     cudaFree(arena);
     arena = nullptr;
@@ -171,6 +190,7 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
     ROSE_CUDA(cudaMallocHost(&tokensHost, b * s * sizeof(int64_t)));
     tokensCapacity = b * s;
   }
+  guard.done = true;
   return Status::success();
 }
 
@@ -295,7 +315,7 @@ Status CudaExecutor::runOp(const fb::Op &op) {
                    ints(1) != 0, static_cast<float>(op.floats()->Get(0)), y,
                    stream))
       return Status::error("'", layer, "': attention with head dim ", headDim,
-                           " and ", batch * heads,
+                           " and ", batch, " x ", heads,
                            " batch x heads is not supported by the CUDA "
                            "kernel (head dim <= ",
                            kMaxHeadDim, ", batch x heads <= 65535)");

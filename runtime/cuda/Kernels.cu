@@ -4,6 +4,7 @@
 // __half) and computes in float. Launchers dispatch on Storage.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/CheckedMath.h"
 #include "runtime/cuda/Kernels.h"
 
 #include <cuda_bf16.h>
@@ -460,7 +461,8 @@ bool rose::cuda::attention(Storage s, const void *q, const void *k,
                            const void *v, int64_t batch, int64_t seq,
                            int64_t heads, int64_t headDim, bool causal,
                            float scale, void *y, cudaStream_t stream) {
-  if (headDim < 1 || headDim > kMaxHeadDim || batch * heads > 65535)
+  std::optional<int64_t> grid = checkedMul(batch, heads);
+  if (headDim < 1 || headDim > kMaxHeadDim || !grid || *grid > 65535)
     return false;
   bool ok = false;
   dispatch(s, [&](auto t) {

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "FuzzUtil.h"
+#include "runtime/CheckedMath.h"
 #include "runtime/Communicator.h"
 #include "runtime/Executor.h"
 #include "runtime/Program.h"
@@ -19,15 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   const rose::fb::Function &fn = (*program)->main();
   // Keep runs small: the point is bounds, not throughput.
-  int64_t elements = 0;
+  std::optional<int64_t> elements = 0;
   if (fn.params())
     for (const rose::fb::Param *p : *fn.params()) {
-      int64_t n = 1;
-      for (int64_t d : *p->shape())
-        n *= d;
-      elements += n;
+      std::optional<int64_t> n = rose::checkedProduct(*p->shape());
+      elements = elements && n ? rose::checkedAdd(*elements, *n) : std::nullopt;
     }
-  if (fn.tp() > 4 || elements > (1 << 22) ||
+  if (fn.tp() > 4 || !elements || *elements > (1 << 22) ||
       fn.peak_bytes_per_token() > (1 << 24))
     return 0;
   auto weights = rose::RankWeights::zeros(fn);

@@ -6,7 +6,8 @@ becomes a Relu), non-causal (the first Trilu keeps the diagonal), two-inputs,
 missing-external (external data whose file is gone), no-outputs (the first
 Constant loses its output), concat-axis (a first node concatenating a weight
 with itself along an axis it lacks), transpose-perm (the first Transpose's
-perm names a dim the tensor lacks).
+perm names a dim the tensor lacks), huge-literal (a Reshape whose shape
+constant claims 2^62 x 4 elements).
 """
 import os
 import sys
@@ -44,6 +45,15 @@ def main(kind, src, dst):
         for a in node.attribute:
             if a.name == "perm":
                 a.ints[1] = 9
+    elif kind == "huge-literal":
+        # A shape operand whose dims claim 2^62 x 4 elements (and hold none).
+        huge = onnx.TensorProto(name="huge", data_type=onnx.TensorProto.INT64,
+                                dims=[1 << 62, 4])
+        weight = graph.initializer[0].name
+        graph.node.insert(0, helper.make_node("Constant", [], ["huge"], name="huge_shape",
+                                              value=huge))
+        graph.node.insert(1, helper.make_node("Reshape", [weight, "huge"], ["bad_reshape"],
+                                              name="bad_reshape"))
     elif kind == "two-inputs":
         graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
     else:
