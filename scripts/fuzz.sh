@@ -27,8 +27,8 @@ targets=("$@")
 # The smoke's executions per target: about 30 s each under ASan on one core of
 # this machine kind (measured executions per second x 30, rounded down).
 declare -A SMOKE_RUNS=(
-  [safetensors]=30000 [npy]=12000 [program]=30000
-  [onnx]=12000 [hf]=30000 [rose-opt]=30000
+  [safetensors]=80000 [npy]=20000 [program]=80000
+  [onnx]=30000 [hf]=24000 [rose-opt]=60000
 )
 SMOKE_SEED=20261130
 
