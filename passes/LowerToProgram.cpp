@@ -1,11 +1,12 @@
 //===- LowerToProgram.cpp - rose IR to a runtime program file -------------===//
 //
-// Lowers the SPMD @forward into the FlatBuffers program the runtime executes:
-// ops in order with kernel parameters, params with their checkpoint slices,
-// and a static memory plan. Every activation is [batch, seq, dims...], so its
-// size is (bytes per token) * batch * seq; the plan assigns offsets in bytes
-// per token with first-fit reuse of buffers whose last use has passed, and
-// the runtime scales it by the token count.
+// Lowers the SPMD @forward (and the dense tp=1 @forward, for --check-against)
+// into the FlatBuffers program the runtime executes: entry points over shared
+// params, ops with typed attributes, the mesh, and symbolic value shapes.
+// MLIR types say only `?` for a dynamic dim; the lowering derives what each
+// one is, as an affine expression of the symbols `batch` and `seq`, from the
+// token ids through every op (a sequence-parallel value is `seq / tp`). The
+// runtime plans memory from these shapes for each call.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/LowerToProgram.h"
@@ -17,17 +18,78 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cstring>
 #include <map>
+#include <numeric>
 
 using namespace mlir;
 using namespace mlir::rose;
 namespace fb = ::rose::fb;
 
-/// The most bytes per token one value may take (1 TiB): far above any
-/// model, and small enough that the plan's sums stay exact.
-static constexpr int64_t kMaxValueBytesPerToken = int64_t(1) << 40;
-
 namespace {
+
+enum Symbol { kBatch = 0, kSeq = 1, kNumSymbols = 2 };
+
+/// (constant + coeff . symbols) / divisor, kept in lowest terms.
+struct AffineDim {
+  int64_t constant = 0;
+  std::array<int64_t, kNumSymbols> coeff{};
+  int64_t divisor = 1;
+
+  static AffineDim known(int64_t c) { return {c, {}, 1}; }
+  static AffineDim symbol(Symbol s) {
+    AffineDim d;
+    d.coeff[s] = 1;
+    return d;
+  }
+  bool isStatic() const {
+    return std::all_of(coeff.begin(), coeff.end(),
+                       [](int64_t c) { return c == 0; });
+  }
+  void normalize() {
+    int64_t g = std::gcd(constant, divisor);
+    for (int64_t c : coeff)
+      g = std::gcd(g, c);
+    if (g > 1) {
+      constant /= g;
+      divisor /= g;
+      for (int64_t &c : coeff)
+        c /= g;
+    }
+  }
+  /// x k, or nullopt on overflow.
+  std::optional<AffineDim> times(int64_t k) const {
+    AffineDim d = *this;
+    int64_t g = std::gcd(k, d.divisor);
+    d.divisor /= g;
+    k /= g;
+    auto c = ::rose::checkedMul(d.constant, k);
+    if (!c)
+      return std::nullopt;
+    d.constant = *c;
+    for (int64_t &x : d.coeff) {
+      auto m = ::rose::checkedMul(x, k);
+      if (!m)
+        return std::nullopt;
+      x = *m;
+    }
+    d.normalize();
+    return d;
+  }
+  std::optional<AffineDim> dividedBy(int64_t k) const {
+    AffineDim d = *this;
+    auto m = ::rose::checkedMul(d.divisor, k);
+    if (!m)
+      return std::nullopt;
+    d.divisor = *m;
+    d.normalize();
+    return d;
+  }
+  bool operator==(const AffineDim &o) const {
+    return constant == o.constant && coeff == o.coeff && divisor == o.divisor;
+  }
+};
+using AffineShape = std::vector<AffineDim>;
 
 FailureOr<fb::ElementType> elementType(Operation *op, Type type) {
   Type e = getElementTypeOrSelf(type);
@@ -44,100 +106,20 @@ FailureOr<fb::ElementType> elementType(Operation *op, Type type) {
   return op->emitError() << "rose-compile: unsupported element type " << e;
 }
 
-struct LoweredValue {
-  std::string name;
-  fb::ElementType type;
-  std::vector<int64_t> dims; // after [batch, seq]
-  int64_t bytes = 0, offset = 0;
-  int64_t lastUse = -1;
-};
-
-struct LoweredOp {
-  fb::OpKind kind;
-  std::string layer;
-  std::vector<fb::Operand> operands;
-  std::vector<int32_t> results;
-  std::vector<int64_t> ints;
-  std::vector<double> floats;
-};
-
-class Lowerer {
-public:
-  Lowerer(flatbuffers::FlatBufferBuilder &fbb) : fbb(fbb) {}
-  FailureOr<flatbuffers::Offset<fb::Function>> lower(ModuleOp module,
-                                                     ProgramStats *stats);
-  int64_t vocab = 0;
-
-private:
-  FailureOr<int32_t> defineValue(Value v, const std::string &name);
-  FailureOr<fb::Operand> operand(Value v);
-  LogicalResult lowerOp(Operation *op);
-  LogicalResult planMemory(ModuleOp module, ProgramStats *stats);
-
-  flatbuffers::FlatBufferBuilder &fbb;
-  Value tokens;
-  std::vector<LoweredValue> values;
-  std::vector<LoweredOp> ops;
-  std::vector<flatbuffers::Offset<fb::Param>> params;
-  llvm::DenseMap<Value, int32_t> valueIds, paramIds;
-  std::vector<int32_t> checkpoints;
-  int64_t peak = 0;
-};
-
-} // namespace
-
-FailureOr<int32_t> Lowerer::defineValue(Value v, const std::string &name) {
-  auto type = cast<RankedTensorType>(v.getType());
-  auto tokensType = cast<RankedTensorType>(tokens.getType());
-  Operation *where =
-      v.getDefiningOp() ? v.getDefiningOp() : v.getParentBlock()->getParentOp();
-  // Activations are [batch, seq, ...] with the token tensor's batch and seq.
-  if (type.getRank() < 2 || type.getDimSize(0) != tokensType.getDimSize(0) ||
-      type.getDimSize(1) != tokensType.getDimSize(1))
-    return where->emitError()
-           << "rose-compile: value of type " << type
-           << " is not [batch, seq, ...] like the tokens " << tokensType
-           << " (sequence-parallel programs are not supported by the "
-              "runtime yet)";
-  FailureOr<fb::ElementType> et = elementType(where, type);
-  if (failed(et))
-    return failure();
-  LoweredValue lv;
-  lv.name = name;
-  lv.type = *et;
-  lv.bytes = ::rose::elementSize(*et);
-  for (int64_t d : type.getShape().drop_front(2)) {
-    if (ShapedType::isDynamic(d))
-      return where->emitError() << "rose-compile: dynamic dim beyond batch "
-                                   "and seq in "
-                                << type;
-    lv.dims.push_back(d);
-    // Bounded so that the memory plan's sums of rounded sizes cannot
-    // overflow either (see planMemory).
-    std::optional<int64_t> bytes = ::rose::checkedMul(lv.bytes, d);
-    if (!bytes || *bytes > kMaxValueBytesPerToken)
-      return where->emitError()
-             << "rose-compile: " << type << " takes more than "
-             << kMaxValueBytesPerToken << " bytes per token";
-    lv.bytes = *bytes;
-  }
-  int32_t id = values.size();
-  values.push_back(std::move(lv));
-  valueIds[v] = id;
-  return id;
+int64_t normalizedAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
 }
 
-FailureOr<fb::Operand> Lowerer::operand(Value v) {
-  if (auto it = valueIds.find(v); it != valueIds.end()) {
-    values[it->second].lastUse = ops.size();
-    return fb::Operand(it->second, -1);
-  }
-  auto param = v.getDefiningOp<ParamOp>();
-  if (!param)
-    return emitError(v.getLoc(), "rose-compile: operand defined by an "
-                                 "unsupported op");
-  if (auto it = paramIds.find(v); it != paramIds.end())
-    return fb::Operand(-1, it->second);
+/// Params shared by the program's entry points, deduplicated.
+struct ParamTable {
+  flatbuffers::FlatBufferBuilder &fbb;
+  std::vector<flatbuffers::Offset<fb::Param>> params;
+  std::map<std::string, int32_t> ids; // by name + shape + slice
+
+  FailureOr<int32_t> get(ParamOp param);
+};
+
+FailureOr<int32_t> ParamTable::get(ParamOp param) {
   FailureOr<fb::ElementType> et = elementType(param, param.getType());
   if (failed(et))
     return failure();
@@ -151,203 +133,333 @@ FailureOr<fb::Operand> Lowerer::operand(Value v) {
     parts = slice.getParts();
     groups = slice.getGroups();
   }
+  std::string key = param.getName().str();
+  for (int64_t v : shape)
+    key += "," + std::to_string(v);
+  key += "|" + std::to_string(dim) + "," + std::to_string(parts) + "," +
+         std::to_string(groups);
+  if (auto it = ids.find(key); it != ids.end())
+    return it->second;
   int32_t id = params.size();
   params.push_back(fb::CreateParamDirect(fbb, param.getName().str().c_str(),
                                          *et, &shape, &full, dim, parts,
                                          groups));
-  paramIds[v] = id;
-  return fb::Operand(-1, id);
+  ids[key] = id;
+  return id;
+}
+
+struct LoweredValue {
+  std::string name;
+  fb::ElementType type;
+  AffineShape shape;
+};
+
+class Lowerer {
+public:
+  Lowerer(flatbuffers::FlatBufferBuilder &fbb, ParamTable &params, int64_t tp)
+      : fbb(fbb), params(params), tp(tp) {}
+  FailureOr<flatbuffers::Offset<fb::Function>> lower(ModuleOp module,
+                                                     StringRef name);
+  int64_t vocab = 0;
+  int64_t numOps = 0, numValues = 0;
+
+private:
+  FailureOr<int32_t> defineValue(Value v, const std::string &name,
+                                 AffineShape shape);
+  FailureOr<fb::Operand> operand(Value v);
+  FailureOr<AffineShape> resultShape(Operation *op, Value result,
+                                     unsigned index);
+  FailureOr<flatbuffers::Offset<void>> attributes(Operation *op,
+                                                  fb::OpAttrs &kind);
+  LogicalResult lowerOp(Operation *op);
+
+  flatbuffers::FlatBufferBuilder &fbb;
+  ParamTable &params;
+  int64_t tp;
+  std::vector<LoweredValue> values;
+  std::vector<flatbuffers::Offset<fb::Op>> ops;
+  llvm::DenseMap<Value, int32_t> valueIds;
+  std::vector<int32_t> checkpoints;
+};
+
+} // namespace
+
+FailureOr<int32_t> Lowerer::defineValue(Value v, const std::string &name,
+                                        AffineShape shape) {
+  Operation *where =
+      v.getDefiningOp() ? v.getDefiningOp() : v.getParentBlock()->getParentOp();
+  FailureOr<fb::ElementType> et = elementType(where, v.getType());
+  if (failed(et))
+    return failure();
+  int32_t id = values.size();
+  values.push_back({name, *et, std::move(shape)});
+  valueIds[v] = id;
+  return id;
+}
+
+FailureOr<fb::Operand> Lowerer::operand(Value v) {
+  if (auto it = valueIds.find(v); it != valueIds.end())
+    return fb::Operand(it->second, -1);
+  auto param = v.getDefiningOp<ParamOp>();
+  if (!param)
+    return emitError(v.getLoc(), "rose-compile: operand defined by an "
+                                 "unsupported op");
+  FailureOr<int32_t> id = params.get(param);
+  if (failed(id))
+    return failure();
+  return fb::Operand(-1, *id);
+}
+
+/// The shape of `result`: static dims from its type; each dynamic dim
+/// derived from the operands by what the op does to it.
+FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
+                                            unsigned index) {
+  auto type = cast<RankedTensorType>(result.getType());
+  int64_t rank = type.getRank();
+  auto shapeOf = [&](Value v) -> const AffineShape * {
+    auto it = valueIds.find(v);
+    return it == valueIds.end() ? nullptr : &values[it->second].shape;
+  };
+  // Where each result dim comes from: (operand shape, its dim), then an
+  // optional multiplier/divisor (collectives).
+  AffineShape out(rank);
+  std::vector<bool> known(rank, false);
+  for (int64_t d = 0; d < rank; ++d)
+    if (!type.isDynamicDim(d)) {
+      out[d] = AffineDim::known(type.getDimSize(d));
+      known[d] = true;
+    }
+  auto copyFrom = [&](const AffineShape *src, int64_t from, int64_t to) {
+    if (src && from >= 0 && from < static_cast<int64_t>(src->size()) &&
+        to >= 0 && to < rank && !known[to]) {
+      out[to] = (*src)[from];
+      known[to] = true;
+    }
+  };
+  // Same-position dims, right-aligned (broadcasting operands align right).
+  auto alignRight = [&](Value v) {
+    const AffineShape *src = shapeOf(v);
+    if (!src)
+      return;
+    int64_t offset = static_cast<int64_t>(src->size()) - rank;
+    for (int64_t d = 0; d < rank; ++d)
+      copyFrom(src, d + offset, d);
+  };
+  // Leading dims in place (an embedding appends its row to the ids' dims).
+  auto alignLeft = [&](Value v) {
+    const AffineShape *src = shapeOf(v);
+    for (int64_t d = 0; src && d < rank; ++d)
+      copyFrom(src, d, d);
+  };
+  std::optional<std::pair<int64_t, int64_t>> scaleDim; // (dim, x) or (dim, -/)
+  llvm::TypeSwitch<Operation *>(op)
+      .Case([&](EmbeddingOp e) { alignLeft(e.getIndices()); })
+      .Case([&](PositionsOp p) { alignLeft(p.getInput()); })
+      .Case([&](MatMulOp m) {
+        const AffineShape *src = shapeOf(m.getLhs());
+        for (int64_t d = 0; src && d + 1 < rank; ++d)
+          copyFrom(src, d, d);
+      })
+      .Case([&](ReshapeOp r) {
+        // A 0 in the spec copies the input dim at that position.
+        const AffineShape *src = shapeOf(r.getInput());
+        for (auto [d, s] : llvm::enumerate(r.getShape()))
+          if (s == 0)
+            copyFrom(src, d, d);
+      })
+      .Case([&](TransposeOp t) {
+        const AffineShape *src = shapeOf(t.getInput());
+        for (auto [d, p] : llvm::enumerate(t.getPermutation()))
+          copyFrom(src, p, d);
+      })
+      .Case([&](AllGatherOp g) {
+        alignRight(g.getInput());
+        scaleDim = {{g.getDim(), static_cast<int64_t>(g.getGroupSize())}};
+      })
+      .Case([&](ReduceScatterOp r) {
+        alignRight(r.getInput());
+        scaleDim = {{r.getDim(), -static_cast<int64_t>(r.getGroupSize())}};
+      })
+      .Case([&](ShardSliceOp s) {
+        alignRight(s.getInput());
+        scaleDim = {{s.getDim(), -static_cast<int64_t>(s.getGroupSize())}};
+      })
+      .Default([&](Operation *) {
+        // Elementwise, norms, softmax, attention, split/slice/concat and
+        // all_reduce keep their operands' dynamic dims in place.
+        for (Value v : op->getOperands())
+          alignRight(v);
+      });
+  if (scaleDim) {
+    auto [dim, k] = *scaleDim;
+    const AffineDim &src = out[dim];
+    if (type.isDynamicDim(dim)) {
+      std::optional<AffineDim> scaled =
+          k > 0 ? src.times(k) : src.dividedBy(-k);
+      if (!scaled)
+        return op->emitError("rose-compile: dim ") << dim << " overflows";
+      out[dim] = *scaled;
+    }
+  }
+  for (int64_t d = 0; d < rank; ++d)
+    if (!known[d])
+      return op->emitError("rose-compile: cannot tell what dynamic dim ")
+             << d << " of result #" << index << " (" << type
+             << ") is in terms of batch and seq";
+  return out;
+}
+
+/// The op's typed attribute table; sets `kind`.
+FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
+                                                         fb::OpAttrs &kind) {
+  using Offset = flatbuffers::Offset<void>;
+  auto set = [&](fb::OpAttrs k, auto offset) -> FailureOr<Offset> {
+    kind = k;
+    return offset.Union();
+  };
+  return llvm::TypeSwitch<Operation *, FailureOr<Offset>>(op)
+      .Case([&](EmbeddingOp e) {
+        // The token embedding's checkpoint rows are the vocab.
+        auto table = e.getTable().getDefiningOp<ParamOp>();
+        if (isa<BlockArgument>(e.getIndices()) && table)
+          vocab = table.getSliceAttr() ? table.getSliceAttr().getFull()[0]
+                                       : table.getType().getDimSize(0);
+        return set(fb::OpAttrs::Embedding,
+                   fb::CreateEmbedding(fbb, e.getVocabShards().value_or(0), 0));
+      })
+      .Case([&](PositionsOp p) {
+        return set(fb::OpAttrs::Positions,
+                   fb::CreatePositions(fbb, p.getOffset()));
+      })
+      .Case([&](MatMulOp m) -> FailureOr<Offset> {
+        if (m.getRhs().getType().getRank() != 2)
+          return op->emitError("rose-compile: matmul with a rank-")
+                 << m.getRhs().getType().getRank()
+                 << " right operand is not supported by the runtime";
+        return set(fb::OpAttrs::MatMul,
+                   fb::CreateMatMul(fbb, m.getTransposeRhs()));
+      })
+      .Case([&](AddOp) { return set(fb::OpAttrs::Add, fb::CreateAdd(fbb)); })
+      .Case([&](SubOp) { return set(fb::OpAttrs::Sub, fb::CreateSub(fbb)); })
+      .Case([&](MulOp) { return set(fb::OpAttrs::Mul, fb::CreateMul(fbb)); })
+      .Case([&](DivOp) { return set(fb::OpAttrs::Div, fb::CreateDiv(fbb)); })
+      .Case([&](LayerNormOp l) {
+        return set(fb::OpAttrs::LayerNorm,
+                   fb::CreateLayerNorm(fbb, l.getEpsilon().convertToDouble()));
+      })
+      .Case([&](GeluOp g) {
+        return set(fb::OpAttrs::Gelu,
+                   fb::CreateGelu(fbb, g.getApproximation() ==
+                                           GeluApproximation::Tanh));
+      })
+      .Case([&](SoftmaxOp s) {
+        return set(
+            fb::OpAttrs::Softmax,
+            fb::CreateSoftmax(
+                fbb, normalizedAxis(s.getAxis(), s.getType().getRank())));
+      })
+      .Case([&](AttentionOp a) {
+        int64_t headDim = a.getType().getDimSize(2) / a.getNumHeads();
+        double scale = a.getScale() ? a.getScale()->convertToDouble()
+                                    : 1.0 / std::sqrt(double(headDim));
+        return set(
+            fb::OpAttrs::Attention,
+            fb::CreateAttention(fbb, a.getNumHeads(), a.getCausal(), scale));
+      })
+      .Case([&](ReshapeOp) {
+        return set(fb::OpAttrs::Reshape, fb::CreateReshape(fbb));
+      })
+      .Case([&](TransposeOp t) {
+        std::vector<int32_t> perm(t.getPermutation().begin(),
+                                  t.getPermutation().end());
+        return set(fb::OpAttrs::Transpose,
+                   fb::CreateTransposeDirect(fbb, &perm));
+      })
+      .Case([&](SplitOp s) {
+        std::vector<int64_t> sizes(s.getSizes().begin(), s.getSizes().end());
+        return set(
+            fb::OpAttrs::Split,
+            fb::CreateSplitDirect(
+                fbb,
+                normalizedAxis(s.getAxis(), s.getInput().getType().getRank()),
+                &sizes));
+      })
+      .Case([&](ConcatOp c) {
+        return set(
+            fb::OpAttrs::Concat,
+            fb::CreateConcat(
+                fbb, normalizedAxis(c.getAxis(), c.getType().getRank())));
+      })
+      .Case([&](SliceOp s) {
+        return set(fb::OpAttrs::Slice,
+                   fb::CreateSlice(
+                       fbb, normalizedAxis(s.getAxis(), s.getType().getRank()),
+                       s.getStart(), s.getEnd()));
+      })
+      .Case([&](AllReduceOp) {
+        return set(fb::OpAttrs::AllReduce, fb::CreateAllReduce(fbb, 0));
+      })
+      .Case([&](AllGatherOp g) {
+        return set(fb::OpAttrs::AllGather,
+                   fb::CreateAllGather(fbb, 0, g.getDim()));
+      })
+      .Case([&](ReduceScatterOp r) {
+        return set(fb::OpAttrs::ReduceScatter,
+                   fb::CreateReduceScatter(fbb, 0, r.getDim()));
+      })
+      .Case([&](ShardSliceOp s) {
+        return set(fb::OpAttrs::ShardSlice,
+                   fb::CreateShardSlice(fbb, 0, s.getDim()));
+      })
+      .Default([&](Operation *) -> FailureOr<Offset> {
+        return op->emitError() << "rose-compile: '" << op->getName()
+                               << "' is not supported by the runtime";
+      });
 }
 
 LogicalResult Lowerer::lowerOp(Operation *op) {
   if (isa<ParamOp>(op))
     return success();
-  LoweredOp lo;
-  lo.layer = layerName(op);
-  auto kind =
-      llvm::TypeSwitch<Operation *, std::optional<fb::OpKind>>(op)
-          .Case([&](EmbeddingOp e) {
-            lo.ints = {static_cast<int64_t>(e.getVocabShards().value_or(0))};
-            // The token embedding's checkpoint rows are the vocab.
-            auto table = e.getTable().getDefiningOp<ParamOp>();
-            if (isa<BlockArgument>(e.getIndices()) && table)
-              vocab = table.getSliceAttr() ? table.getSliceAttr().getFull()[0]
-                                           : table.getType().getDimSize(0);
-            return fb::OpKind::Embedding;
-          })
-          .Case([&](PositionsOp p) {
-            lo.ints = {static_cast<int64_t>(p.getOffset())};
-            return fb::OpKind::Positions;
-          })
-          .Case([&](MatMulOp m) {
-            if (m.getRhs().getType().getRank() != 2)
-              return std::optional<fb::OpKind>();
-            lo.ints = {m.getTransposeRhs() ? 1 : 0};
-            return std::optional(fb::OpKind::MatMul);
-          })
-          .Case([&](AddOp) { return fb::OpKind::Add; })
-          .Case([&](SubOp) { return fb::OpKind::Sub; })
-          .Case([&](MulOp) { return fb::OpKind::Mul; })
-          .Case([&](DivOp) { return fb::OpKind::Div; })
-          .Case([&](LayerNormOp l) {
-            lo.floats = {l.getEpsilon().convertToDouble()};
-            return fb::OpKind::LayerNorm;
-          })
-          .Case([&](GeluOp g) {
-            lo.ints = {g.getApproximation() == GeluApproximation::Tanh};
-            return fb::OpKind::Gelu;
-          })
-          .Case([&](SoftmaxOp s) {
-            int64_t rank = s.getType().getRank();
-            lo.ints = {s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis()};
-            return fb::OpKind::Softmax;
-          })
-          .Case([&](AttentionOp a) {
-            int64_t headDim = a.getType().getDimSize(2) / a.getNumHeads();
-            lo.ints = {static_cast<int64_t>(a.getNumHeads()),
-                       a.getCausal() ? 1 : 0};
-            lo.floats = {a.getScale() ? a.getScale()->convertToDouble()
-                                      : 1.0 / std::sqrt(double(headDim))};
-            return fb::OpKind::Attention;
-          })
-          .Case([&](ReshapeOp) { return fb::OpKind::Reshape; })
-          .Case([&](SplitOp s) {
-            int64_t rank = s.getInput().getType().getRank();
-            lo.ints = {s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis()};
-            lo.ints.insert(lo.ints.end(), s.getSizes().begin(),
-                           s.getSizes().end());
-            return fb::OpKind::Split;
-          })
-          .Case([&](ConcatOp c) {
-            int64_t rank = c.getType().getRank();
-            lo.ints = {c.getAxis() < 0 ? c.getAxis() + rank : c.getAxis()};
-            return fb::OpKind::Concat;
-          })
-          .Case([&](SliceOp s) {
-            int64_t rank = s.getType().getRank();
-            lo.ints = {s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis(),
-                       s.getStart(), s.getEnd()};
-            return fb::OpKind::Slice;
-          })
-          .Case([&](AllReduceOp) { return fb::OpKind::AllReduce; })
-          .Case([&](AllGatherOp g) {
-            lo.ints = {g.getDim()};
-            return fb::OpKind::AllGather;
-          })
-          .Case([&](ReduceScatterOp r) {
-            lo.ints = {r.getDim()};
-            return fb::OpKind::ReduceScatter;
-          })
-          .Case([&](ShardSliceOp s) {
-            lo.ints = {s.getDim()};
-            return fb::OpKind::ShardSlice;
-          })
-          .Default([](Operation *) { return std::nullopt; });
-  if (!kind)
-    return op->emitError() << "rose-compile: '" << op->getName()
-                           << "' is not supported by the runtime";
-  // Ops that move data across [batch, seq] are not expressible (their
-  // values would not be [batch, seq, ...]); defineValue rejects them.
-  lo.kind = *kind;
+  std::string layer = layerName(op);
+  fb::OpAttrs kind = fb::OpAttrs::NONE;
+  FailureOr<flatbuffers::Offset<void>> attrs = attributes(op, kind);
+  if (failed(attrs))
+    return failure();
+  std::vector<fb::Operand> operands;
   for (Value v : op->getOperands()) {
     FailureOr<fb::Operand> o = operand(v);
     if (failed(o))
       return failure();
-    lo.operands.push_back(*o);
+    operands.push_back(*o);
   }
-  for (Value r : op->getResults()) {
-    FailureOr<int32_t> id = defineValue(r, lo.layer);
+  std::vector<int32_t> results;
+  for (auto [i, r] : llvm::enumerate(op->getResults())) {
+    FailureOr<AffineShape> shape = resultShape(op, r, i);
+    if (failed(shape))
+      return failure();
+    FailureOr<int32_t> id = defineValue(r, layer, std::move(*shape));
     if (failed(id))
       return failure();
-    lo.results.push_back(*id);
+    results.push_back(*id);
   }
   // The residual stream entering each LayerNorm of a block boundary is a
   // checkpoint for --check-against (replicated in every plan).
   if (auto ln = dyn_cast<LayerNormOp>(op)) {
-    std::string layer = layerName(op);
-    if (llvm::StringRef(layer).ends_with("ln_1") || layer == "ln_f") {
-      int32_t id = valueIds.lookup(ln.getInput());
+    if (StringRef(layer).ends_with("ln_1") || layer == "ln_f") {
       if (valueIds.count(ln.getInput())) {
+        int32_t id = valueIds.lookup(ln.getInput());
         values[id].name = blockName(layer) + " input";
         checkpoints.push_back(id);
       }
     }
   }
-  ops.push_back(std::move(lo));
+  ops.push_back(fb::CreateOpDirect(fbb, kind, *attrs, layer.c_str(), &operands,
+                                   &results));
   return success();
 }
 
-LogicalResult Lowerer::planMemory(ModuleOp module, ProgramStats *stats) {
-  // First-fit over free intervals, in op order; a value's buffer is freed
-  // after its last use. The token input and the logits live throughout.
-  std::map<int64_t, int64_t> freeList; // offset -> size
-  int64_t end = 0;
-  auto allocate = [&](int64_t size) {
-    for (auto it = freeList.begin(); it != freeList.end(); ++it) {
-      if (it->second < size)
-        continue;
-      int64_t offset = it->first, rest = it->second - size;
-      freeList.erase(it);
-      if (rest)
-        freeList[offset + size] = rest;
-      return offset;
-    }
-    int64_t offset = end;
-    end += size;
-    return offset;
-  };
-  auto release = [&](int64_t offset, int64_t size) {
-    auto [it, _] = freeList.emplace(offset, size);
-    auto next = std::next(it);
-    if (next != freeList.end() && it->first + it->second == next->first) {
-      it->second += next->second;
-      freeList.erase(next);
-    }
-    if (it != freeList.begin()) {
-      auto prev = std::prev(it);
-      if (prev->first + prev->second == it->first) {
-        prev->second += it->second;
-        freeList.erase(it);
-      }
-    }
-  };
-  // Round sizes so every buffer stays 64-byte aligned for any token count.
-  auto rounded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
-  // `naive` bounds every offset and end below, so checking it suffices.
-  std::optional<int64_t> naiveSum = 0;
-  for (LoweredValue &v : values)
-    if (!(naiveSum = ::rose::checkedAdd(*naiveSum, rounded(v.bytes))))
-      return module.emitError("rose-compile: the program's values take more "
-                              "than 2^63 bytes per token");
-  int64_t naive = *naiveSum;
-  int32_t input = valueIds.lookup(tokens);
-  values[input].offset = allocate(rounded(values[input].bytes));
-  values[input].lastUse = ops.size();
-  for (size_t i = 0; i < ops.size(); ++i) {
-    for (int32_t r : ops[i].results) {
-      LoweredValue &v = values[r];
-      v.offset = allocate(rounded(v.bytes));
-      if (v.lastUse < 0) // never used: free right after the op
-        v.lastUse = i;
-    }
-    for (size_t id = 0; id < values.size(); ++id)
-      if (values[id].lastUse == static_cast<int64_t>(i) &&
-          static_cast<int32_t>(id) != input)
-        release(values[id].offset, rounded(values[id].bytes));
-  }
-  peak = end;
-  if (stats) {
-    stats->peakBytesPerToken = peak;
-    stats->naiveBytesPerToken = naive;
-    stats->ops = ops.size();
-    stats->values = values.size();
-    stats->params = params.size();
-  }
-  return success();
-}
-
-FailureOr<flatbuffers::Offset<fb::Function>>
-Lowerer::lower(ModuleOp module, ProgramStats *stats) {
+FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
+                                                            StringRef name) {
   func::FuncOp fn;
   for (auto f : module.getOps<func::FuncOp>())
     if (!f.isExternal()) {
@@ -359,14 +471,15 @@ Lowerer::lower(ModuleOp module, ProgramStats *stats) {
       fn.getNumResults() != 1)
     return module.emitError("rose-compile: expected one function taking "
                             "token ids and returning logits");
-  tokens = fn.getArgument(0);
+  Value tokens = fn.getArgument(0);
   auto tokensType = dyn_cast<RankedTensorType>(tokens.getType());
   if (!tokensType || tokensType.getRank() != 2 ||
-      !tokensType.getElementType().isInteger(64))
+      !tokensType.getElementType().isInteger(64) ||
+      !tokensType.isDynamicDim(0) || !tokensType.isDynamicDim(1))
     return fn.emitError("rose-compile: the function must take int64 token ids "
-                        "[batch, seq]");
-  // The token ids are [batch, seq] with no dims after them.
-  FailureOr<int32_t> input = defineValue(tokens, "tokens");
+                        "[batch, seq] (both dynamic)");
+  FailureOr<int32_t> input = defineValue(
+      tokens, "tokens", {AffineDim::symbol(kBatch), AffineDim::symbol(kSeq)});
   if (failed(input))
     return failure();
   Operation *ret = fn.getBody().front().getTerminator();
@@ -377,25 +490,33 @@ Lowerer::lower(ModuleOp module, ProgramStats *stats) {
   if (!valueIds.count(result))
     return ret->emitError("rose-compile: the result must be computed");
   int32_t output = valueIds.lookup(result);
-  values[output].lastUse = ops.size();
   values[output].name = "logits";
-  if (failed(planMemory(module, stats)))
-    return failure();
 
-  int64_t tp = 1;
-  if (auto attr = module->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName))
-    tp = attr.getInt();
   std::vector<flatbuffers::Offset<fb::Value>> fbValues;
-  for (const LoweredValue &v : values)
-    fbValues.push_back(fb::CreateValueDirect(fbb, v.name.c_str(), v.type,
-                                             &v.dims, v.bytes, v.offset));
-  std::vector<flatbuffers::Offset<fb::Op>> fbOps;
-  for (const LoweredOp &o : ops)
-    fbOps.push_back(fb::CreateOpDirect(fbb, o.kind, o.layer.c_str(),
-                                       &o.operands, &o.results, &o.ints,
-                                       &o.floats));
-  return fb::CreateFunctionDirect(fbb, tp, &params, &fbValues, &fbOps, *input,
-                                  output, peak, &checkpoints);
+  for (const LoweredValue &v : values) {
+    std::vector<flatbuffers::Offset<fb::Dim>> dims;
+    for (const AffineDim &d : v.shape) {
+      std::vector<fb::Term> terms;
+      for (int s = 0; s < kNumSymbols; ++s)
+        if (d.coeff[s])
+          terms.emplace_back(s, d.coeff[s]);
+      dims.push_back(fb::CreateDimDirect(fbb, d.constant, &terms, d.divisor));
+    }
+    fbValues.push_back(
+        fb::CreateValueDirect(fbb, v.name.c_str(), v.type, &dims));
+  }
+  numOps = ops.size();
+  numValues = values.size();
+  std::vector<int32_t> inputs = {*input}, outputs = {output};
+  // Logits narrower than the vocab (lm-head=sharded) stay split over tp.
+  auto logitsType = cast<RankedTensorType>(result.getType());
+  int64_t shards = logitsType.getRank() == 3 && tp > 1 &&
+                           !logitsType.isDynamicDim(2) &&
+                           logitsType.getDimSize(2) < vocab
+                       ? tp
+                       : 0;
+  return fb::CreateFunctionDirect(fbb, name.str().c_str(), &fbValues, &ops,
+                                  &inputs, &outputs, &checkpoints, shards);
 }
 
 FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
@@ -403,23 +524,32 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
                                                   ProgramStats *stats,
                                                   unsigned version) {
   flatbuffers::FlatBufferBuilder fbb;
-  Lowerer mainLowerer(fbb);
-  auto mainFn = mainLowerer.lower(main, stats);
+  ParamTable params{fbb, {}, {}};
+  int64_t tp = 1;
+  if (auto attr = main->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName))
+    tp = attr.getInt();
+  Lowerer mainLowerer(fbb, params, tp);
+  auto mainFn = mainLowerer.lower(main, "forward");
   if (failed(mainFn))
     return failure();
-  flatbuffers::Offset<fb::Function> denseFn;
+  std::vector<flatbuffers::Offset<fb::Function>> functions = {*mainFn};
   if (dense) {
-    Lowerer denseLowerer(fbb);
-    auto lowered = denseLowerer.lower(dense, nullptr);
+    Lowerer denseLowerer(fbb, params, 1);
+    auto lowered = denseLowerer.lower(dense, "dense");
     if (failed(lowered))
       return failure();
-    denseFn = *lowered;
+    functions.push_back(*lowered);
   }
   if (mainLowerer.vocab <= 0)
     return main.emitError("rose-compile: no token embedding found");
-  auto program = fb::CreateProgramDirect(
-      fbb, version ? version : ::rose::kProgramVersion,
-      weightsPath.str().c_str(), mainLowerer.vocab, *mainFn, denseFn);
+  std::vector<flatbuffers::Offset<flatbuffers::String>> symbols = {
+      fbb.CreateString("batch"), fbb.CreateString("seq")};
+  std::vector<flatbuffers::Offset<fb::MeshAxis>> mesh = {
+      fb::CreateMeshAxisDirect(fbb, "tp", tp)};
+  auto program =
+      fb::CreateProgramDirect(fbb, version ? version : ::rose::kProgramVersion,
+                              weightsPath.str().c_str(), mainLowerer.vocab,
+                              &symbols, &mesh, &params.params, &functions);
   fb::FinishProgramBuffer(fbb, program);
   std::string bytes(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                     fbb.GetSize());
@@ -430,5 +560,24 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
       fbb.GetBufferPointer(), fbb.GetSize(), "lowered program");
   if (!status.ok())
     return main.emitError() << "rose-compile: " << status.message();
+  if (stats) {
+    // The plan at batch 1 x seq 64 x (a multiple of tp), per token.
+    // An 8-byte aligned copy: the builder's buffer need not be.
+    std::vector<uint64_t> aligned((bytes.size() + 7) / 8);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    const fb::Program *root = fb::GetProgram(aligned.data());
+    ::rose::Entry entry{root, root->functions()->Get(0)};
+    int64_t seq = 64 * tp;
+    auto layout = ::rose::layoutCall(entry, 1, seq);
+    if (!layout)
+      return main.emitError() << "rose-compile: " << layout.status().message();
+    stats->peakBytesPerToken = layout->arenaBytes / seq;
+    stats->naiveBytesPerToken = layout->naiveBytes / seq;
+    stats->ops = mainLowerer.numOps;
+    stats->values = mainLowerer.numValues;
+    stats->params = 0;
+    for (bool used : entry.usedParams())
+      stats->params += used;
+  }
   return bytes;
 }

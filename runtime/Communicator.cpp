@@ -2,6 +2,7 @@
 //----------------------===//
 #include "runtime/Communicator.h"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace rose;
@@ -51,18 +52,26 @@ public:
   int size() const override { return group.size; }
 
   Status allReduceSum(float *data, size_t n) override {
+    return allReduce(data, n, [](float a, float b) { return a + b; });
+  }
+  Status allReduceMax(float *data, size_t n) override {
+    return allReduce(data, n, [](float a, float b) { return std::max(a, b); });
+  }
+
+  /// Each rank reduces its share of elements over the ranks in order 0..N-1
+  /// (deterministic), then every rank copies the result.
+  template <typename Op> Status allReduce(float *data, size_t n, Op op) {
     group.inputs[r] = data;
     if (r == 0)
       group.scratch.resize(n);
     ROSE_RETURN_IF_ERROR(group.barrier());
-    // Each rank sums its share of elements, over ranks in order.
     size_t chunk = (n + group.size - 1) / group.size;
     size_t begin = std::min(n, r * chunk), end = std::min(n, begin + chunk);
     for (size_t i = begin; i < end; ++i) {
-      float sum = 0.0f;
-      for (int k = 0; k < group.size; ++k)
-        sum += group.inputs[k][i];
-      group.scratch[i] = sum;
+      float acc = group.inputs[0][i];
+      for (int k = 1; k < group.size; ++k)
+        acc = op(acc, group.inputs[k][i]);
+      group.scratch[i] = acc;
     }
     ROSE_RETURN_IF_ERROR(group.barrier());
     std::memcpy(data, group.scratch.data(), n * sizeof(float));

@@ -23,6 +23,8 @@ public:
   virtual int size() const = 0;
   /// data[0..n) <- sum over ranks of data[0..n).
   virtual Status allReduceSum(float *data, size_t n) = 0;
+  /// data[0..n) <- max over ranks of data[0..n).
+  virtual Status allReduceMax(float *data, size_t n) = 0;
   /// out[r * n .. (r + 1) * n) <- rank r's in[0..n).
   virtual Status allGather(const float *in, size_t n, float *out) = 0;
   /// out[0..n) <- sum over ranks of in[rank * n .. (rank + 1) * n).

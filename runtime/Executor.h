@@ -20,32 +20,40 @@ struct OpEvent {
   double startUs = 0, durationUs = 0;
 };
 
-/// Executes one rank's function: values live in one arena laid out by the
-/// program's memory plan (scaled by the token count).
+/// A value kept for --check-against: its name, this rank's shape, data.
+struct Checkpoint {
+  std::string name;
+  Shape shape;
+  std::vector<float> data;
+};
+
+/// Executes one rank's entry: each call binds the symbols from its token
+/// ids, lays out the arena (Program.h: CallLayout; cached while batch and
+/// seq stay the same) and runs the ops in order.
 class Executor {
 public:
-  Executor(const fb::Function &fn, const RankWeights &weights,
-           Communicator &comm);
+  Executor(const Entry &entry, const RankWeights &weights, Communicator &comm);
 
   /// With `checkpoints`, copies each checkpoint value (program order) as it
   /// is produced: the memory plan reuses its buffer afterwards.
   Status run(const int64_t *tokens, int64_t batch, int64_t seq,
              std::vector<OpEvent> *trace = nullptr,
-             std::vector<std::pair<std::string, std::vector<float>>>
-                 *checkpoints = nullptr);
+             std::vector<Checkpoint> *checkpoints = nullptr);
 
   const float *floatData(int32_t value) const;
-  std::vector<int64_t> shapeOf(int32_t value) const;
+  const Shape &shapeOf(int32_t value) const { return layout.shapes[value]; }
 
 private:
   Status runOp(const fb::Op &op);
   const float *operand(const fb::Operand *o) const;
-  std::vector<int64_t> operandShape(const fb::Operand *o) const;
+  const Shape &operandShape(const fb::Operand *o) const;
   uint8_t *data(int32_t value) const;
 
-  const fb::Function &fn;
+  Entry entry;
   const RankWeights &weights;
   Communicator &comm;
+  std::vector<Shape> params;
+  CallLayout layout;
   int64_t batch = 0, seq = 0;
   std::unique_ptr<uint8_t, void (*)(void *)> arena{nullptr, free};
   size_t arenaBytes = 0;

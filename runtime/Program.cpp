@@ -1,14 +1,21 @@
-//===- Program.cpp - loading and validating program files
-//------------------===//
+//===- Program.cpp - loading, validating and laying out programs ----------===//
 #include "runtime/Program.h"
 #include "runtime/CheckedMath.h"
 
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstring>
+#include <map>
+#include <numeric>
 #include <vector>
 
 using namespace rose;
+
+/// Limits that keep every size computed below exact (and fuzzing cheap).
+static constexpr int64_t kMaxDim = int64_t(1) << 40;
+static constexpr int64_t kMaxDivisor = 1 << 16;
+static constexpr int64_t kMaxRanks = 1024;
+static constexpr size_t kMaxRank = 16, kMaxTerms = 8, kMaxSymbols = 16;
 
 size_t rose::elementSize(fb::ElementType type) {
   switch (type) {
@@ -24,38 +31,259 @@ size_t rose::elementSize(fb::ElementType type) {
   return 0;
 }
 
-std::vector<int64_t> rose::valueShape(const fb::Function &fn, int32_t value,
-                                      int64_t batch, int64_t seq) {
-  std::vector<int64_t> shape = {batch, seq};
-  if (auto dims = fn.values()->Get(value)->dims())
-    shape.insert(shape.end(), dims->begin(), dims->end());
-  return shape;
+const char *rose::opName(const fb::Op &op) {
+  return fb::EnumNameOpAttrs(op.attrs_type());
 }
 
-std::vector<int64_t> rose::paramShape(const fb::Function &fn, int32_t param) {
-  auto shape = fn.params()->Get(param)->shape();
-  return {shape->begin(), shape->end()};
+int64_t Entry::ranks() const {
+  int64_t n = 1;
+  for (const fb::MeshAxis *a : *program->mesh())
+    n *= a->size(); // validated: the product is at most kMaxRanks
+  return n;
 }
 
-std::vector<int64_t> rose::operandShape(const fb::Function &fn,
-                                        const fb::Operand *operand,
-                                        int64_t batch, int64_t seq) {
-  if (operand->param() >= 0)
-    return paramShape(fn, operand->param());
-  return valueShape(fn, operand->value(), batch, seq);
+int64_t Entry::axisSize(int32_t axis) const {
+  return program->mesh()->Get(axis)->size();
 }
 
-/// Operand/result counts and integer attribute counts each op kind needs.
-static Status checkOp(const fb::Function &fn, const fb::Op &op, size_t index) {
-  auto fail = [&](const auto &...args) {
-    return Status::error("op #", index, " (", fb::EnumNameOpKind(op.kind()),
-                         "): ", args...);
+std::string Entry::name() const { return fn->name()->str(); }
+
+std::vector<bool> Entry::usedParams() const {
+  std::vector<bool> used(program->params()->size(), false);
+  for (const fb::Op *op : *fn->ops())
+    for (const fb::Operand *o : *op->operands())
+      if (o->param() >= 0)
+        used[o->param()] = true;
+  return used;
+}
+
+Shape rose::paramShape(const fb::Param &param) {
+  return {param.shape()->begin(), param.shape()->end()};
+}
+
+std::vector<Shape> rose::paramShapes(const fb::Program &program) {
+  std::vector<Shape> out;
+  for (const fb::Param *p : *program.params())
+    out.push_back(paramShape(*p));
+  return out;
+}
+
+std::optional<Entry> Program::entry(const std::string &name) const {
+  for (const fb::Function *fn : *root_->functions())
+    if (fn->name()->str() == name)
+      return Entry{root_, fn};
+  return std::nullopt;
+}
+
+//===----------------------------------------------------------------------===//
+// Symbolic dims
+//===----------------------------------------------------------------------===//
+
+/// Evaluates (constant + sum coeff x symbol) / divisor into `out`; else
+/// says why not.
+static const char *evalDim(const fb::Dim &dim,
+                           const std::vector<int64_t> &symbols, int64_t &out) {
+  int64_t sum = dim.constant();
+  if (dim.terms())
+    for (const fb::Term *t : *dim.terms()) {
+      int64_t product;
+      if (__builtin_mul_overflow(t->coeff(), symbols[t->symbol()], &product) ||
+          __builtin_add_overflow(sum, product, &sum))
+        return "overflows";
+    }
+  if (sum < 0)
+    return "is negative";
+  if (sum % dim.divisor() != 0)
+    return "is not a whole number";
+  out = sum / dim.divisor();
+  if (out > kMaxDim)
+    return "is too large";
+  return nullptr;
+}
+
+static std::string dimString(const fb::Dim &dim, const fb::Program &program) {
+  std::string s;
+  if (dim.terms())
+    for (const fb::Term *t : *dim.terms()) {
+      if (!s.empty())
+        s += " + ";
+      if (t->coeff() != 1)
+        s += std::to_string(t->coeff()) + "*";
+      s += program.symbols()->Get(t->symbol())->str();
+    }
+  if (dim.constant() || s.empty())
+    s += (s.empty() ? "" : " + ") + std::to_string(dim.constant());
+  if (dim.divisor() != 1)
+    s = (s.find(' ') == std::string::npos ? s : "(" + s + ")") + " / " +
+        std::to_string(dim.divisor());
+  return s;
+}
+
+/// Every value's shape at `symbols`.
+static StatusOr<std::vector<Shape>>
+evalShapes(const Entry &entry, const std::vector<int64_t> &symbols) {
+  std::vector<Shape> shapes;
+  shapes.reserve(entry.fn->values()->size());
+  for (const fb::Value *v : *entry.fn->values()) {
+    Shape shape;
+    for (const fb::Dim *d : *v->shape()) {
+      int64_t size = 0;
+      if (const char *why = evalDim(*d, symbols, size)) {
+        std::string binding;
+        for (size_t i = 0; i < symbols.size(); ++i)
+          binding += (i ? ", " : "") + entry.program->symbols()->Get(i)->str() +
+                     "=" + std::to_string(symbols[i]);
+        return Status::error("value '", v->name()->str(), "': its dim ",
+                             dimString(*d, *entry.program), " ", why, " at ",
+                             binding);
+      }
+      shape.push_back(size);
+    }
+    shapes.push_back(std::move(shape));
+  }
+  return shapes;
+}
+
+//===----------------------------------------------------------------------===//
+// Memory plan
+//===----------------------------------------------------------------------===//
+
+StatusOr<CallLayout> rose::planArena(const Entry &entry,
+                                     std::vector<Shape> shapes) {
+  const fb::Function &fn = *entry.fn;
+  size_t numValues = fn.values()->size();
+  CallLayout layout;
+  std::vector<int64_t> bytes(numValues), lastUse(numValues, -1);
+  std::optional<int64_t> naive = 0;
+  auto rounded = [](int64_t b) { return (b + 63) / 64 * 64; };
+  for (size_t v = 0; v < numValues; ++v) {
+    std::optional<int64_t> b = checkedProduct(
+        shapes[v], static_cast<int64_t>(elementSize(entry.value(v)->type())));
+    if (!b || *b > (int64_t(1) << 50))
+      return Status::error("value '", entry.value(v)->name()->str(),
+                           "' is too large to allocate");
+    bytes[v] = *b;
+    naive = checkedAdd(*naive, rounded(*b));
+    if (!naive)
+      return Status::error("the memory plan overflows");
+  }
+  // Inputs and outputs live throughout; a value dies after its last use
+  // (or right after the op that made it, if nothing reads it).
+  int64_t numOps = fn.ops()->size();
+  for (int64_t i = 0; i < numOps; ++i)
+    for (const fb::Operand *o : *fn.ops()->Get(i)->operands())
+      if (o->value() >= 0)
+        lastUse[o->value()] = i;
+  std::vector<bool> pinned(numValues, false);
+  for (int32_t v : *fn.inputs())
+    pinned[v] = true;
+  for (int32_t v : *fn.outputs())
+    pinned[v] = true;
+
+  std::map<int64_t, int64_t> freeList; // offset -> size
+  int64_t end = 0;
+  auto allocate = [&](int64_t size) {
+    for (auto it = freeList.begin(); it != freeList.end(); ++it) {
+      if (it->second < size)
+        continue;
+      int64_t offset = it->first, rest = it->second - size;
+      freeList.erase(it);
+      if (rest)
+        freeList[offset + size] = rest;
+      return offset;
+    }
+    int64_t offset = end;
+    end += size;
+    return offset;
   };
-  if (op.kind() < fb::OpKind::MIN || op.kind() > fb::OpKind::MAX)
+  auto release = [&](int64_t offset, int64_t size) {
+    auto [it, inserted] = freeList.emplace(offset, size);
+    (void)inserted;
+    auto next = std::next(it);
+    if (next != freeList.end() && it->first + it->second == next->first) {
+      it->second += next->second;
+      freeList.erase(next);
+    }
+    if (it != freeList.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == it->first) {
+        prev->second += it->second;
+        freeList.erase(it);
+      }
+    }
+  };
+  layout.offsets.assign(numValues, 0);
+  for (int32_t v : *fn.inputs())
+    layout.offsets[v] = allocate(rounded(bytes[v]));
+  for (int64_t i = 0; i < numOps; ++i) {
+    const fb::Op *op = fn.ops()->Get(i);
+    for (int32_t r : *op->results())
+      layout.offsets[r] = allocate(rounded(bytes[r]));
+    // Free what this op read for the last time, and unused results.
+    std::vector<int32_t> dying;
+    for (const fb::Operand *o : *op->operands())
+      if (o->value() >= 0 && lastUse[o->value()] == i)
+        dying.push_back(o->value());
+    for (int32_t r : *op->results())
+      if (lastUse[r] < 0)
+        dying.push_back(r);
+    std::sort(dying.begin(), dying.end());
+    dying.erase(std::unique(dying.begin(), dying.end()), dying.end());
+    for (int32_t v : dying)
+      if (!pinned[v])
+        release(layout.offsets[v], rounded(bytes[v]));
+  }
+  layout.arenaBytes = end;
+  layout.naiveBytes = *naive;
+  layout.shapes = std::move(shapes);
+  return layout;
+}
+
+StatusOr<CallLayout> rose::layoutCall(const Entry &entry, int64_t batch,
+                                      int64_t seq) {
+  // Symbols "batch" and "seq" are the token ids' dims; the validator made
+  // sure the entry's input is [batch, seq] over exactly those.
+  std::vector<int64_t> symbols(entry.program->symbols()->size(), 0);
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    std::string name = entry.program->symbols()->Get(i)->str();
+    symbols[i] = name == "batch" ? batch : name == "seq" ? seq : 0;
+  }
+  auto shapes = evalShapes(entry, symbols);
+  if (!shapes)
+    return shapes.status();
+  ROSE_RETURN_IF_ERROR(checkOps(entry, *shapes));
+  auto layout = planArena(entry, shapes.take());
+  if (!layout)
+    return layout.status();
+  layout->symbols = std::move(symbols);
+  return layout;
+}
+
+//===----------------------------------------------------------------------===//
+// Validation
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The FlatBuffers verifier checks vectors for 4-byte alignment only; 8-byte
+/// elements read from a misaligned address are undefined behaviour.
+template <typename T> bool aligned(const flatbuffers::Vector<T> *v) {
+  // An empty vector has no elements to read, and no alignment guarantee.
+  return !v || v->size() == 0 ||
+         reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
+}
+
+/// Operand and result counts each op kind needs, and its attributes.
+Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
+  auto fail = [&](const auto &...args) {
+    return Status::error("op #", index, " (", opName(op), "): ", args...);
+  };
+  if (op.attrs_type() == fb::OpAttrs::NONE ||
+      op.attrs_type() > fb::OpAttrs::MAX || !op.attrs())
     return Status::error("op #", index, ": unknown op kind ",
-                         static_cast<int>(op.kind()));
-  int64_t numValues = fn.values()->size();
-  int64_t numParams = fn.params() ? fn.params()->size() : 0;
+                         static_cast<int>(op.attrs_type()));
+  int64_t numValues = entry.fn->values()->size();
+  int64_t numParams = entry.program->params()->size();
   if (!op.operands() || !op.results() || op.results()->size() == 0)
     return fail("missing operands or results");
   for (const fb::Operand *operand : *op.operands()) {
@@ -69,164 +297,194 @@ static Status checkOp(const fb::Function &fn, const fb::Op &op, size_t index) {
   for (int32_t result : *op.results())
     if (result < 0 || result >= numValues)
       return fail("result out of range");
-  size_t ints = op.ints() ? op.ints()->size() : 0;
-  size_t floats = op.floats() ? op.floats()->size() : 0;
-  size_t operands = op.operands()->size();
-  auto need = [&](size_t minOperands, size_t maxOperands, size_t minInts,
-                  size_t minFloats) -> Status {
-    if (operands < minOperands || operands > maxOperands || ints < minInts ||
-        floats < minFloats)
-      return fail("malformed (", operands, " operands, ", ints, " ints, ",
-                  floats, " floats)");
+  size_t n = op.operands()->size(), results = op.results()->size();
+  auto need = [&](size_t lo, size_t hi, size_t numResults = 1) -> Status {
+    if (n < lo || n > hi || results != numResults)
+      return fail("malformed (", n, " operands, ", results, " results)");
     return Status::success();
   };
-  switch (op.kind()) {
-  case fb::OpKind::Embedding:
-    return need(2, 2, 1, 0);
-  case fb::OpKind::Positions:
-    return need(1, 1, 1, 0);
-  case fb::OpKind::MatMul:
-    return need(2, 3, 1, 0);
-  case fb::OpKind::Add:
-  case fb::OpKind::Sub:
-  case fb::OpKind::Mul:
-  case fb::OpKind::Div:
-    return need(2, 2, 0, 0);
-  case fb::OpKind::LayerNorm:
-    return need(3, 3, 0, 1);
-  case fb::OpKind::Gelu:
-    return need(1, 1, 1, 0);
-  case fb::OpKind::Softmax:
-    return need(1, 1, 1, 0);
-  case fb::OpKind::Attention:
-    return need(3, 3, 2, 1);
-  case fb::OpKind::Reshape:
-    return need(1, 1, 0, 0);
-  case fb::OpKind::Transpose:
-    return need(1, 1, 2, 0);
-  case fb::OpKind::Split:
-    return need(1, 1, 2, 0);
-  case fb::OpKind::Concat:
-    return need(1, 64, 1, 0);
-  case fb::OpKind::Slice:
-    return need(1, 1, 3, 0);
-  case fb::OpKind::Constant:
-    return need(0, 0, 0, 1);
-  case fb::OpKind::AllReduce:
-    return need(1, 1, 0, 0);
-  case fb::OpKind::AllGather:
-  case fb::OpKind::ReduceScatter:
-  case fb::OpKind::ShardSlice:
-    return need(1, 1, 1, 0);
+  auto validAxis = [&](int32_t a) {
+    return a >= 0 && a < static_cast<int64_t>(entry.program->mesh()->size());
+  };
+  // Collectives: one operand, over a mesh axis.
+  auto axis = [&](int32_t a) -> Status {
+    if (!validAxis(a))
+      return fail("mesh axis ", a, " out of range");
+    return need(1, 1);
+  };
+  switch (op.attrs_type()) {
+  case fb::OpAttrs::Embedding: {
+    auto *e = op.attrs_as_Embedding();
+    if (e->vocab_shards() > 0 && !validAxis(e->axis()))
+      return fail("mesh axis ", e->axis(), " out of range");
+    return need(2, 2);
   }
-  return fail("unknown op kind");
+  case fb::OpAttrs::Positions:
+    return need(1, 1);
+  case fb::OpAttrs::MatMul:
+    return need(2, 3);
+  case fb::OpAttrs::Add:
+  case fb::OpAttrs::Sub:
+  case fb::OpAttrs::Mul:
+  case fb::OpAttrs::Div:
+    return need(2, 2);
+  case fb::OpAttrs::LayerNorm:
+    return need(3, 3);
+  case fb::OpAttrs::Gelu:
+  case fb::OpAttrs::Softmax:
+  case fb::OpAttrs::Attention:
+    return need(op.attrs_type() == fb::OpAttrs::Attention ? 3 : 1,
+                op.attrs_type() == fb::OpAttrs::Attention ? 3 : 1);
+  case fb::OpAttrs::Reshape:
+    return need(1, 1);
+  case fb::OpAttrs::Transpose:
+    if (!op.attrs_as_Transpose()->perm())
+      return fail("missing perm");
+    return need(1, 1);
+  case fb::OpAttrs::Split: {
+    auto *sizes = op.attrs_as_Split()->sizes();
+    if (!sizes || !aligned(sizes) || sizes->size() == 0)
+      return fail("missing sizes");
+    return need(1, 1, sizes->size());
+  }
+  case fb::OpAttrs::Concat:
+    return need(1, 64);
+  case fb::OpAttrs::Slice:
+    return need(1, 1);
+  case fb::OpAttrs::AllReduce:
+    return axis(op.attrs_as_AllReduce()->axis());
+  case fb::OpAttrs::AllGather:
+    return axis(op.attrs_as_AllGather()->axis());
+  case fb::OpAttrs::ReduceScatter:
+    return axis(op.attrs_as_ReduceScatter()->axis());
+  case fb::OpAttrs::ShardSlice:
+    return axis(op.attrs_as_ShardSlice()->axis());
+  default:
+    return fail("unknown op kind");
+  }
 }
 
-/// Shape and SSA checks of every op (ProgramCheck.cpp).
-Status checkFunctionShapes(const fb::Function &fn);
-
-/// The FlatBuffers verifier checks vectors for 4-byte alignment only; 8-byte
-/// elements read from a misaligned address are undefined behaviour.
-template <typename T> static bool aligned(const flatbuffers::Vector<T> *v) {
-  // An empty vector has no elements to read, and no alignment guarantee.
-  return !v || v->size() == 0 ||
-         reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
-}
-
-static bool allAligned(const fb::Function &fn) {
-  if (fn.params())
-    for (const fb::Param *p : *fn.params())
-      if (!aligned(p->shape()) || !aligned(p->full_shape()))
-        return false;
-  if (fn.values())
-    for (const fb::Value *v : *fn.values())
-      if (!aligned(v->dims()))
-        return false;
-  if (fn.ops())
-    for (const fb::Op *op : *fn.ops())
-      if (!aligned(op->ints()) || !aligned(op->floats()))
-        return false;
-  return true;
-}
-
-/// The largest memory plan a program may ask for, per token (16 TiB).
-static constexpr int64_t kMaxPeakBytesPerToken = int64_t(1) << 44;
-
-static Status checkFunction(const fb::Function *fn, const char *which) {
+Status checkEntry(const Entry &entry) {
+  const fb::Function *fn = entry.fn;
+  std::string which = fn && fn->name() ? fn->name()->str() : "?";
   auto fail = [&](const auto &...args) {
     return Status::error(which, " function: ", args...);
   };
-  if (!fn)
-    return fail("missing");
-  if (!allAligned(*fn))
-    return fail("misaligned data");
-  if (fn->tp() < 1 || fn->tp() > 1024)
-    return fail("tp ", fn->tp(), " out of range");
-  if (!fn->values() || !fn->ops())
-    return fail("missing values or ops");
+  if (!fn || !fn->name() || !fn->values() || !fn->ops() || !fn->inputs() ||
+      !fn->outputs())
+    return fail("missing name, values, ops, inputs or outputs");
   int64_t numValues = fn->values()->size();
-  if (fn->input() < 0 || fn->input() >= numValues || fn->output() < 0 ||
-      fn->output() >= numValues)
-    return fail("input/output out of range");
-  // Bounded so that peak x batch x seq and every offset below are exact.
-  if (fn->peak_bytes_per_token() < 0 ||
-      fn->peak_bytes_per_token() > kMaxPeakBytesPerToken)
-    return fail("memory plan peak ", fn->peak_bytes_per_token(),
-                " bytes per token out of range");
+  if (fn->inputs()->size() != 1 || fn->outputs()->size() != 1)
+    return fail("expected one input (token ids) and one output (logits)");
+  for (int32_t v : *fn->inputs())
+    if (v < 0 || v >= numValues)
+      return fail("input out of range");
+  for (int32_t v : *fn->outputs())
+    if (v < 0 || v >= numValues)
+      return fail("output out of range");
+  size_t numSymbols = entry.program->symbols()->size();
   for (const fb::Value *v : *fn->values()) {
-    // The compiler places buffers 64-byte aligned; kernels rely on it.
-    std::optional<int64_t> end =
-        checkedAdd(v->offset_per_token(), v->bytes_per_token());
-    if (!end || v->offset_per_token() % 64 != 0 ||
-        *end > fn->peak_bytes_per_token())
-      return fail("value '", v->name() ? v->name()->str() : "",
-                  "' lies outside the memory plan");
-    std::optional<int64_t> expected =
-        static_cast<int64_t>(elementSize(v->type()));
-    if (v->dims())
-      expected = checkedProduct(*v->dims(), *expected);
-    if (!expected || *expected != v->bytes_per_token())
-      return fail("value '", v->name() ? v->name()->str() : "",
-                  "' size disagrees with its dims");
-  }
-  if (fn->params())
-    for (const fb::Param *p : *fn->params()) {
-      if (!p->name() || !p->shape() || !p->full_shape() ||
-          p->shape()->size() != p->full_shape()->size())
-        return fail("malformed param");
-      std::optional<int64_t> elements = checkedProduct(*p->full_shape());
-      if (!elements || *elements > (int64_t(1) << 40))
-        return fail("param '", p->name()->str(), "' has a bad shape");
-      if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
-          p->slice_parts() < 1 || p->slice_groups() < 1 ||
-          p->slice_parts() > 1024 || p->slice_groups() > 1024)
-        return fail("param '", p->name()->str(), "' has a bad slice");
-      // The rank's shape must be what slicing the full shape gives.
-      for (size_t d = 0; d < p->shape()->size(); ++d) {
-        int64_t full = p->full_shape()->Get(d), local = p->shape()->Get(d);
-        int64_t parts = p->slice_parts(), groups = p->slice_groups();
-        if (full < 0 || full > (int64_t(1) << 40))
-          return fail("param '", p->name()->str(), "' has a bad dim");
-        bool sliced = static_cast<int64_t>(d) == p->slice_dim();
-        int64_t expected =
-            !sliced       ? full
-            : groups == 1 ? (full + parts - 1) / parts
-                          : (full % (parts * groups) == 0 ? full / parts : -1);
-        if (full < 0 || local != expected || local > (int64_t(1) << 40))
-          return fail("param '", p->name()->str(),
-                      "' shape disagrees with its slice");
-      }
+    if (!v->name() || !v->shape() || v->shape()->size() > kMaxRank ||
+        elementSize(v->type()) == 0)
+      return fail("malformed value");
+    for (const fb::Dim *d : *v->shape()) {
+      if (d->divisor() < 1 || d->divisor() > kMaxDivisor || d->constant() < 0 ||
+          d->constant() > kMaxDim ||
+          (d->terms() && d->terms()->size() > kMaxTerms) ||
+          !aligned(d->terms()))
+        return fail("value '", v->name()->str(), "' has a malformed dim");
+      if (d->terms())
+        for (const fb::Term *t : *d->terms())
+          if (t->symbol() < 0 || t->symbol() >= static_cast<int>(numSymbols) ||
+              t->coeff() < 0 || t->coeff() > kMaxDim)
+            return fail("value '", v->name()->str(), "' has a malformed dim");
     }
+  }
+  // The token ids are int64 [batch, seq], each dim one symbol.
+  const fb::Value *ids = fn->values()->Get(fn->inputs()->Get(0));
+  auto isSymbol = [&](const fb::Dim *d, const char *name) {
+    return d->constant() == 0 && d->divisor() == 1 && d->terms() &&
+           d->terms()->size() == 1 && d->terms()->Get(0)->coeff() == 1 &&
+           entry.program->symbols()->Get(d->terms()->Get(0)->symbol())->str() ==
+               name;
+  };
+  if (ids->type() != fb::ElementType::I64 || ids->shape()->size() != 2 ||
+      !isSymbol(ids->shape()->Get(0), "batch") ||
+      !isSymbol(ids->shape()->Get(1), "seq"))
+    return fail("the input must be int64 token ids [batch, seq]");
   if (fn->checkpoints())
     for (int32_t c : *fn->checkpoints())
       if (c < 0 || c >= numValues)
         return fail("checkpoint out of range");
   for (size_t i = 0; i < fn->ops()->size(); ++i)
-    ROSE_RETURN_IF_ERROR(checkOp(*fn, *fn->ops()->Get(i), i));
-  if (Status s = checkFunctionShapes(*fn); !s.ok())
-    return fail(s.message());
+    if (Status s = checkOpStructure(entry, *fn->ops()->Get(i), i); !s.ok())
+      return fail(s.message());
+  // Shapes and op rules at two sample bindings where every division is
+  // exact; each call checks its own binding again (layoutCall).
+  int64_t step = 1;
+  for (const fb::Value *v : *fn->values())
+    for (const fb::Dim *d : *v->shape())
+      step = std::lcm(step, d->divisor());
+  if (step > kMaxDivisor)
+    return fail("the dims' divisors are too large");
+  for (int64_t scale : {1, 2}) {
+    auto layout = layoutCall(entry, scale, 3 * scale * step);
+    if (!layout)
+      return fail(layout.status().message());
+  }
   return Status::success();
 }
+
+Status checkProgram(const fb::Program &root) {
+  if (root.vocab_size() < 1)
+    return Status::error("bad vocab size");
+  if (!root.symbols() || root.symbols()->size() > kMaxSymbols || !root.mesh() ||
+      root.mesh()->size() == 0 || !root.params() || !root.functions() ||
+      root.functions()->size() == 0)
+    return Status::error("missing symbols, mesh, params or functions");
+  for (const flatbuffers::String *s : *root.symbols())
+    if (!s)
+      return Status::error("unnamed symbol");
+  int64_t ranks = 1;
+  for (const fb::MeshAxis *a : *root.mesh()) {
+    if (!a->name() || a->size() < 1 || a->size() > kMaxRanks ||
+        (ranks *= a->size()) > kMaxRanks)
+      return Status::error("mesh axis out of range (at most ", kMaxRanks,
+                           " ranks)");
+  }
+  for (const fb::Param *p : *root.params()) {
+    if (!p->name() || !p->shape() || !p->full_shape() ||
+        p->shape()->size() != p->full_shape()->size() || !aligned(p->shape()) ||
+        !aligned(p->full_shape()) || elementSize(p->type()) == 0)
+      return Status::error("malformed param");
+    std::string name = p->name()->str();
+    std::optional<int64_t> elements = checkedProduct(*p->full_shape());
+    if (!elements || *elements > kMaxDim)
+      return Status::error("param '", name, "' has a bad shape");
+    if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
+        p->slice_parts() < 1 || p->slice_groups() < 1 ||
+        p->slice_parts() > kMaxRanks || p->slice_groups() > kMaxRanks)
+      return Status::error("param '", name, "' has a bad slice");
+    // The rank's shape must be what slicing the full shape gives.
+    for (size_t d = 0; d < p->shape()->size(); ++d) {
+      int64_t full = p->full_shape()->Get(d), local = p->shape()->Get(d);
+      int64_t parts = p->slice_parts(), groups = p->slice_groups();
+      bool sliced = static_cast<int64_t>(d) == p->slice_dim();
+      int64_t expected =
+          !sliced       ? full
+          : groups == 1 ? (full + parts - 1) / parts
+                        : (full % (parts * groups) == 0 ? full / parts : -1);
+      if (local != expected)
+        return Status::error("param '", name,
+                             "' shape disagrees with its slice");
+    }
+  }
+  for (const fb::Function *fn : *root.functions())
+    ROSE_RETURN_IF_ERROR(checkEntry(Entry{&root, fn}));
+  return Status::success();
+}
+
+} // namespace
 
 Status Program::validate(const uint8_t *data, size_t size,
                          const std::string &what) {
@@ -240,21 +498,25 @@ Status Program::validate(const uint8_t *data, size_t size,
   }
   if (size < 8 || !fb::ProgramBufferHasIdentifier(data))
     return Status::error(what, ": not a rose program file");
+  // The version is the root table's first field in every format version:
+  // read it alone first, so an old file says so instead of "corrupt".
+  {
+    flatbuffers::Verifier header(data, size);
+    auto *table = flatbuffers::GetRoot<flatbuffers::Table>(data);
+    if (!header.VerifyOffset(0) || !table->VerifyTableStart(header) ||
+        !table->VerifyField<uint32_t>(header, fb::Program::VT_VERSION, 4))
+      return Status::error(what, ": corrupt rose program file");
+    uint32_t version = table->GetField<uint32_t>(fb::Program::VT_VERSION, 0);
+    if (version != kProgramVersion)
+      return Status::error(what, ": program format version ", version,
+                           ", this runtime reads version ", kProgramVersion,
+                           " (recompile the model with this rose-compile)");
+  }
   flatbuffers::Verifier verifier(data, size);
   if (!fb::VerifyProgramBuffer(verifier))
     return Status::error(what, ": corrupt rose program file");
-  const fb::Program *root = fb::GetProgram(data);
-  if (root->version() != kProgramVersion)
-    return Status::error(what, ": program format version ", root->version(),
-                         ", this runtime reads version ", kProgramVersion,
-                         " (recompile the model with this rose-compile)");
-  if (root->vocab_size() < 1)
-    return Status::error(what, ": bad vocab size");
-  if (Status s = checkFunction(root->main(), "main"); !s.ok())
+  if (Status s = checkProgram(*fb::GetProgram(data)); !s.ok())
     return s.withContext(what);
-  if (root->dense())
-    if (Status s = checkFunction(root->dense(), "dense"); !s.ok())
-      return s.withContext(what);
   return Status::success();
 }
 

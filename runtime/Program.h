@@ -1,9 +1,12 @@
-//===- Program.h - loading and validating program files ---------*- C++ -*-===//
+//===- Program.h - loading, validating and laying out programs --*- C++ -*-===//
 //
-// A program file (FlatBuffers, runtime/Program.fbs) holds the SPMD function
-// every TP rank runs, its static memory plan and where the weights are. It
-// is validated once at load (FlatBuffers verifier, version, every index and
-// shape), so executors can trust it.
+// A program file (FlatBuffers, runtime/Program.fbs) holds the SPMD entry
+// points every rank runs, the params they share, the device mesh, and
+// symbolic value shapes. It is validated once at load (FlatBuffers verifier,
+// version, every index, and every op's shapes at sample bindings of the
+// symbols); each call then binds the symbols from its inputs, checks the ops
+// at that binding and plans the arena (CallLayout), so executors can trust
+// every shape and offset they read.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ROSE_RUNTIME_PROGRAM_H
@@ -15,13 +18,39 @@
 #include "runtime/Status.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace rose {
 
 /// Incremented on any incompatible change to Program.fbs.
-inline constexpr uint32_t kProgramVersion = 1;
+inline constexpr uint32_t kProgramVersion = 2;
+
+using Shape = std::vector<int64_t>;
+
+/// One entry point of a program, with the program-level tables it reads.
+struct Entry {
+  const fb::Program *program = nullptr;
+  const fb::Function *fn = nullptr;
+
+  /// The number of ranks (the product of the mesh axes).
+  int64_t ranks() const;
+  /// The size of mesh axis `axis`.
+  int64_t axisSize(int32_t axis) const;
+  std::string name() const;
+  int32_t input() const { return fn->inputs()->Get(0); }
+  int32_t output() const { return fn->outputs()->Get(0); }
+  const fb::Param *param(int32_t index) const {
+    return program->params()->Get(index);
+  }
+  const fb::Value *value(int32_t index) const {
+    return fn->values()->Get(index);
+  }
+  /// True when an op of this entry reads param `index` (a rank loads only
+  /// those: the dense entry's whole tensors stay unloaded otherwise).
+  std::vector<bool> usedParams() const;
+};
 
 /// A loaded, validated program file.
 class Program {
@@ -32,9 +61,10 @@ public:
                          const std::string &what);
 
   const fb::Program &root() const { return *root_; }
-  const fb::Function &main() const { return *root_->main(); }
-  /// The tp=1 program, or nullptr when the file has none.
-  const fb::Function *dense() const { return root_->dense(); }
+  /// The entry rose-run runs (functions[0]).
+  Entry main() const { return {root_, root_->functions()->Get(0)}; }
+  /// The entry named `name`, if the program has one.
+  std::optional<Entry> entry(const std::string &name) const;
   const std::string &path() const { return path_; }
 
 private:
@@ -46,15 +76,46 @@ private:
 /// Bytes per element of a program element type.
 size_t elementSize(fb::ElementType type);
 
-/// A value's shape, [batch, seq, dims...] (the checker passes symbols).
-std::vector<int64_t> valueShape(const fb::Function &fn, int32_t value,
-                                int64_t batch, int64_t seq);
-/// A param's rank-local shape.
-std::vector<int64_t> paramShape(const fb::Function &fn, int32_t param);
-/// An operand's shape: its param's or its value's.
-std::vector<int64_t> operandShape(const fb::Function &fn,
-                                  const fb::Operand *operand, int64_t batch,
-                                  int64_t seq);
+/// The shape of a param as a rank holds it.
+Shape paramShape(const fb::Param &param);
+
+/// What one call of an entry needs: the symbols' values, every value's
+/// shape, and the arena plan (first-fit over the values' lifetimes, 64-byte
+/// aligned offsets).
+struct CallLayout {
+  std::vector<int64_t> symbols;
+  std::vector<Shape> shapes;
+  std::vector<int64_t> offsets;
+  int64_t arenaBytes = 0; // the plan's peak
+  int64_t naiveBytes = 0; // without reuse
+};
+
+/// Binds the entry's symbols from the token ids' [batch, seq], evaluates
+/// every value's shape (exact divisions: a seq that tp does not divide is
+/// an error naming the value), checks every op at those shapes, and plans
+/// the arena. Errors are one line.
+StatusOr<CallLayout> layoutCall(const Entry &entry, int64_t batch, int64_t seq);
+
+/// The checks of every op at one binding (ProgramCheck.cpp): operand and
+/// result shapes, element types, attributes, SSA order.
+Status checkOps(const Entry &entry, const std::vector<Shape> &shapes);
+
+/// The first-fit arena plan of `shapes` (the compiler prints its size).
+StatusOr<CallLayout> planArena(const Entry &entry, std::vector<Shape> shapes);
+
+/// An operand's shape at a binding: its param's or its value's.
+inline const Shape &operandShape(const std::vector<Shape> &shapes,
+                                 const std::vector<Shape> &paramShapes,
+                                 const fb::Operand *operand) {
+  return operand->param() >= 0 ? paramShapes[operand->param()]
+                               : shapes[operand->value()];
+}
+
+/// Every param's rank-local shape, by index.
+std::vector<Shape> paramShapes(const fb::Program &program);
+
+/// "MatMul" for an op.
+const char *opName(const fb::Op &op);
 
 } // namespace rose
 

@@ -1,9 +1,9 @@
-//===- ProgramCheck.cpp - shape checks of a program function
-//---------------===//
+//===- ProgramCheck.cpp - every op's shapes at one binding ----------------===//
 //
-// A program file may come from anywhere, so before any executor runs it every
-// op's operand shapes are checked against what its kernel reads and writes,
-// with batch and seq symbolic. After this, kernels index only in bounds.
+// A program file may come from anywhere, so before an executor runs a call
+// every op's operand and result shapes (evaluated for that call's symbols),
+// element types and attributes are checked against what its kernel reads
+// and writes. After this, kernels index only in bounds.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/CheckedMath.h"
@@ -16,26 +16,7 @@ using namespace rose;
 
 namespace {
 
-/// Symbolic dims: kBatch and kSeq stand for the token tensor's dims.
-constexpr int64_t kBatch = -2, kSeq = -3;
-using Dims = std::vector<int64_t>;
-
-struct Checker {
-  const fb::Function &fn;
-  std::vector<Dims> valueDims; // full dims incl. [batch, seq]
-  std::vector<bool> defined;
-
-  Dims valueShape(int32_t v) const {
-    return rose::valueShape(fn, v, kBatch, kSeq);
-  }
-  Dims shape(const fb::Operand *o) const {
-    return operandShape(fn, o, kBatch, kSeq);
-  }
-  fb::ElementType type(const fb::Operand *o) const {
-    return o->param() >= 0 ? fn.params()->Get(o->param())->type()
-                           : fn.values()->Get(o->value())->type();
-  }
-};
+using Dims = Shape;
 
 bool broadcasts(const Dims &a, const Dims &b, const Dims &out) {
   if (a.size() > out.size() || b.size() > out.size())
@@ -51,195 +32,242 @@ bool broadcasts(const Dims &a, const Dims &b, const Dims &out) {
   return true;
 }
 
-/// The product of d[from..]; nullopt on overflow.
-std::optional<int64_t> product(const Dims &d, size_t from = 0) {
-  std::optional<int64_t> n = 1;
-  for (size_t i = from; n && i < d.size(); ++i)
-    n = checkedMul(*n, d[i]);
-  return n;
+bool validAxis(int64_t axis, const Dims &x) {
+  return axis >= 0 && axis < static_cast<int64_t>(x.size());
+}
+
+/// The checks of one op; `in(i)` are operand shapes, `out(i)` result shapes.
+struct OpCheck {
+  const Entry &entry;
+  const fb::Op &op;
+  const std::vector<Shape> &shapes;
+  const std::vector<Shape> &params;
+
+  const Dims &in(size_t i) const {
+    return operandShape(shapes, params, op.operands()->Get(i));
+  }
+  const Dims &out(size_t i = 0) const { return shapes[op.results()->Get(i)]; }
+  bool isValue(size_t i) const { return op.operands()->Get(i)->value() >= 0; }
+  bool isParam(size_t i) const { return !isValue(i); }
+  fb::ElementType type(size_t i) const {
+    const fb::Operand *o = op.operands()->Get(i);
+    return o->param() >= 0 ? entry.param(o->param())->type()
+                           : entry.value(o->value())->type();
+  }
+  fb::ElementType resultType(size_t i = 0) const {
+    return entry.value(op.results()->Get(i))->type();
+  }
+  /// Every operand and result float32 (the kernels' storage type).
+  bool allFloat() const {
+    for (size_t i = 0; i < op.operands()->size(); ++i)
+      if (type(i) != fb::ElementType::F32)
+        return false;
+    for (size_t i = 0; i < op.results()->size(); ++i)
+      if (resultType(i) != fb::ElementType::F32)
+        return false;
+    return true;
+  }
+
+  bool run() const;
+  bool collective(int32_t axis, int32_t dim) const;
+};
+
+bool OpCheck::collective(int32_t axis, int32_t dim) const {
+  const Dims &x = in(0);
+  if (!allFloat() || !isValue(0) || !validAxis(dim, x))
+    return false;
+  int64_t size = entry.axisSize(axis);
+  Dims e = x;
+  switch (op.attrs_type()) {
+  case fb::OpAttrs::AllGather: {
+    std::optional<int64_t> gathered = checkedMul(x[dim], size);
+    if (!gathered)
+      return false;
+    e[dim] = *gathered;
+    break;
+  }
+  default: // ReduceScatter, ShardSlice
+    if (x[dim] % size != 0)
+      return false;
+    e[dim] = x[dim] / size;
+  }
+  return out() == e;
+}
+
+bool OpCheck::run() const {
+  switch (op.attrs_type()) {
+  case fb::OpAttrs::Embedding: {
+    auto *a = op.attrs_as_Embedding();
+    const Dims &table = in(0), &ids = in(1);
+    Dims expected = ids;
+    if (table.size() == 2)
+      expected.push_back(table[1]);
+    return isParam(0) && isValue(1) && table.size() == 2 && ids.size() == 2 &&
+           type(1) == fb::ElementType::I64 && type(0) == fb::ElementType::F32 &&
+           resultType() == fb::ElementType::F32 && out() == expected &&
+           a->vocab_shards() >= 0 &&
+           (a->vocab_shards() == 0 ||
+            a->vocab_shards() == entry.axisSize(a->axis()));
+  }
+  case fb::OpAttrs::Positions:
+    return in(0).size() == 2 && out() == in(0) &&
+           type(0) == fb::ElementType::I64 &&
+           resultType() == fb::ElementType::I64 &&
+           op.attrs_as_Positions()->offset() >= 0;
+  case fb::OpAttrs::MatMul: {
+    const Dims &x = in(0), &w = in(1);
+    bool t = op.attrs_as_MatMul()->transpose_rhs();
+    if (!allFloat() || !isValue(0) || !isParam(1) || w.size() != 2 ||
+        x.size() < 2)
+      return false;
+    int64_t k = t ? w[1] : w[0], n = t ? w[0] : w[1];
+    Dims expected(x.begin(), x.end() - 1);
+    expected.push_back(n);
+    return k > 0 && x.back() == k && out() == expected &&
+           (op.operands()->size() < 3 || in(2) == Dims{n});
+  }
+  case fb::OpAttrs::Add:
+  case fb::OpAttrs::Sub:
+  case fb::OpAttrs::Mul:
+  case fb::OpAttrs::Div:
+    return allFloat() && broadcasts(in(0), in(1), out());
+  case fb::OpAttrs::LayerNorm:
+    return allFloat() && isValue(0) && in(0) == out() && !out().empty() &&
+           in(1) == Dims{out().back()} && in(2) == Dims{out().back()} &&
+           op.attrs_as_LayerNorm()->epsilon() >= 0;
+  case fb::OpAttrs::Gelu:
+    return allFloat() && in(0) == out();
+  case fb::OpAttrs::Softmax:
+    return allFloat() && in(0) == out() &&
+           validAxis(op.attrs_as_Softmax()->axis(), out());
+  case fb::OpAttrs::Attention: {
+    // q, k, v and the result are [batch, seq, heads x head_dim].
+    int64_t heads = op.attrs_as_Attention()->heads();
+    const Dims &o = out();
+    return allFloat() && o.size() == 3 && in(0) == o && in(1) == o &&
+           in(2) == o && heads > 0 && o[2] % heads == 0 && isValue(0) &&
+           isValue(1) && isValue(2) && checkedMul(o[1], o[1], 4).has_value();
+  }
+  case fb::OpAttrs::Reshape: {
+    std::optional<int64_t> a = checkedProduct(in(0)), b = checkedProduct(out());
+    return allFloat() && isValue(0) && a && a == b;
+  }
+  case fb::OpAttrs::Transpose: {
+    auto *perm = op.attrs_as_Transpose()->perm();
+    const Dims &x = in(0);
+    Dims sorted(perm->begin(), perm->end()), iota(x.size());
+    std::sort(sorted.begin(), sorted.end());
+    std::iota(iota.begin(), iota.end(), 0);
+    if (!allFloat() || !isValue(0) || sorted != iota ||
+        out().size() != x.size())
+      return false;
+    for (size_t i = 0; i < perm->size(); ++i)
+      if (out()[i] != x[perm->Get(i)])
+        return false;
+    return true;
+  }
+  case fb::OpAttrs::Split: {
+    auto *a = op.attrs_as_Split();
+    const Dims &x = in(0);
+    if (!allFloat() || !isValue(0) || !validAxis(a->axis(), x))
+      return false;
+    std::optional<int64_t> total = 0;
+    for (size_t i = 0; i < a->sizes()->size(); ++i) {
+      int64_t size = a->sizes()->Get(i);
+      Dims e = x;
+      e[a->axis()] = size;
+      if (size <= 0 || out(i) != e || !(total = checkedAdd(*total, size)))
+        return false;
+    }
+    return total == x[a->axis()];
+  }
+  case fb::OpAttrs::Concat: {
+    int64_t axis = op.attrs_as_Concat()->axis();
+    const Dims &o = out();
+    if (!allFloat() || !validAxis(axis, o))
+      return false;
+    std::optional<int64_t> total = 0;
+    for (size_t i = 0; i < op.operands()->size(); ++i) {
+      const Dims &x = in(i);
+      if (!isValue(i) || x.size() != o.size())
+        return false;
+      for (size_t d = 0; d < x.size(); ++d)
+        if (static_cast<int64_t>(d) != axis && x[d] != o[d])
+          return false;
+      if (!(total = checkedAdd(*total, x[axis])))
+        return false;
+    }
+    return total == o[axis];
+  }
+  case fb::OpAttrs::Slice: {
+    auto *a = op.attrs_as_Slice();
+    const Dims &x = in(0);
+    if (!allFloat() || !isValue(0) || !validAxis(a->axis(), x) ||
+        a->start() < 0 || a->start() >= a->end() || a->end() > x[a->axis()])
+      return false;
+    Dims e = x;
+    e[a->axis()] = a->end() - a->start();
+    return out() == e;
+  }
+  case fb::OpAttrs::AllReduce:
+    return allFloat() && isValue(0) && in(0) == out();
+  case fb::OpAttrs::AllGather: {
+    auto *a = op.attrs_as_AllGather();
+    return collective(a->axis(), a->dim());
+  }
+  case fb::OpAttrs::ReduceScatter: {
+    auto *a = op.attrs_as_ReduceScatter();
+    return collective(a->axis(), a->dim());
+  }
+  case fb::OpAttrs::ShardSlice: {
+    auto *a = op.attrs_as_ShardSlice();
+    return collective(a->axis(), a->dim());
+  }
+  default:
+    return false;
+  }
 }
 
 } // namespace
 
-Status checkFunctionShapes(const fb::Function &fn) {
-  Checker c{fn, {}, std::vector<bool>(fn.values()->size(), false)};
-  auto isF32 = [](fb::ElementType t) { return t == fb::ElementType::F32; };
-  const fb::Value *input = fn.values()->Get(fn.input());
-  if (input->type() != fb::ElementType::I64 ||
-      (input->dims() && input->dims()->size() != 0))
-    return Status::error("the input must be int64 token ids [batch, seq]");
-  c.defined[fn.input()] = true;
+Status rose::checkOps(const Entry &entry, const std::vector<Shape> &shapes) {
+  const fb::Function &fn = *entry.fn;
+  std::vector<Shape> params = paramShapes(*entry.program);
+  std::vector<bool> defined(fn.values()->size(), false);
+  for (int32_t v : *fn.inputs())
+    defined[v] = true;
   for (size_t index = 0; index < fn.ops()->size(); ++index) {
     const fb::Op &op = *fn.ops()->Get(index);
     auto fail = [&](const auto &...args) {
-      return Status::error("op #", index, " (", fb::EnumNameOpKind(op.kind()),
-                           "): ", args...);
+      return Status::error("op #", index, " (", opName(op), "): ", args...);
     };
-    auto operands = op.operands();
-    for (const fb::Operand *o : *operands)
-      if (o->value() >= 0 && !c.defined[o->value()])
+    for (const fb::Operand *o : *op.operands())
+      if (o->value() >= 0 && !defined[o->value()])
         return fail("uses a value before it is defined");
     for (int32_t r : *op.results()) {
-      if (c.defined[r])
+      if (defined[r])
         return fail("redefines a value");
-      c.defined[r] = true;
+      defined[r] = true;
     }
-    auto ints = [&](size_t i) { return op.ints()->Get(i); };
-    Dims out = c.valueShape(op.results()->Get(0));
-    bool floatResult = isF32(fn.values()->Get(op.results()->Get(0))->type());
-    auto in = [&](size_t i) { return c.shape(operands->Get(i)); };
-    auto allFloat = [&]() {
-      for (const fb::Operand *o : *operands)
-        if (!isF32(c.type(o)))
-          return false;
-      return floatResult;
-    };
-    bool ok = true;
-    switch (op.kind()) {
-    case fb::OpKind::Embedding: {
-      Dims table = in(0), ids = in(1);
-      ok = operands->Get(0)->param() >= 0 && operands->Get(1)->value() >= 0 &&
-           table.size() == 2 && ids == Dims{kBatch, kSeq} &&
-           c.type(operands->Get(1)) == fb::ElementType::I64 &&
-           isF32(c.type(operands->Get(0))) && floatResult &&
-           out == Dims({kBatch, kSeq, table[1]}) && ints(0) >= 0 &&
-           ints(0) <= fn.tp();
-      break;
-    }
-    case fb::OpKind::Positions:
-      ok = in(0) == Dims{kBatch, kSeq} && out == Dims{kBatch, kSeq} &&
-           c.type(operands->Get(0)) == fb::ElementType::I64 &&
-           fn.values()->Get(op.results()->Get(0))->type() ==
-               fb::ElementType::I64 &&
-           ints(0) >= 0;
-      break;
-    case fb::OpKind::MatMul: {
-      Dims x = in(0), w = in(1);
-      bool t = ints(0) != 0;
-      ok = allFloat() && operands->Get(0)->value() >= 0 &&
-           operands->Get(1)->param() >= 0 && w.size() == 2 && x.size() >= 3;
-      if (!ok)
-        break;
-      int64_t k = t ? w[1] : w[0], n = t ? w[0] : w[1];
-      Dims expected(x.begin(), x.end() - 1);
-      expected.push_back(n);
-      ok = x.back() == k && out == expected &&
-           (operands->size() < 3 || in(2) == Dims{n});
-      break;
-    }
-    case fb::OpKind::Add:
-    case fb::OpKind::Sub:
-    case fb::OpKind::Mul:
-    case fb::OpKind::Div:
-      ok = allFloat() && broadcasts(in(0), in(1), out);
-      break;
-    case fb::OpKind::LayerNorm:
-      ok = allFloat() && operands->Get(0)->value() >= 0 && in(0) == out &&
-           out.size() >= 3 && in(1) == Dims{out.back()} &&
-           in(2) == Dims{out.back()};
-      break;
-    case fb::OpKind::Gelu:
-      ok = allFloat() && in(0) == out;
-      break;
-    case fb::OpKind::Softmax:
-      ok = allFloat() && in(0) == out && ints(0) >= 2 &&
-           ints(0) < static_cast<int64_t>(out.size());
-      break;
-    case fb::OpKind::Attention:
-      ok = allFloat() && out.size() == 3 && in(0) == out && in(1) == out &&
-           in(2) == out && ints(0) > 0 && out[2] % ints(0) == 0 &&
-           operands->Get(0)->value() >= 0 && operands->Get(1)->value() >= 0 &&
-           operands->Get(2)->value() >= 0;
-      break;
-    case fb::OpKind::Reshape:
-      ok = allFloat() && operands->Get(0)->value() >= 0 && product(in(0), 2) &&
-           product(in(0), 2) == product(out, 2);
-      break;
-    case fb::OpKind::Transpose: {
-      Dims x = in(0), perm(op.ints()->begin(), op.ints()->end());
-      Dims sorted = perm;
-      std::sort(sorted.begin(), sorted.end());
-      Dims iota(x.size());
-      std::iota(iota.begin(), iota.end(), 0);
-      ok = allFloat() && operands->Get(0)->value() >= 0 && sorted == iota &&
-           perm[0] == 0 && perm[1] == 1;
-      if (ok)
-        for (size_t i = 0; i < perm.size(); ++i)
-          ok &= out[i] == x[perm[i]];
-      break;
-    }
-    case fb::OpKind::Split: {
-      Dims x = in(0);
-      int64_t axis = ints(0);
-      ok = allFloat() && operands->Get(0)->value() >= 0 && axis >= 2 &&
-           axis < static_cast<int64_t>(x.size()) &&
-           op.ints()->size() == op.results()->size() + 1;
-      int64_t total = 0;
-      for (size_t i = 0; ok && i < op.results()->size(); ++i) {
-        Dims r = c.valueShape(op.results()->Get(i)), e = x;
-        e[axis] = ints(i + 1);
-        ok = ints(i + 1) > 0 && r == e &&
-             isF32(fn.values()->Get(op.results()->Get(i))->type());
-        total += ints(i + 1);
-      }
-      ok = ok && total == x[axis];
-      break;
-    }
-    case fb::OpKind::Concat: {
-      int64_t axis = ints(0), total = 0;
-      ok = allFloat() && axis >= 2 && axis < static_cast<int64_t>(out.size());
-      for (size_t i = 0; ok && i < operands->size(); ++i) {
-        Dims x = in(i);
-        ok = operands->Get(i)->value() >= 0 && x.size() == out.size();
-        for (size_t d = 0; ok && d < x.size(); ++d)
-          ok = static_cast<int64_t>(d) == axis || x[d] == out[d];
-        total += ok ? x[axis] : 0;
-      }
-      ok = ok && total == out[axis];
-      break;
-    }
-    case fb::OpKind::Slice: {
-      Dims x = in(0), e = x;
-      int64_t axis = ints(0), start = ints(1), end = ints(2);
-      ok = allFloat() && operands->Get(0)->value() >= 0 && axis >= 2 &&
-           axis < static_cast<int64_t>(x.size()) && 0 <= start && start < end &&
-           end <= x[axis];
-      if (ok) {
-        e[axis] = end - start;
-        ok = out == e;
-      }
-      break;
-    }
-    case fb::OpKind::Constant:
-      ok = false;
-      break;
-    case fb::OpKind::AllReduce:
-      ok = allFloat() && operands->Get(0)->value() >= 0 && in(0) == out;
-      break;
-    case fb::OpKind::AllGather:
-    case fb::OpKind::ReduceScatter:
-    case fb::OpKind::ShardSlice: {
-      Dims x = in(0), e = x;
-      int64_t dim = ints(0);
-      ok = allFloat() && operands->Get(0)->value() >= 0 && dim >= 2 &&
-           dim < static_cast<int64_t>(x.size());
-      if (!ok)
-        break;
-      if (op.kind() == fb::OpKind::AllGather)
-        e[dim] = x[dim] * fn.tp();
-      else
-        ok = x[dim] % fn.tp() == 0, e[dim] = x[dim] / fn.tp();
-      ok = ok && out == e;
-      break;
-    }
-    }
-    if (!ok)
+    if (!OpCheck{entry, op, shapes, params}.run())
       return fail("operand shapes or attributes do not fit the op");
   }
-  const fb::Value *output = fn.values()->Get(fn.output());
-  if (!c.defined[fn.output()] || output->type() != fb::ElementType::F32 ||
-      !output->dims() || output->dims()->size() != 1)
+  int32_t output = entry.output();
+  const Shape &logits = shapes[output];
+  const Shape &ids = shapes[entry.input()];
+  if (!defined[output] || entry.value(output)->type() != fb::ElementType::F32 ||
+      logits.size() != 3 || logits[0] != ids[0] || logits[1] != ids[1])
     return Status::error("the output must be float32 logits [batch, seq, "
                          "vocab] computed by the program");
+  // Vocab-sharded logits: one column block per rank of mesh axis 0, which
+  // together cover the vocab.
+  int64_t shards = fn.logits_vocab_shards();
+  if (shards < 0 ||
+      (shards > 0 &&
+       (shards != entry.axisSize(0) || !checkedMul(logits[2], shards) ||
+        logits[2] * shards < entry.program->vocab_size())))
+    return Status::error(
+        "logits_vocab_shards ", shards, " does not split the vocab of ",
+        entry.program->vocab_size(), " into blocks of ", logits[2]);
   return Status::success();
 }

@@ -31,12 +31,12 @@ Status rose::checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
   return Status::success();
 }
 
-size_t rose::paramBytes(const fb::Function &fn,
-                        const SafetensorsFile &weights) {
+size_t rose::paramBytes(const Entry &entry, const SafetensorsFile &weights) {
   size_t total = 0;
-  if (fn.params())
-    for (const fb::Param *p : *fn.params())
-      if (const TensorEntry *e = weights.find(p->name()->str()))
+  std::vector<bool> used = entry.usedParams();
+  for (size_t i = 0; i < used.size(); ++i)
+    if (used[i])
+      if (const TensorEntry *e = weights.find(entry.param(i)->name()->str()))
         total += e->end - e->begin;
   return total;
 }

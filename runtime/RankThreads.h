@@ -21,8 +21,8 @@ Status runRankThreads(const std::vector<int> &ranks,
 Status checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
                      int64_t seq, int64_t vocab);
 
-/// Checkpoint bytes of the params `fn` loads (for the load progress line).
-size_t paramBytes(const fb::Function &fn, const SafetensorsFile &weights);
+/// Checkpoint bytes of the params `entry` loads (for the load progress line).
+size_t paramBytes(const Entry &entry, const SafetensorsFile &weights);
 
 } // namespace rose
 

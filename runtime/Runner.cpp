@@ -2,6 +2,7 @@
 //----------------------===//
 #include "runtime/Runner.h"
 #include "runtime/RankThreads.h"
+#include "runtime/VocabParallel.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <atomic>
@@ -13,10 +14,16 @@ using namespace rose;
 
 StatusOr<RunResult> rose::runOnCpu(const Program &program,
                                    const RunRequest &req) {
-  const fb::Function &fn = *req.function;
+  const Entry &fn = req.entry;
   ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
                                      program.root().vocab_size()));
-  int tp = static_cast<int>(fn.tp());
+  if (fn.program->mesh()->size() != 1)
+    return Status::error("a mesh of ", fn.program->mesh()->size(),
+                         " axes: this runtime runs 1-D meshes");
+  int tp = static_cast<int>(fn.ranks());
+  // Fail before any rank starts on a call the program cannot lay out.
+  if (auto layout = layoutCall(fn, req.batch, req.seq); !layout)
+    return layout.status();
   int threads = req.threads > 0
                     ? req.threads
                     : static_cast<int>(std::thread::hardware_concurrency());
@@ -62,14 +69,41 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       comm->abort("rank " + std::to_string(rank) + " failed");
       return status.withContext("rank " + std::to_string(rank));
     }
-    if (rank == 0) {
+    if (rank == 0)
       result.runSeconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - runStart)
                               .count();
-      result.shape = executor.shapeOf(fn.output());
-      int64_t n = numElements(result.shape);
-      const float *logits = executor.floatData(fn.output());
-      result.logits.assign(logits, logits + n);
+    const Shape &shape = executor.shapeOf(fn.output());
+    const float *logits = executor.floatData(fn.output());
+    if (fn.fn->logits_vocab_shards() > 0) {
+      // Loss parallel: every rank takes part; rank 0 keeps the results.
+      int64_t vocab = program.root().vocab_size();
+      auto stats = shardedLogitStats(logits, shape[0], shape[1], shape[2],
+                                     vocab, req.tokens, req.loss, *comm);
+      std::vector<float> whole;
+      Status gathered = stats && req.logits
+                            ? gatherVocab(logits, shape[0], shape[1], shape[2],
+                                          vocab, *comm, whole)
+                            : Status::success();
+      if (!stats || !gathered.ok()) {
+        comm->abort("rank " + std::to_string(rank) + " failed");
+        return (!stats ? stats.status() : gathered)
+            .withContext("rank " + std::to_string(rank));
+      }
+      if (rank == 0) {
+        result.argmax = stats->argmax;
+        result.loss = stats->loss;
+        result.predictions = stats->predictions;
+        result.lossParallelBytes = stats->bytesPerRank;
+        result.gatherBytes = numElements(shape) * sizeof(float) * (tp - 1);
+        result.shape = {shape[0], shape[1], vocab};
+        result.logits = std::move(whole);
+      }
+      return Status::success();
+    }
+    if (rank == 0) {
+      result.shape = shape;
+      result.logits.assign(logits, logits + numElements(shape));
     }
     return Status::success();
   };

@@ -12,7 +12,7 @@
 namespace rose {
 
 struct RunRequest {
-  const fb::Function *function = nullptr;
+  Entry entry;
   std::shared_ptr<SafetensorsFile> weights;
   std::vector<int64_t> tokens; // [batch, seq], row-major
   int64_t batch = 0, seq = 0;
@@ -21,19 +21,33 @@ struct RunRequest {
   int timeoutSeconds = 300;
   bool trace = false;
   bool checkpoints = false; // keep the checkpoint values of rank 0
+  /// The mean next-token cross entropy (RunResult::loss).
+  bool loss = false;
+  /// Whole [batch, seq, vocab] logits in RunResult::logits. With
+  /// vocab-sharded logits (loss parallel) that is a gather: only for --out
+  /// and --check-against.
+  bool logits = true;
   std::function<void(size_t, size_t)> loadProgress; // (bytes done, total)
 };
 
 struct RunResult {
-  std::vector<float> logits;
+  std::vector<float> logits; // empty when not asked for (sharded logits)
   std::vector<int64_t> shape;
+  /// Per sequence, the argmax at its last position.
+  std::vector<int64_t> argmax;
+  /// With RunRequest::loss: the mean next-token cross entropy.
+  double loss = 0.0;
+  int64_t predictions = 0;
+  /// Loss parallel: bytes each rank sent for loss and argmax, and what
+  /// gathering the logits instead would have sent (0 when not sharded).
+  size_t lossParallelBytes = 0, gatherBytes = 0;
   std::vector<std::vector<OpEvent>> traces; // per rank
   /// Rank 0's checkpoint values (name, data), in program order.
-  std::vector<std::pair<std::string, std::vector<float>>> checkpoints;
+  std::vector<Checkpoint> checkpoints;
   double loadSeconds = 0, runSeconds = 0;
 };
 
-/// Runs every rank of `request.function` as a thread of this process with
+/// Runs every rank of `request.entry` as a thread of this process with
 /// the in-process communicator. Checks the tokens against the vocab first.
 StatusOr<RunResult> runOnCpu(const Program &program, const RunRequest &request);
 

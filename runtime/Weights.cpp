@@ -49,12 +49,15 @@ static void copySlice(const float *full, const std::vector<int64_t> &fullShape,
 }
 
 StatusOr<RankWeights>
-RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
+RankWeights::load(const Entry &entry, const SafetensorsFile &file, int rank,
                   const std::function<void(size_t)> &progress) {
   RankWeights w;
-  if (!fn.params())
-    return w;
-  for (const fb::Param *p : *fn.params()) {
+  std::vector<bool> used = entry.usedParams();
+  w.pointers_.assign(used.size(), nullptr);
+  for (size_t index = 0; index < used.size(); ++index) {
+    if (!used[index])
+      continue;
+    const fb::Param *p = entry.param(index);
     std::string name = p->name()->str();
     const TensorEntry *entry = file.find(name);
     if (!entry)
@@ -74,7 +77,7 @@ RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
     const float *data = reinterpret_cast<const float *>(file.data(*entry));
     bool aligned = reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
     if (p->slice_dim() < 0 && aligned) {
-      w.pointers_.push_back(data);
+      w.pointers_[index] = data;
     } else {
       int64_t n = numElements(shape);
       std::vector<float> &buf = w.owned_.emplace_back(n);
@@ -83,7 +86,7 @@ RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
       else
         copySlice(data, full, shape, p->slice_dim(), p->slice_parts(),
                   p->slice_groups(), rank, buf.data());
-      w.pointers_.push_back(buf.data());
+      w.pointers_[index] = buf.data();
     }
     if (progress)
       progress(entry->end - entry->begin);
@@ -91,12 +94,14 @@ RankWeights::load(const fb::Function &fn, const SafetensorsFile &file, int rank,
   return w;
 }
 
-RankWeights RankWeights::zeros(const fb::Function &fn) {
+RankWeights RankWeights::zeros(const Entry &entry) {
   RankWeights w;
-  if (!fn.params())
-    return w;
-  for (size_t i = 0; i < fn.params()->size(); ++i)
-    w.pointers_.push_back(
-        w.owned_.emplace_back(numElements(paramShape(fn, i)), 0.0f).data());
+  std::vector<bool> used = entry.usedParams();
+  w.pointers_.assign(used.size(), nullptr);
+  for (size_t i = 0; i < used.size(); ++i)
+    if (used[i])
+      w.pointers_[i] =
+          w.owned_.emplace_back(numElements(paramShape(*entry.param(i))), 0.0f)
+              .data();
   return w;
 }

@@ -15,14 +15,15 @@ namespace rose {
 /// interleaved groups, zero padding past the end).
 class RankWeights {
 public:
-  /// `progress(bytes)` is called as params load (for a progress line).
+  /// Loads the params `entry` uses (others stay null). `progress(bytes)` is
+  /// called as params load (for a progress line).
   static StatusOr<RankWeights>
-  load(const fb::Function &fn, const SafetensorsFile &file, int rank,
+  load(const Entry &entry, const SafetensorsFile &file, int rank,
        const std::function<void(size_t)> &progress = nullptr);
 
   /// All-zero params of the program's shapes (fuzzing executes untrusted
   /// programs without a checkpoint).
-  static RankWeights zeros(const fb::Function &fn);
+  static RankWeights zeros(const Entry &entry);
 
   const float *param(size_t index) const { return pointers_[index]; }
 

@@ -48,18 +48,33 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   cp -r "test/Fuzz/corpus/$t/." "$work/"
   mkdir -p "fuzz-artifacts/$t"
+  runner=()
   if [ $smoke = 1 ]; then
-    # No time limits in the gate: a slow input on a loaded machine must not
-    # fail it. -timeout stays as a hang detector only.
-    budget=(-runs="${SMOKE_RUNS[$t]}" -seed=$SMOKE_SEED -timeout=300)
+    # The same inputs on every run of a commit: a fixed seed and count; no
+    # time limits (a slow input on a loaded machine must not fail the gate;
+    # -timeout stays as a hang detector only); no -reload (a timer re-reads
+    # the corpus); no compare tracing (-use_cmp feeds compared values, which
+    # include heap addresses, into mutations); the address space without
+    # randomization (hash tables keyed by pointers in instrumented code change
+    # coverage); and a fixed scratch path (FuzzUtil.h).
+    budget=(-runs="${SMOKE_RUNS[$t]}" -seed=$SMOKE_SEED -timeout=300
+      -reload=0 -use_cmp=0)
+    if setarch "$(uname -m)" -R true 2>/dev/null; then
+      runner=(setarch "$(uname -m)" -R)
+    else
+      echo "fuzz.sh: setarch -R is not available: address randomization stays on"
+    fi
+    export ROSE_FUZZ_SCRATCH=/tmp/rose-fuzz-smoke-$t
+    rm -rf "$ROSE_FUZZ_SCRATCH"
     echo "fuzz.sh: $t for ${SMOKE_RUNS[$t]} runs from seed $SMOKE_SEED"
   else
     budget=(-max_total_time="$seconds" -timeout=10)
+    unset ROSE_FUZZ_SCRATCH
     echo "fuzz.sh: $t for ${seconds}s"
   fi
   # -rss_limit_mb and -timeout turn unbounded allocations and hangs into
   # reported failures.
-  if ! "$BUILD/bin/fuzz-$t" "$work" "${budget[@]}" \
+  if ! "${runner[@]}" "$BUILD/bin/fuzz-$t" "$work" "${budget[@]}" \
       -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="fuzz-artifacts/$t/" >"fuzz-artifacts/$t.log" 2>&1; then
     echo "fuzz.sh: $t FAILED; see fuzz-artifacts/$t.log"

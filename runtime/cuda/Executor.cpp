@@ -27,9 +27,10 @@ const char *rose::cuda::precisionName(Precision p) {
 
 static size_t roundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
-CudaExecutor::CudaExecutor(const fb::Function &fn, DeviceCommunicator &comm,
+CudaExecutor::CudaExecutor(const Entry &entry, DeviceCommunicator &comm,
                            Precision precision)
-    : fn(fn), comm(comm), precision(precision), storage(storageOf(precision)) {}
+    : entry(entry), fn(*entry.fn), paramShapes_(paramShapes(*entry.program)),
+      comm(comm), precision(precision), storage(storageOf(precision)) {}
 
 CudaExecutor::~CudaExecutor() {
   if (graph)
@@ -47,9 +48,9 @@ CudaExecutor::~CudaExecutor() {
 }
 
 StatusOr<std::unique_ptr<CudaExecutor>>
-CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
+CudaExecutor::create(const Entry &entry, const RankWeights &weights,
                      DeviceCommunicator &comm, Precision precision) {
-  std::unique_ptr<CudaExecutor> e(new CudaExecutor(fn, comm, precision));
+  std::unique_ptr<CudaExecutor> e(new CudaExecutor(entry, comm, precision));
   ROSE_CUDA(cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking));
   ROSE_CUDA(cublasCreate(&e->blas));
   ROSE_CUDA(cublasSetStream(e->blas, e->stream));
@@ -62,8 +63,9 @@ CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
   // One allocation for every param, each 256-byte aligned.
   size_t es = storageBytes(e->storage), total = 0, largest = 0;
   std::vector<size_t> offsets, counts;
-  for (size_t i = 0; fn.params() && i < fn.params()->size(); ++i) {
-    size_t n = numElements(paramShape(fn, i));
+  std::vector<bool> used = entry.usedParams();
+  for (size_t i = 0; i < used.size(); ++i) {
+    size_t n = used[i] ? numElements(e->paramShapes_[i]) : 0;
     offsets.push_back(total);
     counts.push_back(n);
     total += roundUp(n * es, 256);
@@ -83,7 +85,9 @@ CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
   for (size_t i = 0; status.ok() && i < offsets.size(); ++i) {
     size_t n = counts[i];
     char *dst = static_cast<char *>(e->weightArena) + offsets[i];
-    e->params.push_back(dst);
+    e->params.push_back(used[i] ? dst : nullptr);
+    if (!used[i])
+      continue;
     // Copies go on the executor's stream: a pageable cudaMemcpy on the
     // legacy stream is not ordered before kernels on a non-blocking stream
     // (its last chunk may still be in flight when it returns).
@@ -111,12 +115,7 @@ CudaExecutor::create(const fb::Function &fn, const RankWeights &weights,
 }
 
 void *CudaExecutor::data(int32_t value) const {
-  return static_cast<char *>(arena) +
-         fn.values()->Get(value)->offset_per_token() * batch * seq;
-}
-
-std::vector<int64_t> CudaExecutor::shapeOf(int32_t value) const {
-  return valueShape(fn, value, batch, seq);
+  return static_cast<char *>(arena) + layout.offsets[value];
 }
 
 const void *CudaExecutor::operand(const fb::Operand *o) const {
@@ -125,8 +124,8 @@ const void *CudaExecutor::operand(const fb::Operand *o) const {
   return data(o->value());
 }
 
-std::vector<int64_t> CudaExecutor::operandShape(const fb::Operand *o) const {
-  return rose::operandShape(fn, o, batch, seq);
+const Shape &CudaExecutor::operandShape(const fb::Operand *o) const {
+  return rose::operandShape(layout.shapes, paramShapes_, o);
 }
 
 Status CudaExecutor::prepare(int64_t b, int64_t s) {
@@ -136,10 +135,9 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
     cudaGraphExecDestroy(graph);
     graph = nullptr;
   }
-  // shapeOf() below reads batch and seq; a failed prepare() resets them, so
-  // the next call retries instead of taking a half-sized arena as ready.
-  batch = b;
-  seq = s;
+  // A failed prepare() resets batch and seq, so the next call retries
+  // instead of taking a half-sized arena as ready.
+  batch = seq = 0;
   struct ResetOnFailure {
     CudaExecutor *e;
     bool done = false;
@@ -148,29 +146,28 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
         e->batch = e->seq = 0;
     }
   } guard{this};
+  auto laid = layoutCall(entry, b, s);
+  if (!laid)
+    return laid.status();
+  layout = laid.take();
+  batch = b;
+  seq = s;
   // The plan's byte offsets are for float32 values; narrower storage fits
-  // in the same slots. The loader bounds the peak and the reader b x s; the
-  // product is checked, not assumed.
-  std::optional<int64_t> plan = checkedProduct(
-      std::initializer_list<int64_t>{b, s}, fn.peak_bytes_per_token());
-  if (!plan || *plan > std::numeric_limits<int64_t>::max() - 256)
-    return Status::error("the memory plan of ", fn.peak_bytes_per_token(),
-                         " bytes per token overflows for ", b, "x", s,
-                         " tokens");
-  size_t need = static_cast<size_t>(*plan) + 256;
+  // in the same slots.
+  size_t need = static_cast<size_t>(layout.arenaBytes) + 256;
   if (need > arenaBytes) {
     cudaFree(arena);
     arena = nullptr;
     if (cudaMalloc(&arena, need) != cudaSuccess)
       return Status::error("out of GPU memory: the memory plan needs ", need,
-                           " bytes for ", b * s, " tokens");
+                           " bytes for ", b, "x", s, " tokens");
     arenaBytes = need;
   }
   size_t scratchNeed = 0;
   for (const fb::Op *op : *fn.ops())
-    if (op->kind() == fb::OpKind::AllGather ||
-        op->kind() == fb::OpKind::ReduceScatter) {
-      int32_t v = op->kind() == fb::OpKind::AllGather
+    if (op->attrs_type() == fb::OpAttrs::AllGather ||
+        op->attrs_type() == fb::OpAttrs::ReduceScatter) {
+      int32_t v = op->attrs_type() == fb::OpAttrs::AllGather
                       ? op->results()->Get(0)
                       : op->operands()->Get(0)->value();
       scratchNeed = std::max<size_t>(scratchNeed, numElements(shapeOf(v)) *
@@ -222,34 +219,32 @@ Status CudaExecutor::runOp(const fb::Op &op) {
   auto operands = op.operands();
   int32_t result = op.results()->Get(0);
   void *y = data(result);
-  std::vector<int64_t> outShape = shapeOf(result);
-  auto ints = [&](size_t i) { return op.ints()->Get(i); };
+  const Shape &outShape = shapeOf(result);
   auto in = [&](size_t i) { return operand(operands->Get(i)); };
-  auto inShape = [&](size_t i) { return operandShape(operands->Get(i)); };
+  auto inShape = [&](size_t i) -> const Shape & {
+    return operandShape(operands->Get(i));
+  };
   const std::string layer = op.layer() ? op.layer()->str() : "";
   const size_t es = storageBytes(storage);
   int tp = comm.size(), rank = comm.rank();
 
-  switch (op.kind()) {
-  case fb::OpKind::Embedding: {
-    std::vector<int64_t> table = inShape(0);
-    int64_t shards = ints(0);
+  switch (op.attrs_type()) {
+  case fb::OpAttrs::Embedding: {
+    const Shape &table = inShape(0);
+    int64_t shards = op.attrs_as_Embedding()->vocab_shards();
     embedding(storage, in(0), table[0], table[1],
               static_cast<const int64_t *>(data(operands->Get(1)->value())),
-              batch * seq, shards ? rank * table[0] : 0, shards != 0, y,
-              errorFlag, stream);
+              numElements(inShape(1)), shards ? rank * table[0] : 0,
+              shards != 0, y, errorFlag, stream);
     return Status::success();
   }
-  case fb::OpKind::Positions:
-    positions(static_cast<int64_t *>(y), batch, seq, ints(0), stream);
+  case fb::OpAttrs::Positions:
+    positions(static_cast<int64_t *>(y), outShape[0], outShape[1],
+              op.attrs_as_Positions()->offset(), stream);
     return Status::success();
-  case fb::OpKind::MatMul: {
-    if (operands->Get(1)->param() < 0)
-      return Status::error("'", layer,
-                           "': matmul of two activations is not supported "
-                           "by the CUDA backend");
-    std::vector<int64_t> w = inShape(1);
-    bool transposed = ints(0) != 0;
+  case fb::OpAttrs::MatMul: {
+    const Shape &w = inShape(1);
+    bool transposed = op.attrs_as_MatMul()->transpose_rhs();
     int64_t k = transposed ? w[1] : w[0], n = transposed ? w[0] : w[1];
     int64_t m = numElements(inShape(0)) / k;
     // Row-major y = x w is column-major y^T = w^T x^T.
@@ -268,14 +263,15 @@ Status CudaExecutor::runOp(const fb::Op &op) {
       biasAdd(storage, y, in(2), m, n, stream);
     return Status::success();
   }
-  case fb::OpKind::Add:
-  case fb::OpKind::Sub:
-  case fb::OpKind::Mul:
-  case fb::OpKind::Div: {
-    Binary kind = op.kind() == fb::OpKind::Add   ? Binary::Add
-                  : op.kind() == fb::OpKind::Sub ? Binary::Sub
-                  : op.kind() == fb::OpKind::Mul ? Binary::Mul
-                                                 : Binary::Div;
+  case fb::OpAttrs::Add:
+  case fb::OpAttrs::Sub:
+  case fb::OpAttrs::Mul:
+  case fb::OpAttrs::Div: {
+    fb::OpAttrs k = op.attrs_type();
+    Binary kind = k == fb::OpAttrs::Add   ? Binary::Add
+                  : k == fb::OpAttrs::Sub ? Binary::Sub
+                  : k == fb::OpAttrs::Mul ? Binary::Mul
+                                          : Binary::Div;
     size_t dims = outShape.size();
     if (dims > static_cast<size_t>(kMaxDims))
       return Status::error("'", layer, "': ", dims, " dims (at most ", kMaxDims,
@@ -293,42 +289,49 @@ Status CudaExecutor::runOp(const fb::Op &op) {
            stream);
     return Status::success();
   }
-  case fb::OpKind::LayerNorm: {
+  case fb::OpAttrs::LayerNorm: {
     int64_t dim = outShape.back();
+    if (dim == 0)
+      return Status::success();
     layerNorm(storage, in(0), in(1), in(2), numElements(outShape) / dim, dim,
-              static_cast<float>(op.floats()->Get(0)), y, stream);
+              static_cast<float>(op.attrs_as_LayerNorm()->epsilon()), y,
+              stream);
     return Status::success();
   }
-  case fb::OpKind::Gelu:
-    gelu(storage, in(0), numElements(outShape), ints(0) != 0, y, stream);
+  case fb::OpAttrs::Gelu:
+    gelu(storage, in(0), numElements(outShape), op.attrs_as_Gelu()->tanh(), y,
+         stream);
     return Status::success();
-  case fb::OpKind::Softmax: {
-    int64_t axis = ints(0);
+  case fb::OpAttrs::Softmax: {
+    int64_t axis = op.attrs_as_Softmax()->axis();
     AxisSplit split = splitAtAxis(outShape, axis);
     softmax(storage, in(0), split.outer, outShape[axis], split.inner, y,
             stream);
     return Status::success();
   }
-  case fb::OpKind::Attention: {
-    int64_t heads = ints(0), headDim = outShape.back() / heads;
-    if (!attention(storage, in(0), in(1), in(2), batch, seq, heads, headDim,
-                   ints(1) != 0, static_cast<float>(op.floats()->Get(0)), y,
+  case fb::OpAttrs::Attention: {
+    auto *a = op.attrs_as_Attention();
+    int64_t heads = a->heads(), headDim = outShape.back() / heads;
+    int64_t rows = outShape[0];
+    if (!attention(storage, in(0), in(1), in(2), rows, outShape[1], heads,
+                   headDim, a->causal(), static_cast<float>(a->scale()), y,
                    stream))
       return Status::error("'", layer, "': attention with head dim ", headDim,
-                           " and ", batch, " x ", heads,
+                           " and ", rows, " x ", heads,
                            " batch x heads is not supported by the CUDA "
                            "kernel (head dim <= ",
                            kMaxHeadDim, ", batch x heads <= 65535)");
     return Status::success();
   }
-  case fb::OpKind::Reshape:
+  case fb::OpAttrs::Reshape:
     if (y != in(0))
       ROSE_CUDA(cudaMemcpyAsync(y, in(0), numElements(outShape) * es,
                                 cudaMemcpyDeviceToDevice, stream));
     return Status::success();
-  case fb::OpKind::Transpose: {
-    std::vector<int64_t> shape = inShape(0);
-    std::vector<int64_t> perm(op.ints()->begin(), op.ints()->end());
+  case fb::OpAttrs::Transpose: {
+    const Shape &shape = inShape(0);
+    auto *p = op.attrs_as_Transpose()->perm();
+    std::vector<int64_t> perm(p->begin(), p->end());
     if (shape.size() > static_cast<size_t>(kMaxDims))
       return Status::error("'", layer, "': transpose of ", shape.size(),
                            " dims (at most ", kMaxDims, ")");
@@ -336,21 +339,22 @@ Status CudaExecutor::runOp(const fb::Op &op) {
               perm.data(), y, stream);
     return Status::success();
   }
-  case fb::OpKind::Split: {
-    std::vector<int64_t> shape = inShape(0);
-    int64_t axis = ints(0), offset = 0;
+  case fb::OpAttrs::Split: {
+    auto *a = op.attrs_as_Split();
+    const Shape &shape = inShape(0);
+    int64_t axis = a->axis(), offset = 0;
     for (size_t i = 0; i < op.results()->size(); ++i) {
-      int64_t size = ints(i + 1);
+      int64_t size = a->sizes()->Get(i);
       ROSE_RETURN_IF_ERROR(sliceAxis(in(0), shape, axis, offset, offset + size,
                                      data(op.results()->Get(i)), es, stream));
       offset += size;
     }
     return Status::success();
   }
-  case fb::OpKind::Concat: {
-    int64_t axis = ints(0), offset = 0;
+  case fb::OpAttrs::Concat: {
+    int64_t axis = op.attrs_as_Concat()->axis(), offset = 0;
     for (size_t i = 0; i < operands->size(); ++i) {
-      std::vector<int64_t> shape = inShape(i);
+      const Shape &shape = inShape(i);
       ROSE_RETURN_IF_ERROR(copyAxisRows(in(i), shape[axis], 0, y,
                                         outShape[axis], offset, shape[axis],
                                         splitAtAxis(shape, axis), es, stream));
@@ -358,12 +362,12 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     }
     return Status::success();
   }
-  case fb::OpKind::Slice:
-    return sliceAxis(in(0), inShape(0), ints(0), ints(1), ints(2), y, es,
+  case fb::OpAttrs::Slice: {
+    auto *a = op.attrs_as_Slice();
+    return sliceAxis(in(0), inShape(0), a->axis(), a->start(), a->end(), y, es,
                      stream);
-  case fb::OpKind::Constant:
-    return Status::error("constants are not supported by the CUDA backend");
-  case fb::OpKind::AllReduce: {
+  }
+  case fb::OpAttrs::AllReduce: {
     size_t n = numElements(outShape);
     if (y != in(0))
       ROSE_CUDA(
@@ -371,11 +375,11 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     return comm.allReduceSum(y, n, stream)
         .withContext("'" + layer + "' all_reduce");
   }
-  case fb::OpKind::AllGather: {
+  case fb::OpAttrs::AllGather: {
     // Gather contiguous chunks, then interleave them along `dim`: rank r's
     // chunk row o lands at row o, slot r.
-    std::vector<int64_t> local = inShape(0);
-    int64_t dim = ints(0), outer = 1;
+    const Shape &local = inShape(0);
+    int64_t dim = op.attrs_as_AllGather()->dim(), outer = 1;
     for (int64_t d = 0; d < dim; ++d)
       outer *= local[d];
     int64_t chunk = numElements(local), inner = chunk / outer;
@@ -388,9 +392,9 @@ Status CudaExecutor::runOp(const fb::Op &op) {
           outer, cudaMemcpyDeviceToDevice, stream));
     return Status::success();
   }
-  case fb::OpKind::ReduceScatter: {
-    std::vector<int64_t> full = inShape(0);
-    int64_t dim = ints(0), outer = 1;
+  case fb::OpAttrs::ReduceScatter: {
+    const Shape &full = inShape(0);
+    int64_t dim = op.attrs_as_ReduceScatter()->dim(), outer = 1;
     for (int64_t d = 0; d < dim; ++d)
       outer *= full[d];
     int64_t inner = numElements(full) / outer / tp, chunk = outer * inner;
@@ -402,9 +406,9 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     return comm.reduceScatterSum(scratch, chunk, y, stream)
         .withContext("'" + layer + "' reduce_scatter");
   }
-  case fb::OpKind::ShardSlice: {
-    std::vector<int64_t> full = inShape(0);
-    int64_t dim = ints(0);
+  case fb::OpAttrs::ShardSlice: {
+    const Shape &full = inShape(0);
+    int64_t dim = op.attrs_as_ShardSlice()->dim();
     if (full[dim] % tp != 0)
       return Status::error("'", layer, "': dim ", dim, " of size ", full[dim],
                            " is not divisible by tp=", tp);
@@ -412,6 +416,8 @@ Status CudaExecutor::runOp(const fb::Op &op) {
     return sliceAxis(in(0), full, dim, rank * part, (rank + 1) * part, y, es,
                      stream);
   }
+  default:
+    break;
   }
   return Status::error("unknown op kind");
 }
@@ -420,7 +426,7 @@ Status
 CudaExecutor::enqueue(std::vector<cudaEvent_t> *events,
                       std::vector<std::pair<int32_t, void *>> *checkpoints) {
   ROSE_CUDA(cudaMemsetAsync(errorFlag, 0, 2 * sizeof(int64_t), stream));
-  ROSE_CUDA(cudaMemcpyAsync(data(fn.input()), tokensHost,
+  ROSE_CUDA(cudaMemcpyAsync(data(entry.input()), tokensHost,
                             batch * seq * sizeof(int64_t),
                             cudaMemcpyHostToDevice, stream));
   size_t index = 0;
@@ -430,7 +436,7 @@ CudaExecutor::enqueue(std::vector<cudaEvent_t> *events,
     ROSE_RETURN_IF_ERROR(runOp(*op));
     // A bad launch configuration shows up here, next to the op that made it.
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess)
-      return check(e, fb::EnumNameOpKind(op->kind()))
+      return check(e, opName(*op))
           .withContext(op->layer() ? "'" + op->layer()->str() + "'" : "op");
     if (events)
       ROSE_CUDA(cudaEventRecord((*events)[2 * index + 1], stream));
@@ -456,9 +462,9 @@ Status CudaExecutor::finish() {
   return Status::success();
 }
 
-Status CudaExecutor::run(
-    const int64_t *tokens, int64_t b, int64_t s, std::vector<OpEvent> *trace,
-    std::vector<std::pair<std::string, std::vector<float>>> *checkpoints) {
+Status CudaExecutor::run(const int64_t *tokens, int64_t b, int64_t s,
+                         std::vector<OpEvent> *trace,
+                         std::vector<Checkpoint> *checkpoints) {
   ROSE_RETURN_IF_ERROR(prepare(b, s));
   std::memcpy(tokensHost, tokens, b * s * sizeof(int64_t));
 
@@ -486,8 +492,8 @@ Status CudaExecutor::run(
           check(cudaMemcpy(host.data(), buffer, host.size() * sizeof(float),
                            cudaMemcpyDeviceToHost),
                 "reading a checkpoint");
-      checkpoints->emplace_back(fn.values()->Get(value)->name()->str(),
-                                std::move(host));
+      checkpoints->push_back({fn.values()->Get(value)->name()->str(),
+                              shapeOf(value), std::move(host)});
     }
     cudaFree(buffer);
   }
@@ -497,9 +503,8 @@ Status CudaExecutor::run(
       float start = 0, end = 0;
       cudaEventElapsedTime(&start, events[0], events[2 * i]);
       cudaEventElapsedTime(&end, events[0], events[2 * i + 1]);
-      trace->push_back({fb::EnumNameOpKind(op->kind()),
-                        op->layer() ? op->layer()->str() : "",
-                        op->kind() >= fb::OpKind::AllReduce, start * 1e3,
+      trace->push_back({opName(*op), op->layer() ? op->layer()->str() : "",
+                        op->attrs_type() >= fb::OpAttrs::AllReduce, start * 1e3,
                         (end - start) * 1e3});
       ++i;
     }
@@ -549,11 +554,11 @@ StatusOr<double> CudaExecutor::timeRepeats(int repeats, bool useGraph) {
 }
 
 StatusOr<std::vector<float>> CudaExecutor::output() const {
-  size_t n = numElements(shapeOf(fn.output()));
+  size_t n = numElements(shapeOf(entry.output()));
   std::vector<float> host(n);
   void *buffer = nullptr;
   ROSE_CUDA(cudaMalloc(&buffer, n * sizeof(float)));
-  convert(storage, data(fn.output()), Storage::F32, buffer, n, stream);
+  convert(storage, data(entry.output()), Storage::F32, buffer, n, stream);
   Status status = check(cudaStreamSynchronize(stream), "converting logits");
   if (status.ok())
     status = check(cudaMemcpy(host.data(), buffer, n * sizeof(float),

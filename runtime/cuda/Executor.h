@@ -1,7 +1,7 @@
 //===- Executor.h - runs one rank of a program on a GPU ---------*- C++ -*-===//
 //
 // The CUDA counterpart of runtime/Executor.h: the same program, the same
-// memory plan (one device arena; values at offset_per_token * tokens), the
+// call layout (one device arena planned per binding of the symbols), the
 // rank's weights uploaded once in the run's storage type. GEMMs go to cuBLAS,
 // everything else to Kernels.cu, collectives to a DeviceCommunicator. A run
 // is a sequence of asynchronous launches on one stream, so it can be
@@ -33,7 +33,7 @@ public:
   /// Uploads `weights` to the current device (converted to the storage
   /// type) and sets up cuBLAS on a stream of its own.
   static StatusOr<std::unique_ptr<CudaExecutor>>
-  create(const fb::Function &fn, const RankWeights &weights,
+  create(const Entry &entry, const RankWeights &weights,
          DeviceCommunicator &comm, Precision precision);
   ~CudaExecutor();
 
@@ -42,8 +42,7 @@ public:
   /// checkpoint values as float.
   Status run(const int64_t *tokens, int64_t batch, int64_t seq,
              std::vector<OpEvent> *trace = nullptr,
-             std::vector<std::pair<std::string, std::vector<float>>>
-                 *checkpoints = nullptr);
+             std::vector<Checkpoint> *checkpoints = nullptr);
 
   /// Times `repeats` more runs on the same tokens (the last run()'s), as
   /// one CUDA graph replayed when the communicator allows capture, else as
@@ -52,11 +51,11 @@ public:
 
   /// The last run's output (logits), as float.
   StatusOr<std::vector<float>> output() const;
-  std::vector<int64_t> shapeOf(int32_t value) const;
+  const Shape &shapeOf(int32_t value) const { return layout.shapes[value]; }
   size_t weightBytes() const { return weightBytes_; }
 
 private:
-  CudaExecutor(const fb::Function &fn, DeviceCommunicator &comm,
+  CudaExecutor(const Entry &entry, DeviceCommunicator &comm,
                Precision precision);
   Status prepare(int64_t batch, int64_t seq);
   Status enqueue(std::vector<cudaEvent_t> *events,
@@ -65,9 +64,12 @@ private:
   Status finish();
   void *data(int32_t value) const;
   const void *operand(const fb::Operand *o) const;
-  std::vector<int64_t> operandShape(const fb::Operand *o) const;
+  const Shape &operandShape(const fb::Operand *o) const;
 
+  Entry entry;
   const fb::Function &fn;
+  std::vector<Shape> paramShapes_;
+  CallLayout layout;
   DeviceCommunicator &comm;
   Precision precision;
   Storage storage;
@@ -76,7 +78,7 @@ private:
   void *blasWorkspace = nullptr;
   void *weightArena = nullptr;
   size_t weightBytes_ = 0;
-  std::vector<const void *> params;
+  std::vector<const void *> params; // null for params the entry never reads
   int64_t batch = 0, seq = 0;
   void *arena = nullptr;
   size_t arenaBytes = 0;

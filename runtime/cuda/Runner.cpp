@@ -16,10 +16,13 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                                           const RunRequest &req,
                                           const CudaRunOptions &options,
                                           CudaRunInfo *info) {
-  const fb::Function &fn = *req.function;
+  const Entry &fn = req.entry;
   ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
                                      program.root().vocab_size()));
-  int tp = static_cast<int>(fn.tp());
+  if (fn.program->mesh()->size() != 1)
+    return Status::error("a mesh of ", fn.program->mesh()->size(),
+                         " axes: this runtime runs 1-D meshes");
+  int tp = static_cast<int>(fn.ranks());
   std::chrono::seconds timeout(req.timeoutSeconds);
 
   int devices = 0;

@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string path = rose::fuzz::writeScratch("model.onnx", data, size);
-  mlir::MLIRContext context;
+  // Single-threaded: a thread pool makes coverage, so seeded runs, vary.
+  mlir::MLIRContext context(mlir::MLIRContext::Threading::DISABLED);
   mlir::ScopedDiagnosticHandler quiet(
       &context, [](mlir::Diagnostic &) { return mlir::success(); });
   auto module = mlir::rose::importOnnx(

@@ -18,23 +18,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto program = rose::Program::load(path);
   if (!program)
     return 0;
-  const rose::fb::Function &fn = (*program)->main();
+  rose::Entry fn = (*program)->main();
   // Keep runs small: the point is bounds, not throughput.
   std::optional<int64_t> elements = 0;
-  if (fn.params())
-    for (const rose::fb::Param *p : *fn.params()) {
-      std::optional<int64_t> n = rose::checkedProduct(*p->shape());
+  std::vector<bool> used = fn.usedParams();
+  for (size_t i = 0; i < used.size(); ++i)
+    if (used[i]) {
+      std::optional<int64_t> n = rose::checkedProduct(*fn.param(i)->shape());
       elements = elements && n ? rose::checkedAdd(*elements, *n) : std::nullopt;
     }
-  if (fn.tp() > 4 || !elements || *elements > (1 << 22) ||
-      fn.peak_bytes_per_token() > (1 << 24))
+  auto layout = rose::layoutCall(fn, 1, 2);
+  if (fn.ranks() > 4 || fn.program->mesh()->size() != 1 || !elements ||
+      *elements > (1 << 22) || !layout || layout->arenaBytes > (1 << 24))
     return 0;
   auto weights = rose::RankWeights::zeros(fn);
   int64_t vocab = (*program)->root().vocab_size();
   std::vector<int64_t> tokens = {0, vocab > 1 ? 1 : 0};
-  rose::LocalGroup group(static_cast<int>(fn.tp()), std::chrono::seconds(10));
+  rose::LocalGroup group(static_cast<int>(fn.ranks()),
+                         std::chrono::seconds(10));
   std::vector<std::thread> ranks;
-  for (int r = 0; r < fn.tp(); ++r)
+  for (int r = 0; r < fn.ranks(); ++r)
     ranks.emplace_back([&, r] {
       auto comm = group.communicator(r);
       rose::Executor executor(fn, weights, *comm);

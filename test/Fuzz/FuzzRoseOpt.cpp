@@ -17,7 +17,8 @@
 #include "mlir/Pass/PassManager.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  mlir::MLIRContext context;
+  // Single-threaded: a thread pool makes coverage, so seeded runs, vary.
+  mlir::MLIRContext context(mlir::MLIRContext::Threading::DISABLED);
   context.loadDialect<mlir::rose::RoseDialect, mlir::func::FuncDialect>();
   mlir::ScopedDiagnosticHandler quiet(
       &context, [](mlir::Diagnostic &) { return mlir::success(); });

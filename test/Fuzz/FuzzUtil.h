@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,9 +12,17 @@
 namespace rose::fuzz {
 
 /// A per-process scratch directory: the parsers under test read files.
+/// ROSE_FUZZ_SCRATCH names it (the seeded smoke in scripts/fuzz.sh sets a
+/// fixed one: paths end up in error messages and hashed names, so a path that
+/// differs from run to run would make coverage, and so the inputs a seeded
+/// run explores, differ too); otherwise it is per pid.
 inline const std::string &scratchDir() {
   static const std::string dir = [] {
-    std::string d = "/tmp/rose-fuzz-" + std::to_string(::getpid());
+    std::string d;
+    if (const char *fixed = std::getenv("ROSE_FUZZ_SCRATCH"))
+      d = fixed;
+    else
+      d = "/tmp/rose-fuzz-" + std::to_string(::getpid());
     ::mkdir(d.c_str(), 0700);
     return d;
   }();

@@ -44,6 +44,16 @@ static cl::opt<std::string> planFile("plan-file", cl::init(""),
                                      cl::desc("JSON plan (with --plan=file)"));
 static cl::opt<bool> vocabParallel("vocab-parallel", cl::init(false),
                                    cl::desc("vocab-parallel token embedding"));
+static cl::opt<std::string> lmHead(
+    "lm-head", cl::init("gather"),
+    cl::desc("gather (whole logits on every rank) | sharded (logits stay "
+             "split over the vocab: loss parallel, rose-run --loss without "
+             "gathering)"));
+static cl::opt<bool> sequenceParallel(
+    "sequence-parallel", cl::init(false),
+    cl::desc("sequence parallelism: norms and residuals split on the "
+             "sequence (reduce_scatter + all_gather instead of all_reduce); "
+             "seq must be divisible by tp at run time"));
 static cl::opt<std::string> weightsOut(
     "weights", cl::init(""),
     cl::desc("ONNX input: where to write the weights (default: the output "
@@ -161,6 +171,8 @@ int main(int argc, char **argv) {
   options.plan = plan.getValue();
   options.planFile = planFile.getValue();
   options.vocabParallel = vocabParallel.getValue();
+  options.sequenceParallel = sequenceParallel.getValue();
+  options.lmHead = lmHead.getValue();
   PassManager pm(&context);
   if (!shardedFor)
     mlir::rose::buildTPPipeline(pm, options);

@@ -26,6 +26,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -204,11 +205,19 @@ int main(int argc, char **argv) {
     return fail(weights.status().message());
 
   RunRequest request;
-  request.function = &(*program)->main();
+  request.entry = (*program)->main();
   request.weights = *weights;
   request.threads = threads;
   request.trace = !profilePath.empty();
   request.checkpoints = !checkAgainst.empty();
+  request.loss = loss;
+  // Vocab-sharded logits are gathered only when whole logits are needed.
+  request.logits = !outPath.empty() || !checkAgainst.empty();
+  bool vocabSharded = request.entry.fn->logits_vocab_shards() > 0;
+  if (cuda && vocabSharded)
+    return fail(programPath + ": vocab-sharded logits (rose-compile "
+                              "--lm-head sharded) run on the CPU backend for "
+                              "now");
   if (!tokensPath.empty()) {
     auto tokens = readTokensNpy(tokensPath, request.batch, request.seq);
     if (!tokens)
@@ -268,36 +277,54 @@ int main(int argc, char **argv) {
   int64_t vocab = result->shape.back();
 
   if (!checkAgainst.empty()) {
-    const fb::Function *dense = (*program)->dense();
+    std::optional<Entry> dense = (*program)->entry("dense");
     if (!dense)
       return fail(programPath + ": has no dense program (compiled with "
                                 "--no-dense or tp=1)");
     RunRequest denseRequest = request;
-    denseRequest.function = dense;
+    denseRequest.entry = *dense;
     denseRequest.trace = false;
     auto reference = runOn(denseRequest, false);
     if (!reference)
       return fail(reference.status().message());
-    auto maxDiff = [](const std::vector<float> &a,
-                      const std::vector<float> &b) {
-      double d = a.size() == b.size() ? 0.0 : INFINITY;
-      for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-        d = std::max<double>(d, std::fabs(a[i] - b[i]));
-      return d;
+    // A sequence-parallel checkpoint holds rank 0's chunk of each split dim:
+    // compare it with the same leading block of the dense value.
+    auto maxDiff = [](const Shape &shape, const std::vector<float> &a,
+                      const Shape &denseShape, const std::vector<float> &b) {
+      if (shape.size() != denseShape.size())
+        return double(INFINITY);
+      for (size_t d = 0; d < shape.size(); ++d)
+        if (shape[d] > denseShape[d])
+          return double(INFINITY);
+      double diff = 0.0;
+      std::vector<int64_t> index(shape.size(), 0);
+      for (size_t i = 0; i < a.size(); ++i) {
+        int64_t flat = 0;
+        for (size_t d = 0; d < shape.size(); ++d)
+          flat = flat * denseShape[d] + index[d];
+        diff = std::max<double>(diff, std::fabs(a[i] - b[flat]));
+        for (size_t d = shape.size(); d-- > 0;)
+          if (++index[d] < shape[d])
+            break;
+          else
+            index[d] = 0;
+      }
+      return diff;
     };
     std::string firstBad;
     std::cout << "check against dense (tolerance " << tolerance << "):\n";
     for (size_t i = 0;
          i < result->checkpoints.size() && i < reference->checkpoints.size();
          ++i) {
-      double d = maxDiff(result->checkpoints[i].second,
-                         reference->checkpoints[i].second);
-      std::cout << "  " << result->checkpoints[i].first << ": max abs diff "
-                << d << "\n";
+      const Checkpoint &c = result->checkpoints[i],
+                       &dense = reference->checkpoints[i];
+      double d = maxDiff(c.shape, c.data, dense.shape, dense.data);
+      std::cout << "  " << c.name << ": max abs diff " << d << "\n";
       if (!(d <= tolerance) && firstBad.empty())
-        firstBad = result->checkpoints[i].first;
+        firstBad = c.name;
     }
-    double d = maxDiff(result->logits, reference->logits);
+    double d = maxDiff(result->shape, result->logits, reference->shape,
+                       reference->logits);
     std::cout << "  logits: max abs diff " << d << "\n";
     if (!(d <= tolerance) && firstBad.empty())
       firstBad = "logits";
@@ -325,19 +352,34 @@ int main(int argc, char **argv) {
   if (!quiet) {
     std::cout << "next-token argmax:";
     for (int64_t b = 0; b < request.batch; ++b) {
+      if (vocabSharded) {
+        std::cout << " " << result->argmax[b];
+        continue;
+      }
       const float *row =
           result->logits.data() + ((b + 1) * request.seq - 1) * vocab;
       std::cout << " " << (std::max_element(row, row + vocab) - row);
     }
     std::cout << "\n";
     if (loss) {
-      int64_t count = 0;
-      double l = nextTokenLoss(result->logits, vocab, request.tokens,
-                               request.batch, request.seq, count);
-      std::cout << "mean next-token cross entropy: " << l << " (" << count
+      int64_t count = result->predictions;
+      double l = vocabSharded
+                     ? result->loss
+                     : nextTokenLoss(result->logits, vocab, request.tokens,
+                                     request.batch, request.seq, count);
+      std::cout << "mean next-token cross entropy: " << std::setprecision(9)
+                << l << std::setprecision(6) << " (" << count
                 << " predictions)\n";
     }
-    std::cout << "tp=" << (*program)->main().tp() << ", " << request.batch
+    if (vocabSharded)
+      std::cout << "loss parallel: " << result->lossParallelBytes
+                << " bytes per rank for the loss and argmax, instead of "
+                << result->gatherBytes << " to gather the logits"
+                << (request.logits ? " (gathered anyway for --out or "
+                                     "--check-against)"
+                                   : "")
+                << "\n";
+    std::cout << "tp=" << (*program)->main().ranks() << ", " << request.batch
               << "x" << request.seq << " tokens: load "
               << result->loadSeconds * 1e3 << " ms, run "
               << result->runSeconds * 1e3 << " ms\n";
