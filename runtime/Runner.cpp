@@ -24,23 +24,41 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
   // Fail before any rank starts on a call the program cannot lay out.
   if (auto layout = layoutCall(fn, req.batch, req.seq); !layout)
     return layout.status();
+  // One rank per process (mpirun): this process runs its rank alone.
+  std::unique_ptr<Communicator> processComm;
+  if (req.processComm) {
+    auto made = req.processComm();
+    if (!made)
+      return made.status();
+    processComm = made.take();
+  }
   int threads = req.threads > 0
                     ? req.threads
                     : static_cast<int>(std::thread::hardware_concurrency());
-  // Each rank is a thread; the BLAS thread budget is split across them.
-  cpu::setBlasThreads(std::max(1, threads / tp));
+  // The BLAS thread budget is split across the ranks (threads of this
+  // process, or processes assumed to share the machine).
+  cpu::setBlasThreads(
+      std::max(1, processComm && req.threads > 0 ? threads : threads / tp));
 
   size_t totalBytes = paramBytes(fn, *req.weights);
   std::atomic<size_t> loaded{0};
 
   LocalGroup group(tp, std::chrono::seconds(req.timeoutSeconds));
+  auto barrier = [&](Communicator &comm) {
+    if (!processComm)
+      return group.barrier();
+    float token = 0.0f; // an all_reduce of one float is a barrier
+    return comm.allReduceSum(&token, 1);
+  };
   RunResult result;
   result.traces.resize(tp);
   std::mutex progressMutex;
   auto start = std::chrono::steady_clock::now();
   std::atomic<int64_t> loadDoneNs{0};
   auto rankMain = [&](int rank) -> Status {
-    std::unique_ptr<Communicator> comm = group.communicator(rank);
+    std::unique_ptr<Communicator> owned =
+        processComm ? nullptr : group.communicator(rank);
+    Communicator *comm = processComm ? processComm.get() : owned.get();
     auto progress = [&](size_t bytes) {
       size_t done = loaded += bytes;
       if (req.loadProgress) {
@@ -54,7 +72,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       return weights.status();
     }
     // Every rank waits for the others to load before timing the run.
-    ROSE_RETURN_IF_ERROR(group.barrier());
+    ROSE_RETURN_IF_ERROR(barrier(*comm));
     if (rank == 0)
       loadDoneNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - start)
@@ -109,7 +127,8 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
   };
   std::vector<int> ranks;
   for (int r = 0; r < tp; ++r)
-    ranks.push_back(r);
+    if (!processComm || r == processComm->rank())
+      ranks.push_back(r);
   ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -28,6 +28,9 @@ struct RunRequest {
   /// and --check-against.
   bool logits = true;
   std::function<void(size_t, size_t)> loadProgress; // (bytes done, total)
+  /// Set when this process is one rank of a multi-process launch (mpirun):
+  /// makes the process's communicator; the process runs that rank alone.
+  std::function<StatusOr<std::unique_ptr<Communicator>>()> processComm;
 };
 
 struct RunResult {

@@ -64,12 +64,12 @@ for t in "${targets[@]}"; do
     else
       echo "fuzz.sh: setarch -R is not available: address randomization stays on"
     fi
-    export ROSE_FUZZ_SCRATCH=/tmp/rose-fuzz-smoke-$t
+    export ROSE_FUZZ_SCRATCH=/tmp/rose-fuzz-smoke-$t ROSE_FUZZ_DETERMINISTIC=1
     rm -rf "$ROSE_FUZZ_SCRATCH"
     echo "fuzz.sh: $t for ${SMOKE_RUNS[$t]} runs from seed $SMOKE_SEED"
   else
     budget=(-max_total_time="$seconds" -timeout=10)
-    unset ROSE_FUZZ_SCRATCH
+    unset ROSE_FUZZ_SCRATCH ROSE_FUZZ_DETERMINISTIC
     echo "fuzz.sh: $t for ${seconds}s"
   fi
   # -rss_limit_mb and -timeout turn unbounded allocations and hangs into

@@ -13,6 +13,8 @@ PACKAGES=(
   # Libraries shared by compiler and runtime.
   nlohmann-json3-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
   libopenblas-dev libopenblas0-pthread
+  # CPU ranks as processes (mpirun) and their collectives.
+  libopenmpi-dev openmpi-bin
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-onnx python3-numpy

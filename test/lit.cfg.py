@@ -54,6 +54,14 @@ if config.rose_enable_cuda:
 if config.rose_enable_cuda and _has_gpu():
     config.available_features.add("cuda")
 
+# CPU ranks as processes: rose-run built with MPI and mpirun on PATH. CI
+# installs both (scripts/setup.sh), so there a missing one is fatal too.
+if config.rose_enable_mpi and shutil.which("mpirun"):
+    config.available_features.add("mpi")
+elif os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    lit_config.fatal("CI=true but rose-run was built without MPI or mpirun is missing: "
+                     "the multi-process tests would not run")
+
 # The reference math (all of E2E/ and Frontend/) needs Debian's PyTorch. Locally
 # a machine without it runs a smaller suite (those tests are UNSUPPORTED); under
 # CI=true that would silently shrink the gate, so it is a fatal error instead.

@@ -11,6 +11,7 @@
 #include "runtime/Executor.h"
 #include "runtime/Program.h"
 
+#include <cstdlib>
 #include <thread>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -28,8 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       elements = elements && n ? rose::checkedAdd(*elements, *n) : std::nullopt;
     }
   auto layout = rose::layoutCall(fn, 1, 2);
-  if (fn.ranks() > 4 || fn.program->mesh()->size() != 1 || !elements ||
-      *elements > (1 << 22) || !layout || layout->arenaBytes > (1 << 24))
+  // The gate's seeded smoke (ROSE_FUZZ_DETERMINISTIC) executes one-rank
+  // programs only: ranks as threads hit code in an order the scheduler picks
+  // (which rank sees an abort first), so coverage, and the inputs explored,
+  // would vary from run to run. Random fuzzing executes every program.
+  static const bool oneRank = std::getenv("ROSE_FUZZ_DETERMINISTIC") != nullptr;
+  if (fn.ranks() > (oneRank ? 1 : 4) || fn.program->mesh()->size() != 1 ||
+      !elements || *elements > (1 << 22) || !layout ||
+      layout->arenaBytes > (1 << 24))
     return 0;
   auto weights = rose::RankWeights::zeros(fn);
   int64_t vocab = (*program)->root().vocab_size();

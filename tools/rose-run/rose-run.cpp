@@ -17,6 +17,9 @@
 #include "runtime/Program.h"
 #include "runtime/Rendezvous.h"
 #include "runtime/Runner.h"
+#ifdef ROSE_HAVE_MPI
+#include "runtime/comm/MpiCommunicator.h"
+#endif
 #ifdef ROSE_HAVE_CUDA
 #include "runtime/cuda/Runner.h"
 #endif
@@ -102,7 +105,7 @@ Status writeTrace(const std::string &path, const RunResult &result) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int runMain(int argc, char **argv) {
   CLI::App app{"rose-run: run a model compiled by rose-compile"};
   std::string programPath, tokensPath, promptIds, outPath,
       backend = "cpu", weightsPath, checkAgainst, profilePath;
@@ -175,15 +178,28 @@ int main(int argc, char **argv) {
   auto processEnv = processGroupFromEnv();
   if (!processEnv)
     return fail(processEnv.status().message());
+  // Every rank of a launch runs the same collectives: what the run computes
+  // is decided here, before the non-reporting ranks drop their outputs.
+  const bool computeLoss = loss;
+  const bool wholeLogits = !outPath.empty() || !checkAgainst.empty();
   std::optional<ProcessGroupEnv> process;
   // On CUDA any launch variables select the process path (NCCL), even for a
-  // world of one; on the CPU a world of one is an ordinary run.
+  // world of one; on the CPU a world of one is an ordinary run, and more
+  // ranks are processes under mpirun with collectives over MPI.
   if (*processEnv && (cuda || (*processEnv)->size > 1)) {
     process = **processEnv;
-    if (!cuda)
+    if (!cuda && process->source.rfind("OMPI_", 0) != 0)
       return fail(process->source + " says this is one of " +
                   std::to_string(process->size) +
-                  " processes; multi-process runs need --backend cuda");
+                  " processes; CPU ranks as processes run under mpirun "
+                  "(Open MPI), or use --backend cuda");
+#ifndef ROSE_HAVE_MPI
+    if (!cuda)
+      return fail("mpirun says this is one of " +
+                  std::to_string(process->size) +
+                  " processes, but this rose-run was built without MPI "
+                  "(install libopenmpi-dev and reconfigure)");
+#endif
     if (!checkAgainst.empty() && process->size > 1)
       return fail("--check-against needs a single-process run");
     // Only rank 0 reports and writes files.
@@ -210,9 +226,9 @@ int main(int argc, char **argv) {
   request.threads = threads;
   request.trace = !profilePath.empty();
   request.checkpoints = !checkAgainst.empty();
-  request.loss = loss;
+  request.loss = computeLoss;
   // Vocab-sharded logits are gathered only when whole logits are needed.
-  request.logits = !outPath.empty() || !checkAgainst.empty();
+  request.logits = wholeLogits;
   bool vocabSharded = request.entry.fn->logits_vocab_shards() > 0;
   if (cuda && vocabSharded)
     return fail(programPath + ": vocab-sharded logits (rose-compile "
@@ -245,6 +261,14 @@ int main(int argc, char **argv) {
   };
 
   request.timeoutSeconds = timeout;
+#ifdef ROSE_HAVE_MPI
+  if (process && !cuda) {
+    int ranks = static_cast<int>(request.entry.ranks());
+    request.processComm = [ranks, timeout] {
+      return mpiCommunicator(ranks, std::chrono::seconds(timeout));
+    };
+  }
+#endif
 #ifdef ROSE_HAVE_CUDA
   cuda::CudaRunOptions cudaOptions;
   cudaOptions.precision = dtype == "tf32"   ? cuda::Precision::TF32
@@ -274,7 +298,7 @@ int main(int argc, char **argv) {
   auto result = runOn(request, true);
   if (!result)
     return fail(result.status().message());
-  int64_t vocab = result->shape.back();
+  int64_t vocab = result->shape.empty() ? 0 : result->shape.back();
 
   if (!checkAgainst.empty()) {
     std::optional<Entry> dense = (*program)->entry("dense");
@@ -399,4 +423,13 @@ int main(int argc, char **argv) {
 #endif
   }
   return 0;
+}
+
+int main(int argc, char **argv) {
+  int status = runMain(argc, argv);
+#ifdef ROSE_HAVE_MPI
+  // Under mpirun: a failed rank aborts the job, so the others stop at once.
+  mpiShutdown(status != 0);
+#endif
+  return status;
 }
