@@ -70,7 +70,8 @@ $py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_na
 
 echo "== build: runtime alone, CUDA on"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROSE_BUILD_COMPILER=OFF \
-  -DROSE_BUILD_TESTS=OFF -DROSE_ENABLE_CUDA=ON \
+  -DROSE_BUILD_TESTS=OFF -DROSE_ENABLE_CUDA=ON -DROSE_BUILD_CUDA_KERNEL_TESTS=ON \
+  -DROSE_GTEST_SOURCE="$PWD/$BUNDLE/third_party/googletest" \
   -DROSE_THIRD_PARTY_INCLUDE="$PWD/$BUNDLE/third_party/include" >"$BUILD.log" 2>&1 &&
   cmake --build "$BUILD" >>"$BUILD.log" 2>&1 ||
   { tail -40 "$BUILD.log"; echo "gpu-check: build failed"; exit 1; }
@@ -79,6 +80,22 @@ echo "built $run"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+echo "== per-kernel checks: each CUDA kernel vs the CPU kernel, fp32/bf16/fp16"
+# First, so a broken kernel is named in seconds before the model checks.
+if [ -x "$BUILD/bin/rose-cuda-kernel-tests" ]; then
+  "$BUILD/bin/rose-cuda-kernel-tests" >"$tmp/kernels.txt" 2>&1
+  while read -r line; do
+    case "$line" in
+    "[       OK ] "*) pass "kernel ${line#\[       OK \] }" ;;
+    "[  FAILED  ] "*" ms)") fail "kernel ${line#\[  FAILED  \] }" ;;
+    "[  SKIPPED ] "*" ms)") fail "kernel ${line#\[  SKIPPED \] } skipped on a GPU machine" ;;
+    esac
+  done <"$tmp/kernels.txt"
+  grep -E "Failure|max abs diff" "$tmp/kernels.txt" | head -20
+else
+  fail "per-kernel tests were not built (see $BUILD.log)"
+fi
 
 # Tolerances come from measured noise, not from habit: for each model and
 # precision, PyTorch on this GPU computes the same logits at that precision,

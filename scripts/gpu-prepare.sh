@@ -24,6 +24,9 @@ mkdir -p "$OUT/third_party/include" "$OUT/third_party/bin" "$OUT/models"
 cp -r /usr/include/nlohmann /usr/include/flatbuffers /usr/include/CLI \
   "$OUT/third_party/include/"
 cp "$(command -v flatc)" "$OUT/third_party/bin/"
+# GoogleTest sources (Debian's libgtest-dev ships them) for the per-kernel
+# CUDA tests: the GPU machine has no GTest package.
+cp -r /usr/src/googletest "$OUT/third_party/googletest"
 
 export PYTHONPATH="$PWD/test/lib"
 py=/usr/bin/python3
