@@ -62,7 +62,11 @@ static Status writeAll(int fd, const void *data, size_t size,
 
 Status rose::writeFileAtomically(const std::string &path,
                                  const std::vector<ByteChunk> &chunks) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // Fixed width, so the name's length does not depend on the pid (a seeded
+  // fuzz run must take the same string paths in every process).
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), ".tmp.%010d", int(::getpid()));
+  std::string tmp = path + suffix;
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return Status::error(path, ": cannot write: ", std::strerror(errno));

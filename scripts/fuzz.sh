@@ -53,12 +53,12 @@ for t in "${targets[@]}"; do
     # The same inputs on every run of a commit: a fixed seed and count; no
     # time limits (a slow input on a loaded machine must not fail the gate;
     # -timeout stays as a hang detector only); no -reload (a timer re-reads
-    # the corpus); no compare tracing (-use_cmp feeds compared values, which
+    # the corpus); no compare or memmem tracing (-use_cmp feeds compared values, which
     # include heap addresses, into mutations); the address space without
     # randomization (hash tables keyed by pointers in instrumented code change
     # coverage); and a fixed scratch path (FuzzUtil.h).
     budget=(-runs="${SMOKE_RUNS[$t]}" -seed=$SMOKE_SEED -timeout=300
-      -reload=0 -use_cmp=0)
+      -reload=0 -use_cmp=0 -use_memmem=0)
     if setarch "$(uname -m)" -R true 2>/dev/null; then
       runner=(setarch "$(uname -m)" -R)
     else
