@@ -205,7 +205,7 @@ Status Executor::runOp(const fb::Op &op) {
 Status Executor::run(const int64_t *tokens, int64_t b, int64_t s,
                      std::vector<OpEvent> *trace,
                      std::vector<Checkpoint> *checkpoints) {
-  if (b != batch || s != seq || !arena) {
+  if (b != batch || s != seq) {
     auto laid = layoutCall(entry, b, s);
     if (!laid)
       return laid.status();

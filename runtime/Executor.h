@@ -40,6 +40,14 @@ public:
              std::vector<OpEvent> *trace = nullptr,
              std::vector<Checkpoint> *checkpoints = nullptr);
 
+  /// Takes a layout already made for batch x seq (the runner checks the
+  /// call before the ranks start), so run() does not lay it out again.
+  void useLayout(CallLayout laid, int64_t b, int64_t s) {
+    layout = std::move(laid);
+    batch = b;
+    seq = s;
+  }
+
   const float *floatData(int32_t value) const;
   const Shape &shapeOf(int32_t value) const { return layout.shapes[value]; }
 

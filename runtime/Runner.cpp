@@ -22,7 +22,8 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
                          " axes: this runtime runs 1-D meshes");
   int tp = static_cast<int>(fn.ranks());
   // Fail before any rank starts on a call the program cannot lay out.
-  if (auto layout = layoutCall(fn, req.batch, req.seq); !layout)
+  auto layout = layoutCall(fn, req.batch, req.seq);
+  if (!layout)
     return layout.status();
   // One rank per process (mpirun): this process runs its rank alone.
   std::unique_ptr<Communicator> processComm;
@@ -78,6 +79,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
                        std::chrono::steady_clock::now() - start)
                        .count();
     Executor executor(fn, *weights, *comm);
+    executor.useLayout(*layout, req.batch, req.seq);
     auto runStart = std::chrono::steady_clock::now();
     Status status = executor.run(
         req.tokens.data(), req.batch, req.seq,

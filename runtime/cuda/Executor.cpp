@@ -137,7 +137,6 @@ Status CudaExecutor::prepare(int64_t b, int64_t s) {
   }
   // A failed prepare() resets batch and seq, so the next call retries
   // instead of taking a half-sized arena as ready.
-  batch = seq = 0;
   struct ResetOnFailure {
     CudaExecutor *e;
     bool done = false;
