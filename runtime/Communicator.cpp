@@ -50,12 +50,15 @@ public:
   LocalCommunicator(LocalGroup &group, int rank) : group(group), r(rank) {}
   int rank() const override { return r; }
   int size() const override { return group.size; }
+  const char *name() const override { return "threads"; }
 
-  Status allReduceSum(float *data, size_t n) override {
-    return allReduce(data, n, [](float a, float b) { return a + b; });
+  Status allReduceSum(void *data, size_t n) override {
+    return allReduce(static_cast<float *>(data), n,
+                     [](float a, float b) { return a + b; });
   }
-  Status allReduceMax(float *data, size_t n) override {
-    return allReduce(data, n, [](float a, float b) { return std::max(a, b); });
+  Status allReduceMax(void *data, size_t n) override {
+    return allReduce(static_cast<float *>(data), n,
+                     [](float a, float b) { return std::max(a, b); });
   }
 
   /// Each rank reduces its share of elements over the ranks in order 0..N-1
@@ -78,7 +81,9 @@ public:
     return group.barrier();
   }
 
-  Status allGather(const float *in, size_t n, float *out) override {
+  Status allGather(const void *input, size_t n, void *output) override {
+    const float *in = static_cast<const float *>(input);
+    float *out = static_cast<float *>(output);
     group.inputs[r] = in;
     ROSE_RETURN_IF_ERROR(group.barrier());
     for (int k = 0; k < group.size; ++k)
@@ -86,7 +91,9 @@ public:
     return group.barrier();
   }
 
-  Status reduceScatterSum(const float *in, size_t n, float *out) override {
+  Status reduceScatterSum(const void *input, size_t n, void *output) override {
+    const float *in = static_cast<const float *>(input);
+    float *out = static_cast<float *>(output);
     group.inputs[r] = in;
     ROSE_RETURN_IF_ERROR(group.barrier());
     for (size_t i = 0; i < n; ++i) {

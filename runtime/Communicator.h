@@ -13,22 +13,33 @@
 
 namespace rose {
 
-/// Collectives over the ranks of one TP group, on contiguous float buffers
-/// (the executor permutes dims so the exchanged chunks are contiguous).
-/// Sums are computed in rank order 0..N-1 so results are deterministic.
+/// Collectives over the ranks of one group, on contiguous buffers of the
+/// backend's stored floats (the executor permutes dims so the exchanged
+/// chunks are contiguous). One interface for every transport: threads of
+/// this process and MPI on host float32 buffers, NCCL and the shared-GPU
+/// group on device buffers, ordered on the stream they were made for.
+/// Sums are computed in rank order 0..N-1, so results are deterministic.
 class Communicator {
 public:
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  /// "threads", "mpi", "nccl", "shared-gpu".
+  virtual const char *name() const = 0;
   /// data[0..n) <- sum over ranks of data[0..n).
-  virtual Status allReduceSum(float *data, size_t n) = 0;
+  virtual Status allReduceSum(void *data, size_t n) = 0;
   /// data[0..n) <- max over ranks of data[0..n).
-  virtual Status allReduceMax(float *data, size_t n) = 0;
+  virtual Status allReduceMax(void *data, size_t n) = 0;
   /// out[r * n .. (r + 1) * n) <- rank r's in[0..n).
-  virtual Status allGather(const float *in, size_t n, float *out) = 0;
+  virtual Status allGather(const void *in, size_t n, void *out) = 0;
   /// out[0..n) <- sum over ranks of in[rank * n .. (rank + 1) * n).
-  virtual Status reduceScatterSum(const float *in, size_t n, float *out) = 0;
+  virtual Status reduceScatterSum(const void *in, size_t n, void *out) = 0;
+  /// True when collectives only enqueue work (never block the host), so a
+  /// whole call can be captured and replayed (CUDA graphs).
+  virtual bool capturable() const { return false; }
+  /// Waits until the collectives issued so far completed. Fails, instead of
+  /// hanging, when one reports an error or exceeds the timeout.
+  virtual Status synchronize() { return Status::success(); }
   /// Wakes every rank blocked in a collective with an error: a rank that
   /// failed must not leave the others waiting forever.
   virtual void abort(const std::string &why) = 0;

@@ -1,129 +1,199 @@
-//===- Executor.cpp - runs one rank of a program on the CPU
-//----------------===//
+//===- Executor.cpp - runs one rank of a program on a backend -------------===//
 #include "runtime/Executor.h"
-#include "runtime/CheckedMath.h"
-#include "runtime/cpu/Kernels.h"
-
-#include <chrono>
-#include <cstring>
-#include <limits>
+#include "runtime/Shape.h"
 
 using namespace rose;
-using cpu::Shape;
 
-Executor::Executor(const Entry &entry, const RankWeights &weights,
-                   Communicator &comm)
-    : entry(entry), weights(weights), comm(comm),
-      params(paramShapes(*entry.program)) {}
+Executor::Executor(const Entry &entry, Backend &backend, Communicator &comm)
+    : entry_(entry), backend(backend), comm(comm),
+      paramShapes_(paramShapes(*entry.program)) {}
 
-uint8_t *Executor::data(int32_t value) const {
-  return arena.get() + layout.offsets[value];
+StatusOr<std::unique_ptr<Executor>> Executor::create(const Entry &entry,
+                                                     const RankWeights &weights,
+                                                     Backend &backend,
+                                                     Communicator &comm) {
+  std::unique_ptr<Executor> e(new Executor(entry, backend, comm));
+  auto placed = backend.placeParams(entry, weights);
+  if (!placed)
+    return placed.status();
+  e->params = placed.take();
+  for (size_t i = 0; i < e->params.size(); ++i)
+    if (e->params[i])
+      e->paramBytes_ +=
+          numElements(e->paramShapes_[i]) * storageBytes(backend.storage());
+  return e;
 }
 
-const float *Executor::floatData(int32_t value) const {
-  return reinterpret_cast<const float *>(data(value));
+void *Executor::data(int32_t value) const {
+  return static_cast<char *>(arena.get()) + layout.offsets[value];
 }
 
-const float *Executor::operand(const fb::Operand *o) const {
+const void *Executor::operand(const fb::Operand *o) const {
   if (o->param() >= 0)
-    return weights.param(o->param());
-  return floatData(o->value());
+    return params[o->param()];
+  return data(o->value());
 }
 
 const Shape &Executor::operandShape(const fb::Operand *o) const {
-  return rose::operandShape(layout.shapes, params, o);
+  return rose::operandShape(layout.shapes, paramShapes_, o);
+}
+
+const float *Executor::hostFloats(int32_t value) const {
+  return backend.hostAccessible() && backend.storage() == Storage::F32
+             ? static_cast<const float *>(data(value))
+             : nullptr;
+}
+
+StatusOr<std::vector<float>> Executor::read(int32_t value) {
+  std::vector<float> host(numElements(shapeOf(value)));
+  ROSE_RETURN_IF_ERROR(finish());
+  ROSE_RETURN_IF_ERROR(backend.download(host.data(), data(value), host.size()));
+  return host;
+}
+
+Status Executor::bind(int64_t b, int64_t s, const CallLayout *laid) {
+  if (arena && b == batch && s == seq)
+    return Status::success();
+  // Bound last, so a failure leaves the executor unbound (the next call
+  // lays out again instead of trusting a half-sized arena).
+  batch = seq = 0;
+  if (laid) {
+    layout = *laid;
+  } else {
+    auto made = layoutCall(entry_, b, s);
+    if (!made)
+      return made.status();
+    layout = made.take();
+  }
+  // The plan's byte offsets are for float32 values; narrower storage fits
+  // in the same slots.
+  size_t need = static_cast<size_t>(layout.arenaBytes) + 256;
+  if (need > arenaBytes) {
+    arena.reset();
+    arenaBytes = 0;
+    auto buffer = backend.allocate(need, "the memory plan");
+    if (!buffer)
+      return buffer.status().withContext(std::to_string(b) + "x" +
+                                         std::to_string(s) + " tokens");
+    arena = buffer.take();
+    arenaBytes = need;
+  }
+  // all_gather and reduce_scatter stage the whole tensor.
+  size_t staging = 0;
+  for (const fb::Op *op : *entry_.fn->ops()) {
+    int32_t whole = op->attrs_type() == fb::OpAttrs::AllGather
+                        ? op->results()->Get(0)
+                    : op->attrs_type() == fb::OpAttrs::ReduceScatter
+                        ? op->operands()->Get(0)->value()
+                        : -1;
+    if (whole >= 0)
+      staging = std::max<size_t>(staging, numElements(shapeOf(whole)) *
+                                              storageBytes(backend.storage()));
+  }
+  if (staging > scratchBytes) {
+    scratch.reset();
+    scratchBytes = 0;
+    auto buffer = backend.allocate(staging, "collective staging");
+    if (!buffer)
+      return buffer.status();
+    scratch = buffer.take();
+    scratchBytes = staging;
+  }
+  batch = b;
+  seq = s;
+  return Status::success();
+}
+
+/// Rows [xStart, xStart + len) of x's `axis` to rows [yStart, yStart + len)
+/// of y's (yRows long), x and y agreeing on every other dim.
+Status Executor::copyAxis(const void *x, const Shape &xShape, int64_t axis,
+                          int64_t xStart, void *y, int64_t yRows,
+                          int64_t yStart, int64_t len) {
+  AxisSplit split = splitAtAxis(xShape, axis);
+  size_t row = split.inner * storageBytes(backend.storage());
+  if (len == 0 || split.outer == 0 || row == 0)
+    return Status::success();
+  return backend.copy2D(static_cast<char *>(y) + yStart * row, yRows * row,
+                        static_cast<const char *>(x) + xStart * row,
+                        xShape[axis] * row, len * row, split.outer);
 }
 
 Status Executor::runOp(const fb::Op &op) {
   auto operands = op.operands();
   int32_t result = op.results()->Get(0);
-  float *y = reinterpret_cast<float *>(data(result));
+  void *y = data(result);
   const Shape &outShape = shapeOf(result);
   auto in = [&](size_t i) { return operand(operands->Get(i)); };
   auto inShape = [&](size_t i) -> const Shape & {
     return operandShape(operands->Get(i));
   };
-  const std::string layer = op.layer() ? op.layer()->str() : "";
+  const size_t es = storageBytes(backend.storage());
   // One mesh axis today: every collective runs over the whole group.
   int tp = comm.size(), rank = comm.rank();
 
   switch (op.attrs_type()) {
   case fb::OpAttrs::Embedding: {
     const Shape &table = inShape(0);
-    const int64_t *ids =
-        reinterpret_cast<const int64_t *>(data(operands->Get(1)->value()));
-    int64_t tokens = numElements(inShape(1));
     int64_t shards = op.attrs_as_Embedding()->vocab_shards();
-    if (shards == 0)
-      for (int64_t t = 0; t < tokens; ++t)
-        if (ids[t] < 0 || ids[t] >= table[0])
-          return Status::error("'", layer, "': index ", ids[t],
-                               " is out of range for its ", table[0],
-                               " rows (sequence longer than the model's "
-                               "positions?)");
-    cpu::embedding(in(0), table[0], table[1], ids, tokens,
-                   shards ? rank * table[0] : 0, y);
-    return Status::success();
+    return backend.embedding(
+        in(0), table[0], table[1],
+        static_cast<const int64_t *>(data(operands->Get(1)->value())),
+        numElements(inShape(1)), shards ? rank * table[0] : 0, shards != 0, y);
   }
-  case fb::OpAttrs::Positions: {
-    auto *out = reinterpret_cast<int64_t *>(y);
-    int64_t rows = outShape[0], cols = outShape[1];
-    int64_t offset = op.attrs_as_Positions()->offset();
-    for (int64_t b = 0; b < rows; ++b)
-      for (int64_t s = 0; s < cols; ++s)
-        out[b * cols + s] = s + offset;
-    return Status::success();
-  }
+  case fb::OpAttrs::Positions:
+    return backend.positions(static_cast<int64_t *>(y), outShape[0],
+                             outShape[1], op.attrs_as_Positions()->offset());
   case fb::OpAttrs::MatMul: {
     const Shape &w = inShape(1);
     bool transposed = op.attrs_as_MatMul()->transpose_rhs();
     int64_t k = transposed ? w[1] : w[0], n = transposed ? w[0] : w[1];
-    cpu::matmul(in(0), in(1), operands->size() > 2 ? in(2) : nullptr,
-                numElements(inShape(0)) / k, k, n, transposed, y);
-    return Status::success();
+    return backend.matmul(in(0), in(1), operands->size() > 2 ? in(2) : nullptr,
+                          numElements(inShape(0)) / k, k, n, transposed, y);
   }
   case fb::OpAttrs::Add:
   case fb::OpAttrs::Sub:
   case fb::OpAttrs::Mul:
   case fb::OpAttrs::Div: {
     fb::OpAttrs k = op.attrs_type();
-    cpu::Binary kind = k == fb::OpAttrs::Add   ? cpu::Binary::Add
-                       : k == fb::OpAttrs::Sub ? cpu::Binary::Sub
-                       : k == fb::OpAttrs::Mul ? cpu::Binary::Mul
-                                               : cpu::Binary::Div;
-    cpu::binary(kind, in(0), inShape(0), in(1), inShape(1), y, outShape);
-    return Status::success();
+    BinaryKind kind = k == fb::OpAttrs::Add   ? BinaryKind::Add
+                      : k == fb::OpAttrs::Sub ? BinaryKind::Sub
+                      : k == fb::OpAttrs::Mul ? BinaryKind::Mul
+                                              : BinaryKind::Div;
+    return backend.binary(kind, in(0), inShape(0), in(1), inShape(1), y,
+                          outShape);
   }
   case fb::OpAttrs::LayerNorm: {
     int64_t dim = outShape.back();
     if (dim == 0)
       return Status::success();
-    cpu::layerNorm(in(0), in(1), in(2), numElements(outShape) / dim, dim,
-                   op.attrs_as_LayerNorm()->epsilon(), y);
-    return Status::success();
+    return backend.layerNorm(in(0), in(1), in(2), numElements(outShape) / dim,
+                             dim, op.attrs_as_LayerNorm()->epsilon(), y);
   }
   case fb::OpAttrs::Gelu:
-    cpu::gelu(in(0), numElements(outShape), op.attrs_as_Gelu()->tanh(), y);
-    return Status::success();
-  case fb::OpAttrs::Softmax:
-    cpu::softmax(in(0), outShape, op.attrs_as_Softmax()->axis(), y);
-    return Status::success();
+    return backend.gelu(in(0), numElements(outShape),
+                        op.attrs_as_Gelu()->tanh(), y);
+  case fb::OpAttrs::Softmax: {
+    int64_t axis = op.attrs_as_Softmax()->axis();
+    AxisSplit split = splitAtAxis(outShape, axis);
+    return backend.softmax(in(0), split.outer, outShape[axis], split.inner, y);
+  }
   case fb::OpAttrs::Attention: {
     // [batch, seq, heads x head_dim]; the checker bounded seq x seq scores.
     auto *a = op.attrs_as_Attention();
-    cpu::attention(in(0), in(1), in(2), outShape[0], outShape[1], a->heads(),
-                   outShape[2] / a->heads(), a->causal(),
-                   static_cast<float>(a->scale()), y);
-    return Status::success();
+    return backend.attention(in(0), in(1), in(2), outShape[0], outShape[1],
+                             a->heads(), outShape[2] / a->heads(), a->causal(),
+                             static_cast<float>(a->scale()), y);
   }
-  case fb::OpAttrs::Reshape:
-    std::memcpy(y, in(0), numElements(outShape) * sizeof(float));
-    return Status::success();
+  case fb::OpAttrs::Reshape: {
+    size_t bytes = numElements(outShape) * es;
+    if (y == in(0) || bytes == 0)
+      return Status::success();
+    return backend.copy2D(y, bytes, in(0), bytes, bytes, 1);
+  }
   case fb::OpAttrs::Transpose: {
     auto *perm = op.attrs_as_Transpose()->perm();
-    std::vector<int64_t> p(perm->begin(), perm->end());
-    cpu::transpose(in(0), inShape(0), p, y);
-    return Status::success();
+    return backend.transpose(
+        in(0), inShape(0), std::vector<int64_t>(perm->begin(), perm->end()), y);
   }
   case fb::OpAttrs::Split: {
     auto *a = op.attrs_as_Split();
@@ -131,8 +201,8 @@ Status Executor::runOp(const fb::Op &op) {
     int64_t axis = a->axis(), offset = 0;
     for (size_t i = 0; i < op.results()->size(); ++i) {
       int64_t size = a->sizes()->Get(i);
-      cpu::sliceAxis(in(0), shape, axis, offset, offset + size,
-                     reinterpret_cast<float *>(data(op.results()->Get(i))));
+      ROSE_RETURN_IF_ERROR(copyAxis(in(0), shape, axis, offset,
+                                    data(op.results()->Get(i)), size, 0, size));
       offset += size;
     }
     return Status::success();
@@ -141,60 +211,67 @@ Status Executor::runOp(const fb::Op &op) {
     int64_t axis = op.attrs_as_Concat()->axis(), offset = 0;
     for (size_t i = 0; i < operands->size(); ++i) {
       const Shape &shape = inShape(i);
-      cpu::insertAxis(in(i), shape, axis, offset, outShape[axis], y);
+      ROSE_RETURN_IF_ERROR(copyAxis(in(i), shape, axis, 0, y, outShape[axis],
+                                    offset, shape[axis]));
       offset += shape[axis];
     }
     return Status::success();
   }
   case fb::OpAttrs::Slice: {
     auto *a = op.attrs_as_Slice();
-    cpu::sliceAxis(in(0), inShape(0), a->axis(), a->start(), a->end(), y);
-    return Status::success();
-  }
-  case fb::OpAttrs::AllReduce: {
-    size_t n = numElements(outShape);
-    if (y != in(0))
-      std::memcpy(y, in(0), n * sizeof(float));
-    return comm.allReduceSum(y, n);
-  }
-  case fb::OpAttrs::AllGather: {
-    // Gather contiguous chunks, then interleave them along `dim`.
-    const Shape &local = inShape(0);
-    int64_t dim = op.attrs_as_AllGather()->dim(), outer = 1;
-    for (int64_t d = 0; d < dim; ++d)
-      outer *= local[d];
-    int64_t chunk = numElements(local), inner = chunk / outer;
-    scratch.resize(chunk * tp);
-    ROSE_RETURN_IF_ERROR(comm.allGather(in(0), chunk, scratch.data()));
-    for (int r = 0; r < tp; ++r)
-      for (int64_t o = 0; o < outer; ++o)
-        std::memcpy(y + (o * tp + r) * inner,
-                    scratch.data() + r * chunk + o * inner,
-                    inner * sizeof(float));
-    return Status::success();
-  }
-  case fb::OpAttrs::ReduceScatter: {
-    const Shape &full = inShape(0);
-    int64_t dim = op.attrs_as_ReduceScatter()->dim(), outer = 1;
-    for (int64_t d = 0; d < dim; ++d)
-      outer *= full[d];
-    int64_t inner = numElements(full) / outer / tp, chunk = outer * inner;
-    scratch.resize(chunk * tp);
-    for (int r = 0; r < tp; ++r)
-      for (int64_t o = 0; o < outer; ++o)
-        std::memcpy(scratch.data() + r * chunk + o * inner,
-                    in(0) + (o * tp + r) * inner, inner * sizeof(float));
-    return comm.reduceScatterSum(scratch.data(), chunk, y);
+    int64_t len = a->end() - a->start();
+    return copyAxis(in(0), inShape(0), a->axis(), a->start(), y, len, 0, len);
   }
   case fb::OpAttrs::ShardSlice: {
     const Shape &full = inShape(0);
     int64_t dim = op.attrs_as_ShardSlice()->dim();
     if (full[dim] % tp != 0)
-      return Status::error("'", layer, "': dim ", dim, " of size ", full[dim],
+      return Status::error("dim ", dim, " of size ", full[dim],
                            " is not divisible by tp=", tp);
     int64_t part = full[dim] / tp;
-    cpu::sliceAxis(in(0), full, dim, rank * part, (rank + 1) * part, y);
+    return copyAxis(in(0), full, dim, rank * part, y, part, 0, part);
+  }
+  case fb::OpAttrs::AllReduce: {
+    size_t n = numElements(outShape);
+    if (y != in(0) && n)
+      ROSE_RETURN_IF_ERROR(backend.copy2D(y, n * es, in(0), n * es, n * es, 1));
+    return comm.allReduceSum(y, n).withContext("all_reduce");
+  }
+  case fb::OpAttrs::AllGather: {
+    // Gather contiguous chunks, then interleave them along `dim`: rank r's
+    // chunk row o lands at row o, slot r.
+    const Shape &local = inShape(0);
+    int64_t outer = 1;
+    for (int64_t d = 0; d < op.attrs_as_AllGather()->dim(); ++d)
+      outer *= local[d];
+    int64_t chunk = numElements(local), inner = outer ? chunk / outer : 0;
+    ROSE_RETURN_IF_ERROR(
+        comm.allGather(in(0), chunk, scratch.get()).withContext("all_gather"));
+    if (chunk == 0)
+      return Status::success();
+    for (int r = 0; r < tp; ++r)
+      ROSE_RETURN_IF_ERROR(backend.copy2D(
+          static_cast<char *>(y) + r * inner * es, tp * inner * es,
+          static_cast<char *>(scratch.get()) + r * chunk * es, inner * es,
+          inner * es, outer));
     return Status::success();
+  }
+  case fb::OpAttrs::ReduceScatter: {
+    // The inverse: slot r of every row o goes to rank r's contiguous chunk.
+    const Shape &full = inShape(0);
+    int64_t outer = 1;
+    for (int64_t d = 0; d < op.attrs_as_ReduceScatter()->dim(); ++d)
+      outer *= full[d];
+    int64_t inner = outer ? numElements(full) / outer / tp : 0;
+    int64_t chunk = outer * inner;
+    if (chunk)
+      for (int r = 0; r < tp; ++r)
+        ROSE_RETURN_IF_ERROR(backend.copy2D(
+            static_cast<char *>(scratch.get()) + r * chunk * es, inner * es,
+            static_cast<const char *>(in(0)) + r * inner * es, tp * inner * es,
+            inner * es, outer));
+    return comm.reduceScatterSum(scratch.get(), chunk, y)
+        .withContext("reduce_scatter");
   }
   default:
     break;
@@ -202,52 +279,62 @@ Status Executor::runOp(const fb::Op &op) {
   return Status::error("unknown op kind");
 }
 
+Status Executor::enqueue(bool marks, std::vector<Checkpoint> *checkpoints) {
+  ROSE_RETURN_IF_ERROR(backend.beginCall());
+  const fb::Function &fn = *entry_.fn;
+  size_t index = 0;
+  for (const fb::Op *op : *fn.ops()) {
+    if (marks)
+      ROSE_RETURN_IF_ERROR(backend.mark(2 * index));
+    Status status = runOp(*op);
+    if (!status.ok())
+      return op->layer() && op->layer()->size()
+                 ? status.withContext("'" + op->layer()->str() + "'")
+                 : status.withContext(opName(*op));
+    if (marks)
+      ROSE_RETURN_IF_ERROR(backend.mark(2 * index + 1));
+    if (checkpoints && fn.checkpoints())
+      for (int32_t r : *op->results())
+        for (int32_t c : *fn.checkpoints())
+          if (c == r) {
+            // The slot is reused later in the call: read it now.
+            auto host = read(c);
+            if (!host)
+              return host.status();
+            checkpoints->push_back(
+                {entry_.value(c)->name()->str(), shapeOf(c), host.take()});
+          }
+    ++index;
+  }
+  return Status::success();
+}
+
+Status Executor::finish() {
+  ROSE_RETURN_IF_ERROR(comm.synchronize());
+  return backend.finish();
+}
+
 Status Executor::run(const int64_t *tokens, int64_t b, int64_t s,
                      std::vector<OpEvent> *trace,
                      std::vector<Checkpoint> *checkpoints) {
-  if (b != batch || s != seq) {
-    auto laid = layoutCall(entry, b, s);
-    if (!laid)
-      return laid.status();
-    layout = laid.take();
-    batch = b;
-    seq = s;
-  }
-  size_t need = static_cast<size_t>(layout.arenaBytes) + 64;
-  if (need > arenaBytes) {
-    void *p = aligned_alloc(64, (need + 63) / 64 * 64);
-    if (!p)
-      return Status::error("out of memory: the memory plan needs ", need,
-                           " bytes for ", b, "x", s, " tokens");
-    arena.reset(static_cast<uint8_t *>(p));
-    arenaBytes = need;
-  }
-  std::memcpy(data(entry.input()), tokens, sizeof(int64_t) * b * s);
-  auto start = std::chrono::steady_clock::now();
-  auto micros = [&](auto t) {
-    return std::chrono::duration<double, std::micro>(t - start).count();
-  };
-  const fb::Function &fn = *entry.fn;
+  ROSE_RETURN_IF_ERROR(bind(b, s));
+  ROSE_RETURN_IF_ERROR(
+      backend.upload(data(entry_.input()), tokens, sizeof(int64_t) * b * s));
+  ROSE_RETURN_IF_ERROR(enqueue(trace != nullptr, checkpoints));
+  ROSE_RETURN_IF_ERROR(finish());
+  if (!trace)
+    return Status::success();
+  const fb::Function &fn = *entry_.fn;
+  auto times = backend.markTimes(2 * fn.ops()->size());
+  if (!times)
+    return times.status();
+  size_t i = 0;
   for (const fb::Op *op : *fn.ops()) {
-    auto t0 = std::chrono::steady_clock::now();
-    Status status = runOp(*op);
-    if (!status.ok())
-      return status;
-    if (checkpoints && fn.checkpoints())
-      for (int32_t result : *op->results())
-        for (int32_t c : *fn.checkpoints())
-          if (c == result) {
-            int64_t n = numElements(shapeOf(c));
-            checkpoints->push_back(
-                {entry.value(c)->name()->str(), shapeOf(c),
-                 std::vector<float>(floatData(c), floatData(c) + n)});
-          }
-    if (trace) {
-      auto t1 = std::chrono::steady_clock::now();
-      bool collective = op->attrs_type() >= fb::OpAttrs::AllReduce;
-      trace->push_back({opName(*op), op->layer() ? op->layer()->str() : "",
-                        collective, micros(t0), micros(t1) - micros(t0)});
-    }
+    double start = (*times)[2 * i], end = (*times)[2 * i + 1];
+    trace->push_back({opName(*op), op->layer() ? op->layer()->str() : "",
+                      op->attrs_type() >= fb::OpAttrs::AllReduce, start,
+                      end - start});
+    ++i;
   }
   return Status::success();
 }

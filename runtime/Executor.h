@@ -1,7 +1,17 @@
-//===- Executor.h - runs one rank of a program on the CPU -------*- C++ -*-===//
+//===- Executor.h - runs one rank of a program on a backend -----*- C++ -*-===//
+//
+// The one executor: for every backend (Backend.h) it binds the symbols of a
+// call, lays out the arena (Program.h: CallLayout), resolves each op's
+// operands to device addresses and shapes, turns slicing ops and the
+// collectives' chunk interleaving into strided copies, calls one backend
+// kernel per compute op and the communicator for collectives, and keeps
+// the trace and checkpoints. Backends never see the program.
+//
+//===----------------------------------------------------------------------===//
 #ifndef ROSE_RUNTIME_EXECUTOR_H
 #define ROSE_RUNTIME_EXECUTOR_H
 
+#include "runtime/Backend.h"
 #include "runtime/Communicator.h"
 #include "runtime/Program.h"
 #include "runtime/Weights.h"
@@ -27,45 +37,64 @@ struct Checkpoint {
   std::vector<float> data;
 };
 
-/// Executes one rank's entry: each call binds the symbols from its token
-/// ids, lays out the arena (Program.h: CallLayout; cached while batch and
-/// seq stay the same) and runs the ops in order.
 class Executor {
 public:
-  Executor(const Entry &entry, const RankWeights &weights, Communicator &comm);
+  /// Places the rank's params on `backend`. The backend and communicator
+  /// outlive the executor.
+  static StatusOr<std::unique_ptr<Executor>> create(const Entry &entry,
+                                                    const RankWeights &weights,
+                                                    Backend &backend,
+                                                    Communicator &comm);
 
-  /// With `checkpoints`, copies each checkpoint value (program order) as it
-  /// is produced: the memory plan reuses its buffer afterwards.
+  /// Binds the symbols for batch x seq tokens: lays out the call (or takes
+  /// `laid`, a layout the caller already checked for that binding) and
+  /// sizes the arena and the collectives' staging. A no-op when bound.
+  Status bind(int64_t batch, int64_t seq, const CallLayout *laid = nullptr);
+
+  /// One call: binds, uploads the token ids, runs every op, waits. With
+  /// `trace`, times each op; with `checkpoints`, copies each checkpoint
+  /// value (program order) as it is produced, since the memory plan reuses
+  /// its slot afterwards.
   Status run(const int64_t *tokens, int64_t batch, int64_t seq,
              std::vector<OpEvent> *trace = nullptr,
              std::vector<Checkpoint> *checkpoints = nullptr);
 
-  /// Takes a layout already made for batch x seq (the runner checks the
-  /// call before the ranks start), so run() does not lay it out again.
-  void useLayout(CallLayout laid, int64_t b, int64_t s) {
-    layout = std::move(laid);
-    batch = b;
-    seq = s;
-  }
+  /// The ops of the bound call on the backend, without waiting (what a
+  /// CUDA graph captures); `marks` records timing marks around each op.
+  Status enqueue(bool marks = false,
+                 std::vector<Checkpoint> *checkpoints = nullptr);
+  /// Waits for the collectives and the backend.
+  Status finish();
 
-  const float *floatData(int32_t value) const;
+  /// A value of the last call as float32 on the host.
+  StatusOr<std::vector<float>> read(int32_t value);
+  /// A float value read in place, when the backend's memory is the host's
+  /// (null otherwise).
+  const float *hostFloats(int32_t value) const;
   const Shape &shapeOf(int32_t value) const { return layout.shapes[value]; }
+  const Entry &entry() const { return entry_; }
+  size_t paramBytes() const { return paramBytes_; }
 
 private:
+  Executor(const Entry &entry, Backend &backend, Communicator &comm);
   Status runOp(const fb::Op &op);
-  const float *operand(const fb::Operand *o) const;
+  Status copyAxis(const void *x, const Shape &xShape, int64_t axis,
+                  int64_t xStart, void *y, int64_t yRows, int64_t yStart,
+                  int64_t len);
+  void *data(int32_t value) const;
+  const void *operand(const fb::Operand *o) const;
   const Shape &operandShape(const fb::Operand *o) const;
-  uint8_t *data(int32_t value) const;
 
-  Entry entry;
-  const RankWeights &weights;
+  Entry entry_;
+  Backend &backend;
   Communicator &comm;
-  std::vector<Shape> params;
+  std::vector<Shape> paramShapes_;
+  std::vector<const void *> params; // null for params the entry never reads
+  size_t paramBytes_ = 0;
   CallLayout layout;
   int64_t batch = 0, seq = 0;
-  std::unique_ptr<uint8_t, void (*)(void *)> arena{nullptr, free};
-  size_t arenaBytes = 0;
-  std::vector<float> scratch;
+  Backend::Buffer arena{nullptr, {}}, scratch{nullptr, {}};
+  size_t arenaBytes = 0, scratchBytes = 0;
 };
 
 } // namespace rose

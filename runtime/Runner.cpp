@@ -3,6 +3,7 @@
 #include "runtime/Runner.h"
 #include "runtime/RankThreads.h"
 #include "runtime/VocabParallel.h"
+#include "runtime/cpu/CpuBackend.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <atomic>
@@ -78,13 +79,16 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       loadDoneNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - start)
                        .count();
-    Executor executor(fn, *weights, *comm);
-    executor.useLayout(*layout, req.batch, req.seq);
+    cpu::CpuBackend backend;
+    auto executor = Executor::create(fn, *weights, backend, *comm);
+    Status status = executor ? (*executor)->bind(req.batch, req.seq, &*layout)
+                             : executor.status();
     auto runStart = std::chrono::steady_clock::now();
-    Status status = executor.run(
-        req.tokens.data(), req.batch, req.seq,
-        req.trace ? &result.traces[rank] : nullptr,
-        rank == 0 && req.checkpoints ? &result.checkpoints : nullptr);
+    if (status.ok())
+      status = (*executor)->run(
+          req.tokens.data(), req.batch, req.seq,
+          req.trace ? &result.traces[rank] : nullptr,
+          rank == 0 && req.checkpoints ? &result.checkpoints : nullptr);
     if (!status.ok()) {
       comm->abort("rank " + std::to_string(rank) + " failed");
       return status.withContext("rank " + std::to_string(rank));
@@ -93,8 +97,8 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       result.runSeconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - runStart)
                               .count();
-    const Shape &shape = executor.shapeOf(fn.output());
-    const float *logits = executor.floatData(fn.output());
+    const Shape &shape = (*executor)->shapeOf(fn.output());
+    const float *logits = (*executor)->hostFloats(fn.output());
     if (fn.fn->logits_vocab_shards() > 0) {
       // Loss parallel: every rank takes part; rank 0 keeps the results.
       int64_t vocab = program.root().vocab_size();

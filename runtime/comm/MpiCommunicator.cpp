@@ -25,16 +25,18 @@ public:
       : r(rank), n(size), timeout(timeout) {}
   int rank() const override { return r; }
   int size() const override { return n; }
+  const char *name() const override { return "mpi"; }
 
-  Status allReduceSum(float *data, size_t count) override {
-    return allReduce(data, count, [](float a, float b) { return a + b; });
+  Status allReduceSum(void *data, size_t count) override {
+    return allReduce(static_cast<float *>(data), count,
+                     [](float a, float b) { return a + b; });
   }
-  Status allReduceMax(float *data, size_t count) override {
-    return allReduce(data, count,
+  Status allReduceMax(void *data, size_t count) override {
+    return allReduce(static_cast<float *>(data), count,
                      [](float a, float b) { return std::max(a, b); });
   }
 
-  Status allGather(const float *in, size_t count, float *out) override {
+  Status allGather(const void *in, size_t count, void *out) override {
     MPI_Request request;
     int rc = MPI_Iallgather(in, static_cast<int>(count), MPI_FLOAT, out,
                             static_cast<int>(count), MPI_FLOAT, MPI_COMM_WORLD,
@@ -42,10 +44,12 @@ public:
     return wait(rc, request, "all_gather");
   }
 
-  Status reduceScatterSum(const float *in, size_t count, float *out) override {
+  Status reduceScatterSum(const void *in, size_t count, void *output) override {
     // Rank k's chunk k of every rank, summed over the ranks in order.
+    float *out = static_cast<float *>(output);
     std::vector<float> chunks(count * n);
-    ROSE_RETURN_IF_ERROR(allToAll(in, count, chunks.data()));
+    ROSE_RETURN_IF_ERROR(
+        allToAll(static_cast<const float *>(in), count, chunks.data()));
     for (size_t i = 0; i < count; ++i) {
       float sum = chunks[i];
       for (int k = 1; k < n; ++k)

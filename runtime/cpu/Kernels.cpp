@@ -255,26 +255,3 @@ void rose::cpu::transpose(const float *x, const Shape &shape,
     }
   }
 }
-
-/// Rows [xStart, xStart + len) of x's axis (xRows long) to rows [yStart,
-/// yStart + len) of y's (yRows long); x and y agree on every other dim.
-static void copyAxisRows(const float *x, int64_t xRows, int64_t xStart,
-                         float *y, int64_t yRows, int64_t yStart, int64_t len,
-                         rose::AxisSplit split) {
-  for (int64_t o = 0; o < split.outer; ++o)
-    std::memcpy(y + (o * yRows + yStart) * split.inner,
-                x + (o * xRows + xStart) * split.inner,
-                len * split.inner * sizeof(float));
-}
-
-void rose::cpu::sliceAxis(const float *x, const Shape &shape, int64_t axis,
-                          int64_t start, int64_t end, float *y) {
-  copyAxisRows(x, shape[axis], start, y, end - start, 0, end - start,
-               splitAtAxis(shape, axis));
-}
-
-void rose::cpu::insertAxis(const float *x, const Shape &shape, int64_t axis,
-                           int64_t offset, int64_t total, float *y) {
-  copyAxisRows(x, shape[axis], 0, y, total, offset, shape[axis],
-               splitAtAxis(shape, axis));
-}

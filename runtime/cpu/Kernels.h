@@ -38,14 +38,6 @@ void attention(const float *q, const float *k, const float *v, int64_t batch,
 /// Permutes dims: y dim i is x dim perm[i].
 void transpose(const float *x, const Shape &shape,
                const std::vector<int64_t> &perm, float *y);
-/// Copies [start, end) of `axis` from x (shape) to y.
-void sliceAxis(const float *x, const Shape &shape, int64_t axis, int64_t start,
-               int64_t end, float *y);
-/// Writes x (shape, with size `part` on axis) into y at [offset, offset+part)
-/// of axis, y having `total` there.
-void insertAxis(const float *x, const Shape &shape, int64_t axis,
-                int64_t offset, int64_t total, float *y);
-
 /// Sets the OpenBLAS thread count (shared by all ranks of the process).
 void setBlasThreads(int threads);
 

@@ -16,9 +16,10 @@ SharedGpuGroup::SharedGpuGroup(int size, Storage storage,
 
 namespace {
 
-class SharedGpuCommunicator : public DeviceCommunicator {
+class SharedGpuCommunicator : public Communicator {
 public:
-  SharedGpuCommunicator(SharedGpuGroup &g, int rank) : g(g), r(rank) {}
+  SharedGpuCommunicator(SharedGpuGroup &g, int rank, cudaStream_t stream)
+      : g(g), r(rank), stream(stream) {}
   int rank() const override { return r; }
   int size() const override { return g.group.size; }
   const char *name() const override {
@@ -27,11 +28,11 @@ public:
   // A lone rank's collectives are plain copies: no host sync, so capturable.
   bool capturable() const override { return size() == 1; }
 
-  Status allReduceSum(void *data, size_t n, cudaStream_t stream) override {
+  Status allReduceSum(void *data, size_t n) override {
     // Rank r reduces elements [r * chunk, (r + 1) * chunk) of every rank's
     // buffer and writes the sum back to all of them: shares are disjoint,
     // so the in-place update needs no scratch buffer.
-    ROSE_RETURN_IF_ERROR(arrive(data, data, stream));
+    ROSE_RETURN_IF_ERROR(arrive(data, data));
     size_t es = storageBytes(g.storage), tp = size();
     size_t chunk = (n + tp - 1) / tp;
     size_t begin = std::min(n, r * chunk), end = std::min(n, begin + chunk);
@@ -44,33 +45,36 @@ public:
       }
       sumInto(g.storage, src.data(), tp, dst.data(), tp, end - begin, stream);
     }
-    return leave(stream);
+    return leave();
   }
 
-  Status allGather(const void *in, size_t n, void *out,
-                   cudaStream_t stream) override {
+  Status allGather(const void *in, size_t n, void *out) override {
     // Rank r writes its input into every rank's output at slot r.
-    ROSE_RETURN_IF_ERROR(arrive(in, out, stream));
+    ROSE_RETURN_IF_ERROR(arrive(in, out));
     size_t bytes = n * storageBytes(g.storage);
     for (int k = 0; k < size(); ++k)
       ROSE_CUDA(cudaMemcpyAsync(static_cast<char *>(g.outputs[k]) + r * bytes,
                                 in, bytes, cudaMemcpyDeviceToDevice, stream));
-    return leave(stream);
+    return leave();
   }
 
-  Status reduceScatterSum(const void *in, size_t n, void *out,
-                          cudaStream_t stream) override {
-    ROSE_RETURN_IF_ERROR(arrive(in, out, stream));
+  Status reduceScatterSum(const void *in, size_t n, void *out) override {
+    ROSE_RETURN_IF_ERROR(arrive(in, out));
     size_t es = storageBytes(g.storage);
     std::vector<const void *> src(size());
     for (int k = 0; k < size(); ++k)
       src[k] = static_cast<const char *>(g.inputs[k]) + r * n * es;
     void *dst[] = {out};
     sumInto(g.storage, src.data(), size(), dst, 1, n, stream);
-    return leave(stream);
+    return leave();
   }
 
-  Status synchronize(cudaStream_t stream) override {
+  Status allReduceMax(void *, size_t) override {
+    return Status::error("max all_reduce is not implemented on the shared-GPU "
+                         "communicator");
+  }
+
+  Status synchronize() override {
     ROSE_CUDA(cudaStreamSynchronize(stream));
     return Status::success();
   }
@@ -78,7 +82,7 @@ public:
 
 private:
   /// Publishes this rank's buffers once its stream has produced them.
-  Status arrive(const void *in, void *out, cudaStream_t stream) {
+  Status arrive(const void *in, void *out) {
     g.inputs[r] = in;
     g.outputs[r] = out;
     if (size() == 1)
@@ -87,7 +91,7 @@ private:
     return g.group.barrier();
   }
   /// Nobody reuses a buffer until every rank's kernel has finished with it.
-  Status leave(cudaStream_t stream) {
+  Status leave() {
     ROSE_CUDA(cudaGetLastError());
     if (size() == 1)
       return Status::success();
@@ -97,6 +101,7 @@ private:
 
   SharedGpuGroup &g;
   int r;
+  cudaStream_t stream;
 };
 
 ncclDataType_t ncclType(Storage s) {
@@ -111,13 +116,13 @@ ncclDataType_t ncclType(Storage s) {
   return ncclFloat32;
 }
 
-class NcclCommunicator : public DeviceCommunicator {
+class NcclCommunicator : public Communicator {
 public:
   NcclCommunicator(ncclComm_t comm, int rank, int size, Storage storage,
-                   std::chrono::seconds timeout,
+                   cudaStream_t stream, std::chrono::seconds timeout,
                    const std::atomic<bool> *cancel)
-      : comm(comm), r(rank), n(size), type(ncclType(storage)), timeout(timeout),
-        cancel(cancel) {}
+      : comm(comm), r(rank), n(size), type(ncclType(storage)), stream(stream),
+        timeout(timeout), cancel(cancel) {}
   ~NcclCommunicator() override {
     if (aborted)
       return; // ncclCommAbort freed it
@@ -128,28 +133,38 @@ public:
   const char *name() const override { return "nccl"; }
   bool capturable() const override { return true; }
 
-  Status allReduceSum(void *data, size_t count, cudaStream_t stream) override {
+  Status allReduceSum(void *data, size_t count) override {
+    ROSE_RETURN_IF_ERROR(ready("ncclAllReduce"));
     return settle(ncclAllReduce(data, data, count, type, ncclSum, comm, stream),
                   "ncclAllReduce");
   }
-  Status allGather(const void *in, size_t count, void *out,
-                   cudaStream_t stream) override {
+  Status allReduceMax(void *data, size_t count) override {
+    ROSE_RETURN_IF_ERROR(ready("ncclAllReduce"));
+    return settle(ncclAllReduce(data, data, count, type, ncclMax, comm, stream),
+                  "ncclAllReduce");
+  }
+  Status allGather(const void *in, size_t count, void *out) override {
+    ROSE_RETURN_IF_ERROR(ready("ncclAllGather"));
     return settle(ncclAllGather(in, out, count, type, comm, stream),
                   "ncclAllGather");
   }
-  Status reduceScatterSum(const void *in, size_t count, void *out,
-                          cudaStream_t stream) override {
+  Status reduceScatterSum(const void *in, size_t count, void *out) override {
+    ROSE_RETURN_IF_ERROR(ready("ncclReduceScatter"));
     return settle(
         ncclReduceScatter(in, out, count, type, ncclSum, comm, stream),
         "ncclReduceScatter");
   }
 
-  Status synchronize(cudaStream_t stream) override {
+  Status synchronize() override {
     // Poll rather than cudaStreamSynchronize: a peer that died leaves the
     // collective spinning on the GPU forever.
     cudaEvent_t done;
     ROSE_CUDA(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-    ROSE_CUDA(cudaEventRecord(done, stream));
+    if (Status s = check(cudaEventRecord(done, stream), "cudaEventRecord");
+        !s.ok()) {
+      cudaEventDestroy(done);
+      return s;
+    }
     Clock::time_point deadline = Clock::now() + timeout;
     Status status;
     for (;;) {
@@ -188,13 +203,27 @@ public:
   void abort(const std::string &) override { abortComm(); }
 
 private:
-  /// A non-blocking communicator may still be enqueuing: wait for that
-  /// (host-side, short) before the next NCCL call.
-  Status settle(ncclResult_t result, const char *what) {
+  /// Checked before every NCCL call: an aborted communicator has been
+  /// freed by ncclCommAbort, and a failed peer means the call would wait.
+  Status ready(const char *what) {
     if (aborted)
       return Status::error(what, ": the communicator was aborted");
+    if (cancel && *cancel) {
+      abortComm();
+      return Status::error(what, ": collective aborted: another rank failed");
+    }
+    return Status::success();
+  }
+  /// A non-blocking communicator may still be enqueuing: wait for that
+  /// (host-side, short) before the next NCCL call; a failed peer or the
+  /// timeout ends the wait.
+  Status settle(ncclResult_t result, const char *what) {
     Clock::time_point deadline = Clock::now() + timeout;
     while (result == ncclInProgress) {
+      if (cancel && *cancel) {
+        abortComm();
+        return Status::error(what, ": collective aborted: another rank failed");
+      }
       if (Clock::now() > deadline) {
         abortComm();
         return Status::error(what, " did not start within ", timeout.count(),
@@ -213,6 +242,7 @@ private:
   ncclComm_t comm;
   int r, n;
   ncclDataType_t type;
+  cudaStream_t stream;
   std::chrono::seconds timeout;
   const std::atomic<bool> *cancel;
   std::atomic<bool> aborted{false};
@@ -220,8 +250,9 @@ private:
 
 } // namespace
 
-std::unique_ptr<DeviceCommunicator> SharedGpuGroup::communicator(int rank) {
-  return std::make_unique<SharedGpuCommunicator>(*this, rank);
+std::unique_ptr<Communicator>
+SharedGpuGroup::communicator(int rank, cudaStream_t stream) {
+  return std::make_unique<SharedGpuCommunicator>(*this, rank, stream);
 }
 
 StatusOr<std::string> rose::cuda::newNcclId() {
@@ -230,9 +261,10 @@ StatusOr<std::string> rose::cuda::newNcclId() {
   return std::string(id.internal, sizeof(id.internal));
 }
 
-StatusOr<std::unique_ptr<DeviceCommunicator>>
+StatusOr<std::unique_ptr<Communicator>>
 rose::cuda::ncclCommunicator(const std::string &idBytes, int rank, int size,
-                             Storage storage, std::chrono::seconds timeout,
+                             Storage storage, cudaStream_t stream,
+                             std::chrono::seconds timeout,
                              const std::atomic<bool> *cancel) {
   ncclUniqueId id;
   if (idBytes.size() != sizeof(id.internal))
@@ -266,6 +298,6 @@ rose::cuda::ncclCommunicator(const std::string &idBytes, int rank, int size,
                          " failed: ", ncclGetErrorString(result),
                          detail.empty() ? "" : " (" + detail + ")");
   }
-  return std::unique_ptr<DeviceCommunicator>(std::make_unique<NcclCommunicator>(
-      comm, rank, size, storage, timeout, cancel));
+  return std::unique_ptr<Communicator>(std::make_unique<NcclCommunicator>(
+      comm, rank, size, storage, stream, timeout, cancel));
 }

@@ -10,6 +10,8 @@
 #ifndef ROSE_RUNTIME_CUDA_KERNELS_H
 #define ROSE_RUNTIME_CUDA_KERNELS_H
 
+#include "runtime/Storage.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -18,8 +20,8 @@
 namespace rose::cuda {
 
 /// How activations and weights are stored on the device.
-enum class Storage { F32, BF16, F16 };
-inline size_t storageBytes(Storage s) { return s == Storage::F32 ? 4 : 2; }
+using rose::Storage;
+using rose::storageBytes;
 
 /// Up to this many dims in broadcasting and transposes (GPT graphs use <= 5).
 inline constexpr int kMaxDims = 8;

@@ -2,6 +2,7 @@
 #include "runtime/cuda/Runner.h"
 #include "runtime/RankThreads.h"
 #include "runtime/cuda/Check.h"
+#include "runtime/cuda/CudaBackend.h"
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +12,48 @@
 using namespace rose;
 using namespace rose::cuda;
 using Clock = std::chrono::steady_clock;
+
+/// Times `repeats` more calls of the bound executor (the last run's tokens),
+/// as one CUDA graph replayed when the communicator allows capture, else as
+/// plain launches, checked every few calls so a stalled peer is an error
+/// before the launch queue fills. Returns milliseconds per call.
+static StatusOr<double> timeRepeats(Executor &executor, CudaBackend &backend,
+                                    Communicator &comm, int repeats,
+                                    bool useGraph) {
+  cudaStream_t stream = backend.stream();
+  useGraph = useGraph && comm.capturable();
+  GraphExecHandle graph;
+  if (useGraph) {
+    GraphHandle captured;
+    ROSE_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    Status status = executor.enqueue();
+    cudaError_t end = cudaStreamEndCapture(stream, captured.out());
+    ROSE_RETURN_IF_ERROR(status);
+    ROSE_CUDA(end);
+    ROSE_CUDA(cudaGraphInstantiate(graph.out(), captured.get(), 0));
+    // One untimed replay: the first launch uploads the graph.
+    ROSE_CUDA(cudaGraphLaunch(graph.get(), stream));
+    ROSE_RETURN_IF_ERROR(executor.finish());
+  }
+  EventHandle start, stop;
+  ROSE_CUDA(cudaEventCreate(start.out()));
+  ROSE_CUDA(cudaEventCreate(stop.out()));
+  ROSE_CUDA(cudaEventRecord(start.get(), stream));
+  constexpr int kCheckEvery = 8;
+  for (int i = 0; i < repeats; ++i) {
+    if (useGraph)
+      ROSE_CUDA(cudaGraphLaunch(graph.get(), stream));
+    else
+      ROSE_RETURN_IF_ERROR(executor.enqueue());
+    if (!useGraph && (i + 1) % kCheckEvery == 0 && i + 1 < repeats)
+      ROSE_RETURN_IF_ERROR(comm.synchronize());
+  }
+  ROSE_CUDA(cudaEventRecord(stop.get(), stream));
+  ROSE_RETURN_IF_ERROR(executor.finish());
+  float ms = 0;
+  ROSE_CUDA(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  return static_cast<double>(ms) / std::max(1, repeats);
+}
 
 StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                                           const RunRequest &req,
@@ -116,15 +159,18 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
     };
     if (Status s = check(cudaSetDevice(device[rank]), "cudaSetDevice"); !s.ok())
       return fail(s);
-    std::unique_ptr<DeviceCommunicator> comm;
+    auto backend = CudaBackend::create(options.precision);
+    if (!backend)
+      return fail(backend.status());
+    std::unique_ptr<Communicator> comm;
     if (nccl) {
       auto c = ncclCommunicator(ncclId, rank, tp, storageOf(options.precision),
-                                timeout, &anyFailed);
+                                (*backend)->stream(), timeout, &anyFailed);
       if (!c)
         return fail(c.status());
       comm = c.take();
     } else {
-      comm = shared.communicator(rank);
+      comm = shared.communicator(rank, (*backend)->stream());
     }
     auto progress = [&](size_t bytes) {
       size_t done = loaded += bytes;
@@ -136,8 +182,7 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
     auto weights = RankWeights::load(fn, *req.weights, rank, progress);
     if (!weights)
       return fail(weights.status());
-    auto executor =
-        CudaExecutor::create(fn, *weights, *comm, options.precision);
+    auto executor = Executor::create(fn, *weights, **backend, *comm);
     if (!executor)
       return fail(executor.status());
     if (Status s = startLine.barrier(); !s.ok())
@@ -164,14 +209,15 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
       runNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   Clock::now() - runStart)
                   .count();
-      auto logits = (*executor)->output();
+      auto logits = (*executor)->read(fn.output());
       if (!logits)
         return fail(logits.status());
       result.logits = logits.take();
       result.shape = (*executor)->shapeOf(fn.output());
     }
     if (options.repeats > 0) {
-      auto ms = (*executor)->timeRepeats(options.repeats, options.graphs);
+      auto ms = timeRepeats(**executor, **backend, *comm, options.repeats,
+                            options.graphs);
       if (!ms) {
         comm->abort(ms.status().message());
         return fail(ms.status());

@@ -4,7 +4,8 @@
 
 #include "runtime/Rendezvous.h"
 #include "runtime/Runner.h"
-#include "runtime/cuda/Executor.h"
+#include "runtime/cuda/Communicator.h"
+#include "runtime/cuda/CudaBackend.h"
 
 #include <optional>
 

@@ -10,6 +10,7 @@
 #include "runtime/Communicator.h"
 #include "runtime/Executor.h"
 #include "runtime/Program.h"
+#include "runtime/cpu/CpuBackend.h"
 
 #include <cstdlib>
 #include <thread>
@@ -47,8 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int r = 0; r < fn.ranks(); ++r)
     ranks.emplace_back([&, r] {
       auto comm = group.communicator(r);
-      rose::Executor executor(fn, weights, *comm);
-      rose::Status s = executor.run(tokens.data(), 1, 2);
+      rose::cpu::CpuBackend backend;
+      auto executor = rose::Executor::create(fn, weights, backend, *comm);
+      rose::Status s =
+          executor ? (*executor)->run(tokens.data(), 1, 2) : executor.status();
       if (!s.ok())
         comm->abort(s.message());
     });

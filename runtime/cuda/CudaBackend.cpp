@@ -1,0 +1,286 @@
+//===- CudaBackend.cpp - the executor's CUDA backend ----------------------===//
+#include "runtime/cuda/CudaBackend.h"
+#include "runtime/Program.h"
+#include "runtime/Shape.h"
+#include "runtime/Weights.h"
+#include "runtime/cuda/Check.h"
+
+#include <cstring>
+
+using namespace rose;
+using namespace rose::cuda;
+
+const char *rose::cuda::precisionName(Precision p) {
+  switch (p) {
+  case Precision::FP32:
+    return "fp32";
+  case Precision::TF32:
+    return "tf32";
+  case Precision::BF16:
+    return "bf16";
+  case Precision::FP16:
+    return "fp16";
+  }
+  return "?";
+}
+
+static size_t roundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::create(Precision p) {
+  std::unique_ptr<CudaBackend> b(new CudaBackend(p));
+  ROSE_CUDA(cudaStreamCreateWithFlags(b->stream_.out(), cudaStreamNonBlocking));
+  ROSE_CUDA(cublasCreate(b->blas.out()));
+  ROSE_CUDA(cublasSetStream(b->blas.get(), b->stream()));
+  // A fixed workspace: cuBLAS must not allocate while a graph is captured.
+  constexpr size_t kWorkspace = 32 << 20;
+  ROSE_CUDA(cudaMalloc(b->blasWorkspace.out(), kWorkspace));
+  ROSE_CUDA(
+      cublasSetWorkspace(b->blas.get(), b->blasWorkspace.get(), kWorkspace));
+  ROSE_CUDA(cudaMalloc(b->errorFlag.out(), 2 * sizeof(int64_t)));
+  return b;
+}
+
+StatusOr<void *> CudaBackend::rawAllocate(size_t bytes) {
+  void *p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    cudaGetLastError(); // clear the sticky allocation error
+    return Status::error("cudaMalloc failed");
+  }
+  return p;
+}
+
+void CudaBackend::release(void *p) { cudaFree(p); }
+
+StatusOr<std::vector<const void *>>
+CudaBackend::placeParams(const Entry &entry, const RankWeights &host) {
+  // One allocation for every param, each 256-byte aligned.
+  std::vector<Shape> shapes = paramShapes(*entry.program);
+  std::vector<bool> used = entry.usedParams();
+  size_t es = storageBytes(storage_), total = 0, largest = 0;
+  std::vector<size_t> offsets, counts;
+  for (size_t i = 0; i < used.size(); ++i) {
+    size_t n = used[i] ? numElements(shapes[i]) : 0;
+    offsets.push_back(total);
+    counts.push_back(n);
+    total += roundUp(n * es, 256);
+    largest = std::max(largest, n);
+  }
+  if (total && cudaMalloc(weights.out(), total) != cudaSuccess)
+    return Status::error("out of GPU memory: the weights need ", total,
+                         " bytes in ", precisionName(precision_));
+  // Upload as float through one staging buffer, converting on the device.
+  // Copies go on the backend's stream: a pageable cudaMemcpy on the legacy
+  // stream is not ordered before kernels on a non-blocking stream.
+  DeviceMemory staging;
+  if (largest && storage_ != Storage::F32)
+    ROSE_CUDA(cudaMalloc(staging.out(), largest * sizeof(float)));
+  std::vector<const void *> params;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    char *dst = static_cast<char *>(weights.get()) + offsets[i];
+    params.push_back(used[i] ? dst : nullptr);
+    if (!used[i] || counts[i] == 0)
+      continue;
+    size_t bytes = counts[i] * sizeof(float);
+    void *target = storage_ == Storage::F32 ? dst : staging.get();
+    ROSE_RETURN_IF_ERROR(
+        check(cudaMemcpyAsync(target, host.param(i), bytes,
+                              cudaMemcpyHostToDevice, stream()),
+              "uploading weights"));
+    if (storage_ != Storage::F32)
+      convert(Storage::F32, staging.get(), storage_, dst, counts[i], stream());
+    ROSE_RETURN_IF_ERROR(
+        check(cudaStreamSynchronize(stream()), "uploading weights"));
+  }
+  return params;
+}
+
+Status CudaBackend::upload(void *device, const void *host, size_t bytes) {
+  if (bytes == 0)
+    return Status::success();
+  // Through pinned memory: an async copy from pageable memory may not be
+  // captured, and the caller's buffer may change once this returns.
+  ROSE_CUDA(cudaStreamSynchronize(stream()));
+  if (bytes > uploadCapacity) {
+    ROSE_CUDA(cudaMallocHost(uploadStaging.out(), bytes));
+    uploadCapacity = bytes;
+  }
+  std::memcpy(uploadStaging.get(), host, bytes);
+  ROSE_CUDA(cudaMemcpyAsync(device, uploadStaging.get(), bytes,
+                            cudaMemcpyHostToDevice, stream()));
+  return Status::success();
+}
+
+Status CudaBackend::download(float *host, const void *device, size_t n) {
+  if (n == 0)
+    return Status::success();
+  const void *source = device;
+  if (storage_ != Storage::F32) {
+    if (n > downloadCapacity) {
+      downloadCapacity = 0;
+      ROSE_CUDA(cudaMalloc(downloadStaging.out(), n * sizeof(float)));
+      downloadCapacity = n;
+    }
+    convert(storage_, device, Storage::F32, downloadStaging.get(), n, stream());
+    source = downloadStaging.get();
+  }
+  ROSE_CUDA(cudaMemcpyAsync(host, source, n * sizeof(float),
+                            cudaMemcpyDeviceToHost, stream()));
+  ROSE_CUDA(cudaStreamSynchronize(stream()));
+  return Status::success();
+}
+
+Status CudaBackend::copy2D(void *dst, size_t dstPitch, const void *src,
+                           size_t srcPitch, size_t width, size_t rows) {
+  if (width == 0 || rows == 0)
+    return Status::success();
+  ROSE_CUDA(cudaMemcpy2DAsync(dst, dstPitch, src, srcPitch, width, rows,
+                              cudaMemcpyDeviceToDevice, stream()));
+  return Status::success();
+}
+
+Status CudaBackend::launched(const char *what) {
+  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess)
+    return check(e, what);
+  return Status::success();
+}
+
+Status CudaBackend::embedding(const void *table, int64_t rows, int64_t dim,
+                              const int64_t *ids, int64_t tokens, int64_t first,
+                              bool masked, void *y) {
+  // An id outside an unmasked table sets the flag finish() reports.
+  cuda::embedding(storage_, table, rows, dim, ids, tokens, first, masked, y,
+                  static_cast<int64_t *>(errorFlag.get()), stream());
+  return launched("embedding");
+}
+
+Status CudaBackend::positions(int64_t *out, int64_t batch, int64_t seq,
+                              int64_t offset) {
+  cuda::positions(out, batch, seq, offset, stream());
+  return launched("positions");
+}
+
+Status CudaBackend::matmul(const void *x, const void *w, const void *bias,
+                           int64_t m, int64_t k, int64_t n, bool transposed,
+                           void *y) {
+  // Row-major y = x w is column-major y^T = w^T x^T.
+  cudaDataType_t type = storage_ == Storage::BF16  ? CUDA_R_16BF
+                        : storage_ == Storage::F16 ? CUDA_R_16F
+                                                   : CUDA_R_32F;
+  cublasComputeType_t compute = precision_ == Precision::TF32
+                                    ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                    : CUBLAS_COMPUTE_32F;
+  float one = 1.0f, zero = 0.0f;
+  ROSE_CUDA(cublasGemmEx(blas.get(), transposed ? CUBLAS_OP_T : CUBLAS_OP_N,
+                         CUBLAS_OP_N, n, m, k, &one, w, type,
+                         transposed ? k : n, x, type, k, &zero, y, type, n,
+                         compute, CUBLAS_GEMM_DEFAULT));
+  if (bias)
+    biasAdd(storage_, y, bias, m, n, stream());
+  return launched("bias add");
+}
+
+Status CudaBackend::binary(BinaryKind kind, const void *a, const Shape &aShape,
+                           const void *b, const Shape &bShape, void *y,
+                           const Shape &outShape) {
+  size_t dims = outShape.size();
+  if (dims > static_cast<size_t>(kMaxDims))
+    return Status::error(dims, " dims (at most ", kMaxDims, ")");
+  std::vector<int64_t> aStrides = broadcastStrides(aShape, dims),
+                       bStrides = broadcastStrides(bShape, dims);
+  BroadcastShape shape;
+  shape.rank = static_cast<int>(dims);
+  for (size_t d = 0; d < dims; ++d) {
+    shape.shape[d] = outShape[d];
+    shape.aStride[d] = aStrides[d];
+    shape.bStride[d] = bStrides[d];
+  }
+  Binary k = kind == BinaryKind::Add   ? Binary::Add
+             : kind == BinaryKind::Sub ? Binary::Sub
+             : kind == BinaryKind::Mul ? Binary::Mul
+                                       : Binary::Div;
+  cuda::binary(storage_, k, a, b, y, shape, numElements(outShape), stream());
+  return launched("binary");
+}
+
+Status CudaBackend::layerNorm(const void *x, const void *scale,
+                              const void *bias, int64_t rows, int64_t dim,
+                              double eps, void *y) {
+  cuda::layerNorm(storage_, x, scale, bias, rows, dim, static_cast<float>(eps),
+                  y, stream());
+  return launched("layer_norm");
+}
+
+Status CudaBackend::gelu(const void *x, int64_t n, bool tanhForm, void *y) {
+  cuda::gelu(storage_, x, n, tanhForm, y, stream());
+  return launched("gelu");
+}
+
+Status CudaBackend::softmax(const void *x, int64_t outer, int64_t axis,
+                            int64_t inner, void *y) {
+  cuda::softmax(storage_, x, outer, axis, inner, y, stream());
+  return launched("softmax");
+}
+
+Status CudaBackend::attention(const void *q, const void *k, const void *v,
+                              int64_t batch, int64_t seq, int64_t heads,
+                              int64_t headDim, bool causal, float scale,
+                              void *y) {
+  if (!cuda::attention(storage_, q, k, v, batch, seq, heads, headDim, causal,
+                       scale, y, stream()))
+    return Status::error("attention with head dim ", headDim, " and ", batch,
+                         " x ", heads,
+                         " batch x heads is not supported by the CUDA "
+                         "kernel (head dim <= ",
+                         kMaxHeadDim, ", batch x heads <= 65535)");
+  return launched("attention");
+}
+
+Status CudaBackend::transpose(const void *x, const Shape &shape,
+                              const std::vector<int64_t> &perm, void *y) {
+  if (shape.size() > static_cast<size_t>(kMaxDims))
+    return Status::error("transpose of ", shape.size(), " dims (at most ",
+                         kMaxDims, ")");
+  cuda::transpose(storage_, x, static_cast<int>(shape.size()), shape.data(),
+                  perm.data(), y, stream());
+  return launched("transpose");
+}
+
+Status CudaBackend::mark(size_t slot) {
+  while (marks.size() <= slot) {
+    EventHandle e;
+    ROSE_CUDA(cudaEventCreate(e.out()));
+    marks.push_back(std::move(e));
+  }
+  ROSE_CUDA(cudaEventRecord(marks[slot].get(), stream()));
+  return Status::success();
+}
+
+StatusOr<std::vector<double>> CudaBackend::markTimes(size_t count) {
+  if (count > marks.size())
+    return Status::error("timing marks: ", count, " asked, ", marks.size(),
+                         " recorded");
+  std::vector<double> times;
+  for (size_t i = 0; i < count; ++i) {
+    float ms = 0;
+    ROSE_CUDA(cudaEventElapsedTime(&ms, marks[0].get(), marks[i].get()));
+    times.push_back(ms * 1e3);
+  }
+  return times;
+}
+
+Status CudaBackend::beginCall() {
+  ROSE_CUDA(cudaMemsetAsync(errorFlag.get(), 0, 2 * sizeof(int64_t), stream()));
+  return Status::success();
+}
+
+Status CudaBackend::finish() {
+  int64_t flag[2] = {0, 0};
+  ROSE_CUDA(cudaMemcpyAsync(flag, errorFlag.get(), sizeof(flag),
+                            cudaMemcpyDeviceToHost, stream()));
+  ROSE_CUDA(cudaStreamSynchronize(stream()));
+  if (flag[0])
+    return Status::error("embedding index ", flag[1],
+                         " is out of range (sequence longer than the "
+                         "model's positions?)");
+  return Status::success();
+}
