@@ -65,6 +65,8 @@ public:
   virtual Status upload(void *device, const void *host, size_t bytes) = 0;
   /// n stored floats to host float32, complete when this returns.
   virtual Status download(float *host, const void *device, size_t n) = 0;
+  /// `bytes` zero bytes at `device`.
+  virtual Status zero(void *device, size_t bytes) = 0;
   /// `rows` rows of `width` bytes, at pitches (a strided 2-D copy).
   virtual Status copy2D(void *dst, size_t dstPitch, const void *src,
                         size_t srcPitch, size_t width, size_t rows) = 0;

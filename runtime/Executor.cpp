@@ -8,11 +8,53 @@ Executor::Executor(const Entry &entry, Backend &backend, Communicator &comm)
     : entry_(entry), backend(backend), comm(comm),
       paramShapes_(paramShapes(*entry.program)) {}
 
-StatusOr<std::unique_ptr<Executor>> Executor::create(const Entry &entry,
-                                                     const RankWeights &weights,
-                                                     Backend &backend,
-                                                     Communicator &comm) {
+StatusOr<void *> BufferSet::get(const fb::Program &program, int32_t index,
+                                const Shape &shape) {
+  if (static_cast<size_t>(index) >= buffers.size()) {
+    buffers.resize(index + 1);
+    shapes.resize(index + 1);
+  }
+  const fb::Buffer &b = *program.buffers()->Get(index);
+  if (buffers[index]) {
+    if (shapes[index] == shape)
+      return buffers[index].get();
+    auto str = [](const Shape &s) {
+      std::string out = "[";
+      for (size_t i = 0; i < s.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(s[i]);
+      return out + "]";
+    };
+    return Status::error("buffer '", b.name()->str(), "' holds ",
+                         str(shapes[index]), " but this call needs ",
+                         str(shape), " (reset the buffers first)");
+  }
+  size_t bytes = numElements(shape) * storageBytes(backend.storage());
+  auto buffer = backend.allocate(bytes, b.name()->c_str());
+  if (!buffer)
+    return buffer.status();
+  ROSE_RETURN_IF_ERROR(backend.zero(buffer->get(), bytes));
+  buffers[index] = buffer.take();
+  shapes[index] = shape;
+  return buffers[index].get();
+}
+
+size_t BufferSet::bytes() const {
+  size_t total = 0;
+  for (size_t i = 0; i < buffers.size(); ++i)
+    if (buffers[i])
+      total += numElements(shapes[i]) * storageBytes(backend.storage());
+  return total;
+}
+
+StatusOr<std::unique_ptr<Executor>>
+Executor::create(const Entry &entry, const RankWeights &weights,
+                 Backend &backend, Communicator &comm, BufferSet *buffers) {
   std::unique_ptr<Executor> e(new Executor(entry, backend, comm));
+  if (!buffers) {
+    e->ownBuffers = std::make_unique<BufferSet>(backend);
+    buffers = e->ownBuffers.get();
+  }
+  e->buffers = buffers;
   auto placed = backend.placeParams(entry, weights);
   if (!placed)
     return placed.status();
@@ -25,6 +67,8 @@ StatusOr<std::unique_ptr<Executor>> Executor::create(const Entry &entry,
 }
 
 void *Executor::data(int32_t value) const {
+  if (layout.offsets[value] < 0)
+    return bufferAddress[value];
   return static_cast<char *>(arena.get()) + layout.offsets[value];
 }
 
@@ -51,16 +95,18 @@ StatusOr<std::vector<float>> Executor::read(int32_t value) {
   return host;
 }
 
-Status Executor::bind(int64_t b, int64_t s, const CallLayout *laid) {
-  if (arena && b == batch && s == seq)
+Status Executor::bind(int64_t b, int64_t s, const CallLayout *laid,
+                      const SymbolValues &extra) {
+  if (bound && b == batch && s == seq && extra == boundExtra &&
+      boundGeneration == buffers->generation())
     return Status::success();
   // Bound last, so a failure leaves the executor unbound (the next call
   // lays out again instead of trusting a half-sized arena).
-  batch = seq = 0;
+  bound = false;
   if (laid) {
     layout = *laid;
   } else {
-    auto made = layoutCall(entry_, b, s);
+    auto made = layoutCall(entry_, b, s, extra);
     if (!made)
       return made.status();
     layout = made.take();
@@ -99,8 +145,19 @@ Status Executor::bind(int64_t b, int64_t s, const CallLayout *laid) {
     scratch = buffer.take();
     scratchBytes = staging;
   }
+  bufferAddress.assign(layout.offsets.size(), nullptr);
+  for (size_t v = 0; v < layout.offsets.size(); ++v)
+    if (int32_t index = entry_.value(v)->buffer(); index >= 0) {
+      auto address = buffers->get(*entry_.program, index, layout.shapes[v]);
+      if (!address)
+        return address.status();
+      bufferAddress[v] = *address;
+    }
   batch = b;
   seq = s;
+  boundExtra = extra;
+  boundGeneration = buffers->generation();
+  bound = true;
   return Status::success();
 }
 
@@ -273,6 +330,20 @@ Status Executor::runOp(const fb::Op &op) {
     return comm.reduceScatterSum(scratch.get(), chunk, y)
         .withContext("reduce_scatter");
   }
+  case fb::OpAttrs::CacheWrite: {
+    // In place: y is the cache operand's buffer.
+    auto *a = op.attrs_as_CacheWrite();
+    const Shape &update = inShape(1);
+    int64_t rows = outShape[a->axis()], n = update[a->axis()];
+    auto offset = evalDim(*entry_.program, *a->offset(), layout.symbols,
+                          "the cache_write offset");
+    if (!offset)
+      return offset.status();
+    if (*offset > rows || n > rows - *offset)
+      return Status::error("writing rows [", *offset, ", ", *offset + n,
+                           ") of a cache of ", rows, " rows");
+    return copyAxis(in(1), update, a->axis(), 0, y, rows, *offset, n);
+  }
   default:
     break;
   }
@@ -316,8 +387,9 @@ Status Executor::finish() {
 
 Status Executor::run(const int64_t *tokens, int64_t b, int64_t s,
                      std::vector<OpEvent> *trace,
-                     std::vector<Checkpoint> *checkpoints) {
-  ROSE_RETURN_IF_ERROR(bind(b, s));
+                     std::vector<Checkpoint> *checkpoints,
+                     const SymbolValues &extra) {
+  ROSE_RETURN_IF_ERROR(bind(b, s, nullptr, extra));
   ROSE_RETURN_IF_ERROR(
       backend.upload(data(entry_.input()), tokens, sizeof(int64_t) * b * s));
   ROSE_RETURN_IF_ERROR(enqueue(trace != nullptr, checkpoints));
@@ -332,8 +404,7 @@ Status Executor::run(const int64_t *tokens, int64_t b, int64_t s,
   for (const fb::Op *op : *fn.ops()) {
     double start = (*times)[2 * i], end = (*times)[2 * i + 1];
     trace->push_back({opName(*op), op->layer() ? op->layer()->str() : "",
-                      op->attrs_type() >= fb::OpAttrs::AllReduce, start,
-                      end - start});
+                      isCollective(*op), start, end - start});
     ++i;
   }
   return Status::success();

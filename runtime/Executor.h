@@ -37,19 +37,50 @@ struct Checkpoint {
   std::vector<float> data;
 };
 
+/// The persistent buffers of one rank (Program.buffers, the KV cache):
+/// each allocated zeroed by the first call that uses it, at that call's
+/// shape, then kept across calls and shared by the executors of every
+/// entry on the rank (prefill writes what decode reads).
+class BufferSet {
+public:
+  explicit BufferSet(Backend &backend) : backend(backend) {}
+  /// Buffer `index` of `program` at `shape`: allocated now, or the one
+  /// already there, which must have that shape.
+  StatusOr<void *> get(const fb::Program &program, int32_t index,
+                       const Shape &shape);
+  /// Frees every buffer (a new sequence starts from zeros); executors
+  /// find the new ones on their next call.
+  void reset() {
+    buffers.clear();
+    shapes.clear();
+    ++generation_;
+  }
+  size_t bytes() const;
+  uint64_t generation() const { return generation_; }
+
+private:
+  uint64_t generation_ = 0;
+  Backend &backend;
+  std::vector<Backend::Buffer> buffers;
+  std::vector<Shape> shapes;
+};
+
 class Executor {
 public:
-  /// Places the rank's params on `backend`. The backend and communicator
-  /// outlive the executor.
-  static StatusOr<std::unique_ptr<Executor>> create(const Entry &entry,
-                                                    const RankWeights &weights,
-                                                    Backend &backend,
-                                                    Communicator &comm);
+  /// Places the rank's params on `backend`. The backend, communicator and
+  /// `buffers` outlive the executor; without `buffers`, the executor keeps
+  /// its entry's persistent buffers itself.
+  static StatusOr<std::unique_ptr<Executor>>
+  create(const Entry &entry, const RankWeights &weights, Backend &backend,
+         Communicator &comm, BufferSet *buffers = nullptr);
 
-  /// Binds the symbols for batch x seq tokens: lays out the call (or takes
-  /// `laid`, a layout the caller already checked for that binding) and
-  /// sizes the arena and the collectives' staging. A no-op when bound.
-  Status bind(int64_t batch, int64_t seq, const CallLayout *laid = nullptr);
+  /// Binds the symbols for batch x seq tokens and `extra` (see
+  /// layoutCall): lays out the call (or takes `laid`, a layout the caller
+  /// already checked for that binding), sizes the arena and the
+  /// collectives' staging, and finds the persistent buffers. A no-op when
+  /// bound to the same values.
+  Status bind(int64_t batch, int64_t seq, const CallLayout *laid = nullptr,
+              const SymbolValues &extra = {});
 
   /// One call: binds, uploads the token ids, runs every op, waits. With
   /// `trace`, times each op; with `checkpoints`, copies each checkpoint
@@ -57,7 +88,8 @@ public:
   /// its slot afterwards.
   Status run(const int64_t *tokens, int64_t batch, int64_t seq,
              std::vector<OpEvent> *trace = nullptr,
-             std::vector<Checkpoint> *checkpoints = nullptr);
+             std::vector<Checkpoint> *checkpoints = nullptr,
+             const SymbolValues &extra = {});
 
   /// The ops of the bound call on the backend, without waiting (what a
   /// CUDA graph captures); `marks` records timing marks around each op.
@@ -93,6 +125,12 @@ private:
   size_t paramBytes_ = 0;
   CallLayout layout;
   int64_t batch = 0, seq = 0;
+  bool bound = false;
+  uint64_t boundGeneration = 0;
+  SymbolValues boundExtra;
+  std::unique_ptr<BufferSet> ownBuffers;
+  BufferSet *buffers = nullptr;
+  std::vector<void *> bufferAddress; // per value in a persistent buffer
   Backend::Buffer arena{nullptr, {}}, scratch{nullptr, {}};
   size_t arenaBytes = 0, scratchBytes = 0;
 };

@@ -35,6 +35,18 @@ const char *rose::opName(const fb::Op &op) {
   return fb::EnumNameOpAttrs(op.attrs_type());
 }
 
+bool rose::isCollective(const fb::Op &op) {
+  switch (op.attrs_type()) {
+  case fb::OpAttrs::AllReduce:
+  case fb::OpAttrs::AllGather:
+  case fb::OpAttrs::ReduceScatter:
+  case fb::OpAttrs::ShardSlice:
+    return true;
+  default:
+    return false;
+  }
+}
+
 int64_t Entry::ranks() const {
   int64_t n = 1;
   for (const fb::MeshAxis *a : *program->mesh())
@@ -80,13 +92,16 @@ std::optional<Entry> Program::entry(const std::string &name) const {
 //===----------------------------------------------------------------------===//
 
 /// Evaluates (constant + sum coeff x symbol) / divisor into `out`; else
-/// says why not.
-static const char *evalDim(const fb::Dim &dim,
-                           const std::vector<int64_t> &symbols, int64_t &out) {
+/// says why not (an unbound symbol is -1 in `symbols`).
+static const char *evalDimAt(const fb::Dim &dim,
+                             const std::vector<int64_t> &symbols,
+                             int64_t &out) {
   int64_t sum = dim.constant();
   if (dim.terms())
     for (const fb::Term *t : *dim.terms()) {
       int64_t product;
+      if (symbols[t->symbol()] < 0)
+        return "uses a symbol this call does not bind";
       if (__builtin_mul_overflow(t->coeff(), symbols[t->symbol()], &product) ||
           __builtin_add_overflow(sum, product, &sum))
         return "overflows";
@@ -119,6 +134,23 @@ static std::string dimString(const fb::Dim &dim, const fb::Program &program) {
   return s;
 }
 
+StatusOr<int64_t> rose::evalDim(const fb::Program &program, const fb::Dim &dim,
+                                const std::vector<int64_t> &symbols,
+                                const std::string &what) {
+  int64_t size = 0;
+  if (const char *why = evalDimAt(dim, symbols, size)) {
+    std::string binding;
+    for (size_t i = 0; i < symbols.size(); ++i)
+      if (symbols[i] >= 0)
+        binding += (binding.empty() ? "" : ", ") +
+                   program.symbols()->Get(i)->str() + "=" +
+                   std::to_string(symbols[i]);
+    return Status::error(what, ": its dim ", dimString(dim, program), " ", why,
+                         " at ", binding);
+  }
+  return size;
+}
+
 /// Every value's shape at `symbols`.
 static StatusOr<std::vector<Shape>>
 evalShapes(const Entry &entry, const std::vector<int64_t> &symbols) {
@@ -127,17 +159,11 @@ evalShapes(const Entry &entry, const std::vector<int64_t> &symbols) {
   for (const fb::Value *v : *entry.fn->values()) {
     Shape shape;
     for (const fb::Dim *d : *v->shape()) {
-      int64_t size = 0;
-      if (const char *why = evalDim(*d, symbols, size)) {
-        std::string binding;
-        for (size_t i = 0; i < symbols.size(); ++i)
-          binding += (i ? ", " : "") + entry.program->symbols()->Get(i)->str() +
-                     "=" + std::to_string(symbols[i]);
-        return Status::error("value '", v->name()->str(), "': its dim ",
-                             dimString(*d, *entry.program), " ", why, " at ",
-                             binding);
-      }
-      shape.push_back(size);
+      auto size = evalDim(*entry.program, *d, symbols,
+                          "value '" + v->name()->str() + "'");
+      if (!size)
+        return size.status();
+      shape.push_back(*size);
     }
     shapes.push_back(std::move(shape));
   }
@@ -156,14 +182,15 @@ StatusOr<CallLayout> rose::planArena(const Entry &entry,
   std::vector<int64_t> bytes(numValues), lastUse(numValues, -1);
   std::optional<int64_t> naive = 0;
   auto rounded = [](int64_t b) { return (b + 63) / 64 * 64; };
+  auto persistent = [&](size_t v) { return entry.value(v)->buffer() >= 0; };
   for (size_t v = 0; v < numValues; ++v) {
     std::optional<int64_t> b = checkedProduct(
         shapes[v], static_cast<int64_t>(elementSize(entry.value(v)->type())));
     if (!b || *b > (int64_t(1) << 50))
       return Status::error("value '", entry.value(v)->name()->str(),
                            "' is too large to allocate");
-    bytes[v] = *b;
-    naive = checkedAdd(*naive, rounded(*b));
+    bytes[v] = persistent(v) ? 0 : *b;
+    naive = checkedAdd(*naive, rounded(bytes[v]));
     if (!naive)
       return Status::error("the memory plan overflows");
   }
@@ -212,13 +239,14 @@ StatusOr<CallLayout> rose::planArena(const Entry &entry,
       }
     }
   };
-  layout.offsets.assign(numValues, 0);
+  layout.offsets.assign(numValues, -1);
   for (int32_t v : *fn.inputs())
     layout.offsets[v] = allocate(rounded(bytes[v]));
   for (int64_t i = 0; i < numOps; ++i) {
     const fb::Op *op = fn.ops()->Get(i);
     for (int32_t r : *op->results())
-      layout.offsets[r] = allocate(rounded(bytes[r]));
+      if (!persistent(r))
+        layout.offsets[r] = allocate(rounded(bytes[r]));
     // Free what this op read for the last time, and unused results.
     std::vector<int32_t> dying;
     for (const fb::Operand *o : *op->operands())
@@ -230,7 +258,7 @@ StatusOr<CallLayout> rose::planArena(const Entry &entry,
     std::sort(dying.begin(), dying.end());
     dying.erase(std::unique(dying.begin(), dying.end()), dying.end());
     for (int32_t v : dying)
-      if (!pinned[v])
+      if (!pinned[v] && !persistent(v))
         release(layout.offsets[v], rounded(bytes[v]));
   }
   layout.arenaBytes = end;
@@ -240,14 +268,38 @@ StatusOr<CallLayout> rose::planArena(const Entry &entry,
 }
 
 StatusOr<CallLayout> rose::layoutCall(const Entry &entry, int64_t batch,
-                                      int64_t seq) {
+                                      int64_t seq, const SymbolValues &extra) {
   // Symbols "batch" and "seq" are the token ids' dims; the validator made
-  // sure the entry's input is [batch, seq] over exactly those.
-  std::vector<int64_t> symbols(entry.program->symbols()->size(), 0);
+  // sure the entry's input is [batch, seq] over exactly those. The caller
+  // binds the others; a dim over an unbound one (-1) is an error.
+  std::vector<int64_t> symbols(entry.program->symbols()->size(), -1);
+  size_t found = 0;
   for (size_t i = 0; i < symbols.size(); ++i) {
     std::string name = entry.program->symbols()->Get(i)->str();
-    symbols[i] = name == "batch" ? batch : name == "seq" ? seq : 0;
+    auto it = extra.find(name);
+    if (it != extra.end()) {
+      if (name == "batch" || name == "seq")
+        return Status::error("symbol '", name,
+                             "' is bound by the token ids' shape");
+      if (it->second < 0 || it->second > kMaxDim)
+        return Status::error("symbol '", name, "' = ", it->second,
+                             " is out of range");
+      symbols[i] = it->second;
+      ++found;
+    }
+    if (name == "batch")
+      symbols[i] = batch;
+    else if (name == "seq")
+      symbols[i] = seq;
   }
+  if (found != extra.size())
+    for (const auto &[name, value] : extra) {
+      bool known = false;
+      for (const flatbuffers::String *s : *entry.program->symbols())
+        known = known || s->str() == name;
+      if (!known)
+        return Status::error("the program has no symbol '", name, "'");
+    }
   auto shapes = evalShapes(entry, symbols);
   if (!shapes)
     return shapes.status();
@@ -271,6 +323,42 @@ template <typename T> bool aligned(const flatbuffers::Vector<T> *v) {
   // An empty vector has no elements to read, and no alignment guarantee.
   return !v || v->size() == 0 ||
          reinterpret_cast<uintptr_t>(v->data()) % alignof(T) == 0;
+}
+
+/// A dim whose divisor, constant, symbols and coefficients are in range.
+bool validDim(const fb::Program &program, const fb::Dim &d) {
+  int32_t numSymbols = static_cast<int32_t>(program.symbols()->size());
+  if (d.divisor() < 1 || d.divisor() > kMaxDivisor || d.constant() < 0 ||
+      d.constant() > kMaxDim || (d.terms() && d.terms()->size() > kMaxTerms) ||
+      !aligned(d.terms()))
+    return false;
+  if (d.terms())
+    for (const fb::Term *t : *d.terms())
+      if (t->symbol() < 0 || t->symbol() >= numSymbols || t->coeff() < 0 ||
+          t->coeff() > kMaxDim)
+        return false;
+  return true;
+}
+
+bool validDims(const fb::Program &program,
+               const flatbuffers::Vector<flatbuffers::Offset<fb::Dim>> *dims) {
+  for (const fb::Dim *d : *dims)
+    if (!validDim(program, *d))
+      return false;
+  return true;
+}
+
+bool sameDim(const fb::Dim &a, const fb::Dim &b) {
+  if (a.constant() != b.constant() || a.divisor() != b.divisor())
+    return false;
+  size_t n = a.terms() ? a.terms()->size() : 0;
+  if (n != (b.terms() ? b.terms()->size() : 0))
+    return false;
+  for (size_t i = 0; i < n; ++i)
+    if (a.terms()->Get(i)->symbol() != b.terms()->Get(i)->symbol() ||
+        a.terms()->Get(i)->coeff() != b.terms()->Get(i)->coeff())
+      return false;
+  return true;
 }
 
 /// Operand and result counts each op kind needs, and its attributes.
@@ -297,6 +385,13 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
   for (int32_t result : *op.results())
     if (result < 0 || result >= numValues)
       return fail("result out of range");
+  auto bufferOf = [&](int32_t value) {
+    return value < 0 ? -1 : entry.value(value)->buffer();
+  };
+  if (op.attrs_type() != fb::OpAttrs::CacheWrite)
+    for (int32_t result : *op.results())
+      if (bufferOf(result) >= 0)
+        return fail("only a cache_write writes a persistent buffer");
   size_t n = op.operands()->size(), results = op.results()->size();
   auto need = [&](size_t lo, size_t hi, size_t numResults = 1) -> Status {
     if (n < lo || n > hi || results != numResults)
@@ -359,6 +454,21 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return axis(op.attrs_as_ReduceScatter()->axis());
   case fb::OpAttrs::ShardSlice:
     return axis(op.attrs_as_ShardSlice()->axis());
+  case fb::OpAttrs::CacheWrite: {
+    // In place: the cache operand and the result are the same buffer.
+    auto *a = op.attrs_as_CacheWrite();
+    ROSE_RETURN_IF_ERROR(need(2, 2));
+    if (!a->offset() || !validDim(*entry.program, *a->offset()))
+      return fail("malformed offset");
+    int32_t cache = op.operands()->Get(0)->value();
+    int32_t update = op.operands()->Get(1)->value();
+    if (bufferOf(cache) < 0 ||
+        bufferOf(op.results()->Get(0)) != bufferOf(cache))
+      return fail("the cache and the result must be the same buffer");
+    if (update < 0 || bufferOf(update) >= 0)
+      return fail("the update must be a value of the call");
+    return Status::success();
+  }
   default:
     return fail("unknown op kind");
   }
@@ -380,24 +490,29 @@ Status checkEntry(const Entry &entry) {
     if (v < 0 || v >= numValues)
       return fail("input out of range");
   for (int32_t v : *fn->outputs())
-    if (v < 0 || v >= numValues)
+    if (v < 0 || v >= numValues || fn->values()->Get(v)->buffer() != -1)
       return fail("output out of range");
-  size_t numSymbols = entry.program->symbols()->size();
   for (const fb::Value *v : *fn->values()) {
     if (!v->name() || !v->shape() || v->shape()->size() > kMaxRank ||
         elementSize(v->type()) == 0)
       return fail("malformed value");
-    for (const fb::Dim *d : *v->shape()) {
-      if (d->divisor() < 1 || d->divisor() > kMaxDivisor || d->constant() < 0 ||
-          d->constant() > kMaxDim ||
-          (d->terms() && d->terms()->size() > kMaxTerms) ||
-          !aligned(d->terms()))
-        return fail("value '", v->name()->str(), "' has a malformed dim");
-      if (d->terms())
-        for (const fb::Term *t : *d->terms())
-          if (t->symbol() < 0 || t->symbol() >= static_cast<int>(numSymbols) ||
-              t->coeff() < 0 || t->coeff() > kMaxDim)
-            return fail("value '", v->name()->str(), "' has a malformed dim");
+    if (!validDims(*entry.program, v->shape()))
+      return fail("value '", v->name()->str(), "' has a malformed dim");
+    if (v->buffer() != -1) {
+      // A value in a persistent buffer has the buffer's type and dims.
+      auto *buffers = entry.program->buffers();
+      if (!buffers || v->buffer() < 0 ||
+          v->buffer() >= static_cast<int32_t>(buffers->size()))
+        return fail("value '", v->name()->str(), "': buffer out of range");
+      const fb::Buffer *b = buffers->Get(v->buffer());
+      bool same =
+          b->type() == v->type() && b->shape()->size() == v->shape()->size();
+      for (size_t d = 0; same && d < v->shape()->size(); ++d)
+        same = sameDim(*b->shape()->Get(d), *v->shape()->Get(d));
+      if (!same)
+        return fail("value '", v->name()->str(),
+                    "' disagrees with the type or shape of buffer '",
+                    b->name()->str(), "'");
     }
   }
   // The token ids are int64 [batch, seq], each dim one symbol.
@@ -409,7 +524,7 @@ Status checkEntry(const Entry &entry) {
                name;
   };
   if (ids->type() != fb::ElementType::I64 || ids->shape()->size() != 2 ||
-      !isSymbol(ids->shape()->Get(0), "batch") ||
+      ids->buffer() != -1 || !isSymbol(ids->shape()->Get(0), "batch") ||
       !isSymbol(ids->shape()->Get(1), "seq"))
     return fail("the input must be int64 token ids [batch, seq]");
   if (fn->checkpoints())
@@ -428,7 +543,11 @@ Status checkEntry(const Entry &entry) {
   if (step > kMaxDivisor)
     return fail("the dims' divisors are too large");
   for (int64_t scale : {1, 2}) {
-    auto layout = layoutCall(entry, scale, 3 * scale * step);
+    SymbolValues extra;
+    for (const flatbuffers::String *name : *entry.program->symbols())
+      if (name->str() != "batch" && name->str() != "seq")
+        extra[name->str()] = scale * step;
+    auto layout = layoutCall(entry, scale, 3 * scale * step, extra);
     if (!layout)
       return fail(layout.status().message());
   }
@@ -479,6 +598,11 @@ Status checkProgram(const fb::Program &root) {
                              "' shape disagrees with its slice");
     }
   }
+  if (root.buffers())
+    for (const fb::Buffer *b : *root.buffers())
+      if (!b->name() || !b->shape() || b->shape()->size() > kMaxRank ||
+          elementSize(b->type()) == 0 || !validDims(root, b->shape()))
+        return Status::error("malformed buffer");
   for (const fb::Function *fn : *root.functions())
     ROSE_RETURN_IF_ERROR(checkEntry(Entry{&root, fn}));
   return Status::success();
@@ -507,9 +631,10 @@ Status Program::validate(const uint8_t *data, size_t size,
         !table->VerifyField<uint32_t>(header, fb::Program::VT_VERSION, 4))
       return Status::error(what, ": corrupt rose program file");
     uint32_t version = table->GetField<uint32_t>(fb::Program::VT_VERSION, 0);
-    if (version != kProgramVersion)
+    if (version < kOldestProgramVersion || version > kProgramVersion)
       return Status::error(what, ": program format version ", version,
-                           ", this runtime reads version ", kProgramVersion,
+                           ", this runtime reads versions ",
+                           kOldestProgramVersion, " to ", kProgramVersion,
                            " (recompile the model with this rose-compile)");
   }
   flatbuffers::Verifier verifier(data, size);

@@ -17,6 +17,7 @@
 #include "runtime/Shape.h"
 #include "runtime/Status.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,8 +25,12 @@
 
 namespace rose {
 
-/// Incremented on any incompatible change to Program.fbs.
-inline constexpr uint32_t kProgramVersion = 2;
+/// Incremented on any incompatible change to Program.fbs: the version this
+/// compiler writes. Version 3 added persistent buffers (Program.buffers,
+/// Value.buffer, CacheWrite), which a version 2 reader would misread; a
+/// version 2 file is a version 3 file without them, so it still loads.
+inline constexpr uint32_t kProgramVersion = 3;
+inline constexpr uint32_t kOldestProgramVersion = 2;
 
 using Shape = std::vector<int64_t>;
 
@@ -79,22 +84,33 @@ size_t elementSize(fb::ElementType type);
 /// The shape of a param as a rank holds it.
 Shape paramShape(const fb::Param &param);
 
+/// Values of the symbols a call binds besides batch and seq ("past").
+using SymbolValues = std::map<std::string, int64_t>;
+
 /// What one call of an entry needs: the symbols' values, every value's
 /// shape, and the arena plan (first-fit over the values' lifetimes, 64-byte
 /// aligned offsets).
 struct CallLayout {
-  std::vector<int64_t> symbols;
+  std::vector<int64_t> symbols; // -1: not bound by this call
   std::vector<Shape> shapes;
-  std::vector<int64_t> offsets;
-  int64_t arenaBytes = 0; // the plan's peak
-  int64_t naiveBytes = 0; // without reuse
+  std::vector<int64_t> offsets; // -1 for values in persistent buffers
+  int64_t arenaBytes = 0;       // the plan's peak
+  int64_t naiveBytes = 0;       // without reuse
 };
 
-/// Binds the entry's symbols from the token ids' [batch, seq], evaluates
-/// every value's shape (exact divisions: a seq that tp does not divide is
-/// an error naming the value), checks every op at those shapes, and plans
-/// the arena. Errors are one line.
-StatusOr<CallLayout> layoutCall(const Entry &entry, int64_t batch, int64_t seq);
+/// Binds the entry's symbols from the token ids' [batch, seq] and `extra`,
+/// evaluates every value's shape (exact divisions: a seq that tp does not
+/// divide is an error naming the value; a dim over a symbol the call does
+/// not bind is an error naming the symbol), checks every op at those
+/// shapes, and plans the arena. Errors are one line.
+StatusOr<CallLayout> layoutCall(const Entry &entry, int64_t batch, int64_t seq,
+                                const SymbolValues &extra = {});
+
+/// A dim's value at a call's symbols (CallLayout::symbols); `what` names
+/// its owner in the error.
+StatusOr<int64_t> evalDim(const fb::Program &program, const fb::Dim &dim,
+                          const std::vector<int64_t> &symbols,
+                          const std::string &what);
 
 /// The checks of every op at one binding (ProgramCheck.cpp): operand and
 /// result shapes, element types, attributes, SSA order.
@@ -116,6 +132,9 @@ std::vector<Shape> paramShapes(const fb::Program &program);
 
 /// "MatMul" for an op.
 const char *opName(const fb::Op &op);
+
+/// True for ops that exchange data between ranks.
+bool isCollective(const fb::Op &op);
 
 } // namespace rose
 

@@ -10,6 +10,7 @@
 #include "runtime/Program.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
 using namespace rose;
@@ -223,6 +224,19 @@ bool OpCheck::run() const {
     auto *a = op.attrs_as_ShardSlice();
     return collective(a->axis(), a->dim());
   }
+  case fb::OpAttrs::CacheWrite: {
+    // The update fits the cache but for the rows along `axis`; whether the
+    // rows it writes exist depends on the offset, checked per call.
+    int32_t axis = op.attrs_as_CacheWrite()->axis();
+    const Dims &cache = in(0), &update = in(1);
+    if (!allFloat() || !validAxis(axis, cache) ||
+        update.size() != cache.size() || out() != cache)
+      return false;
+    for (size_t d = 0; d < cache.size(); ++d)
+      if (static_cast<int32_t>(d) != axis && cache[d] != update[d])
+        return false;
+    return true;
+  }
   default:
     return false;
   }
@@ -236,18 +250,42 @@ Status rose::checkOps(const Entry &entry, const std::vector<Shape> &shapes) {
   std::vector<bool> defined(fn.values()->size(), false);
   for (int32_t v : *fn.inputs())
     defined[v] = true;
+  // A persistent buffer's contents at the call's start: the one value of
+  // that buffer no op produces. Each cache_write makes a newer value of it,
+  // and only the newest may be read (the older ones were overwritten).
+  std::map<int32_t, int32_t> newest;
+  std::vector<bool> produced(fn.values()->size(), false);
+  for (const fb::Op *op : *fn.ops())
+    for (int32_t r : *op->results())
+      produced[r] = true;
+  for (size_t v = 0; v < fn.values()->size(); ++v) {
+    int32_t buffer = entry.value(v)->buffer();
+    if (buffer < 0 || produced[v])
+      continue;
+    if (!newest.emplace(buffer, static_cast<int32_t>(v)).second)
+      return Status::error("buffer '",
+                           entry.program->buffers()->Get(buffer)->name()->str(),
+                           "' has two values at the call's start");
+    defined[v] = true;
+  }
   for (size_t index = 0; index < fn.ops()->size(); ++index) {
     const fb::Op &op = *fn.ops()->Get(index);
     auto fail = [&](const auto &...args) {
       return Status::error("op #", index, " (", opName(op), "): ", args...);
     };
-    for (const fb::Operand *o : *op.operands())
+    for (const fb::Operand *o : *op.operands()) {
       if (o->value() >= 0 && !defined[o->value()])
         return fail("uses a value before it is defined");
+      int32_t buffer = o->value() >= 0 ? entry.value(o->value())->buffer() : -1;
+      if (buffer >= 0 && newest[buffer] != o->value())
+        return fail("reads an overwritten version of a persistent buffer");
+    }
     for (int32_t r : *op.results()) {
       if (defined[r])
         return fail("redefines a value");
       defined[r] = true;
+      if (int32_t buffer = entry.value(r)->buffer(); buffer >= 0)
+        newest[buffer] = r;
     }
     if (!OpCheck{entry, op, shapes, params}.run())
       return fail("operand shapes or attributes do not fit the op");

@@ -44,6 +44,12 @@ Status CpuBackend::download(float *host, const void *device, size_t n) {
   return Status::success();
 }
 
+Status CpuBackend::zero(void *device, size_t bytes) {
+  if (bytes)
+    std::memset(device, 0, bytes);
+  return Status::success();
+}
+
 Status CpuBackend::copy2D(void *dst, size_t dstPitch, const void *src,
                           size_t srcPitch, size_t width, size_t rows) {
   for (size_t r = 0; r < rows; ++r)

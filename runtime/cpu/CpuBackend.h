@@ -25,6 +25,7 @@ public:
 
   Status upload(void *device, const void *host, size_t bytes) override;
   Status download(float *host, const void *device, size_t n) override;
+  Status zero(void *device, size_t bytes) override;
   Status copy2D(void *dst, size_t dstPitch, const void *src, size_t srcPitch,
                 size_t width, size_t rows) override;
 

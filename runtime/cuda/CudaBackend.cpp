@@ -129,6 +129,12 @@ Status CudaBackend::download(float *host, const void *device, size_t n) {
   return Status::success();
 }
 
+Status CudaBackend::zero(void *device, size_t bytes) {
+  if (bytes)
+    ROSE_CUDA(cudaMemsetAsync(device, 0, bytes, stream()));
+  return Status::success();
+}
+
 Status CudaBackend::copy2D(void *dst, size_t dstPitch, const void *src,
                            size_t srcPitch, size_t width, size_t rows) {
   if (width == 0 || rows == 0)
