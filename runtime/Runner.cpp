@@ -5,6 +5,7 @@
 #include "runtime/VocabParallel.h"
 #include "runtime/cpu/CpuBackend.h"
 #include "runtime/cpu/Kernels.h"
+#include "runtime/cpu/Parallel.h"
 
 #include <atomic>
 #include <chrono>
@@ -39,8 +40,12 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
                     : static_cast<int>(std::thread::hardware_concurrency());
   // The BLAS thread budget is split across the ranks (threads of this
   // process, or processes assumed to share the machine).
-  cpu::setBlasThreads(
-      std::max(1, processComm && req.threads > 0 ? threads : threads / tp));
+  const int perRank =
+      std::max(1, processComm && req.threads > 0 ? threads : threads / tp);
+  // OpenBLAS runs one thread per call: each rank's pool splits GEMMs by
+  // columns like every other kernel, so no idle OpenBLAS thread spins on a
+  // core a kernel needs (docs/benchmarks.md).
+  cpu::setBlasThreads(1);
 
   size_t totalBytes = paramBytes(fn, *req.weights);
   std::atomic<size_t> loaded{0};
@@ -58,6 +63,12 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
   auto start = std::chrono::steady_clock::now();
   std::atomic<int64_t> loadDoneNs{0};
   auto rankMain = [&](int rank) -> Status {
+    // The rank's kernels share its part of the thread budget.
+    cpu::ThreadPool pool(perRank);
+    cpu::setThreadPool(&pool);
+    struct Unset {
+      ~Unset() { cpu::setThreadPool(nullptr); }
+    } unset;
     std::unique_ptr<Communicator> owned =
         processComm ? nullptr : group.communicator(rank);
     Communicator *comm = processComm ? processComm.get() : owned.get();
@@ -97,6 +108,29 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       result.runSeconds = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - runStart)
                               .count();
+    // Repeats: every rank starts each one together (a barrier), rank 0
+    // times it to the end of its last op.
+    for (int i = 0; i < req.repeats; ++i) {
+      if (Status b = barrier(*comm); !b.ok())
+        return b.withContext("rank " + std::to_string(rank));
+      auto t0 = std::chrono::steady_clock::now();
+      // With --profile, the last repeat's trace replaces the first run's
+      // (warm caches, as a served model runs).
+      std::vector<OpEvent> *trace = nullptr;
+      if (req.trace && i + 1 == req.repeats) {
+        result.traces[rank].clear();
+        trace = &result.traces[rank];
+      }
+      status = (*executor)->run(req.tokens.data(), req.batch, req.seq, trace);
+      if (!status.ok()) {
+        comm->abort("rank " + std::to_string(rank) + " failed");
+        return status.withContext("rank " + std::to_string(rank));
+      }
+      if (rank == 0)
+        result.repeatMs.push_back(std::chrono::duration<double, std::milli>(
+                                      std::chrono::steady_clock::now() - t0)
+                                      .count());
+    }
     const Shape &shape = (*executor)->shapeOf(fn.output());
     const float *logits = (*executor)->hostFloats(fn.output());
     if (fn.fn->logits_vocab_shards() > 0) {
@@ -140,6 +174,9 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   result.loadSeconds = loadDoneNs.load() / 1e9;
-  result.runSeconds = total - result.loadSeconds;
+  double repeated = 0;
+  for (double ms : result.repeatMs)
+    repeated += ms / 1e3;
+  result.runSeconds = total - result.loadSeconds - repeated;
   return result;
 }

@@ -20,6 +20,8 @@ struct RunRequest {
   /// A collective that does not complete in this time fails the run.
   int timeoutSeconds = 300;
   bool trace = false;
+  /// After the checked run, time this many more on the same tokens.
+  int repeats = 0;
   bool checkpoints = false; // keep the checkpoint values of rank 0
   /// The mean next-token cross entropy (RunResult::loss).
   bool loss = false;
@@ -48,6 +50,8 @@ struct RunResult {
   /// Rank 0's checkpoint values (name, data), in program order.
   std::vector<Checkpoint> checkpoints;
   double loadSeconds = 0, runSeconds = 0;
+  /// With RunRequest::repeats: rank 0's milliseconds per repeated run.
+  std::vector<double> repeatMs;
 };
 
 /// Runs every rank of `request.entry` as a thread of this process with

@@ -2,6 +2,7 @@
 //-------------------------------------------===//
 #include "runtime/cpu/Kernels.h"
 #include "runtime/Shape.h"
+#include "runtime/cpu/Parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,26 @@ extern "C" void openblas_set_num_threads(int);
 #endif
 
 using namespace rose::cpu;
+
+/// Loops over fewer elements run on the calling thread: waking a worker
+/// costs microseconds.
+static constexpr int64_t kParallelMin = 1 << 15;
+
+/// Rows of `width` elements each, split over the pool when large enough.
+template <typename F>
+static void forRows(int64_t rows, int64_t width, const F &f) {
+  rose::cpu::parallelFor(
+      rows, std::max<int64_t>(2, kParallelMin / std::max<int64_t>(1, width)),
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+          f(r);
+      });
+}
+
+/// Elements [0, n) in contiguous blocks.
+template <typename F> static void forBlocks(int64_t n, const F &f) {
+  rose::cpu::parallelFor(n, kParallelMin, f);
+}
 
 /// Row-major C = alpha A B' + beta C, with B' = B or B^T. OpenBLAS where the
 /// build has it; a plain loop otherwise, which only the runtime-alone build
@@ -72,7 +93,24 @@ void rose::cpu::matmul(const float *x, const float *w, const float *bias,
       std::memcpy(y + i * n, bias, n * sizeof(float));
     beta = 1.0f;
   }
-  sgemm(transposed, m, n, k, 1.0f, x, k, w, transposed ? k : n, beta, y, n);
+  // Output columns in blocks that depend on n alone: each block is one
+  // one-thread GEMM call, the pool takes whole blocks, so every thread count
+  // makes the same calls and the same bits (OpenBLAS picks its algorithm
+  // by the call's shape). About 8 blocks for the model's layers, at most
+  // kColumnBlock columns for the LM head, whose weight block then stays in
+  // cache while every row uses it.
+  constexpr int64_t kColumnBlock = 1024, kBlocks = 8, kQuantum = 64;
+  int64_t block = (n + kBlocks - 1) / kBlocks;
+  block = std::clamp((block + kQuantum - 1) / kQuantum * kQuantum, kQuantum,
+                     kColumnBlock);
+  int64_t blocks = (n + block - 1) / block;
+  rose::cpu::parallelFor(blocks, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      int64_t j = b * block, cols = std::min(block, n - j);
+      sgemm(transposed, m, cols, k, 1.0f, x, k, transposed ? w + j * k : w + j,
+            transposed ? k : n, beta, y + j, n);
+    }
+  });
 }
 
 template <typename F>
@@ -82,8 +120,10 @@ static void broadcastLoop(const float *a, const Shape &aShape, const float *b,
   size_t rank = out.size();
   int64_t n = rose::numElements(out);
   if (aShape == out && bShape == out) {
-    for (int64_t i = 0; i < n; ++i)
-      y[i] = f(a[i], b[i]);
+    forBlocks(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        y[i] = f(a[i], b[i]);
+    });
     return;
   }
   // Common case: a full, b broadcast along rows ([.., N] + [N]).
@@ -92,8 +132,10 @@ static void broadcastLoop(const float *a, const Shape &aShape, const float *b,
     for (int64_t d : bShape)
       bn *= d;
     if (bn == out.back()) {
-      for (int64_t i = 0; i < n; ++i)
-        y[i] = f(a[i], b[i % bn]);
+      forRows(n / bn, bn, [&](int64_t r) {
+        for (int64_t j = 0; j < bn; ++j)
+          y[r * bn + j] = f(a[r * bn + j], b[j]);
+      });
       return;
     }
   }
@@ -136,7 +178,7 @@ void rose::cpu::binary(Binary kind, const float *a, const Shape &aShape,
 
 void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
                           int64_t rows, int64_t dim, double eps, float *y) {
-  for (int64_t r = 0; r < rows; ++r) {
+  forRows(rows, dim, [&](int64_t r) {
     const float *row = x + r * dim;
     // Two passes in double: the mean and variance of 768 floats.
     double mean = 0.0;
@@ -152,7 +194,7 @@ void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
     float *out = y + r * dim;
     for (int64_t i = 0; i < dim; ++i)
       out[i] = (row[i] - m) * inv * scale[i] + bias[i];
-  }
+  });
 }
 
 void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
@@ -160,16 +202,20 @@ void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
   if (tanhForm) {
     // tanh(u) = 1 - 2 / (exp(2u) + 1): exp vectorizes, tanh does not. The
     // clamp keeps exp finite; tanh is +-1 to float precision beyond it.
-    for (int64_t i = 0; i < n; ++i) {
-      float v = x[i];
-      float u =
-          std::min(9.0f, std::max(-9.0f, c * (v + 0.044715f * v * v * v)));
-      float t = 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f);
-      y[i] = 0.5f * v * (1.0f + t);
-    }
+    forBlocks(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float v = x[i];
+        float u =
+            std::min(9.0f, std::max(-9.0f, c * (v + 0.044715f * v * v * v)));
+        float t = 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f);
+        y[i] = 0.5f * v * (1.0f + t);
+      }
+    });
   } else {
-    for (int64_t i = 0; i < n; ++i)
-      y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+    forBlocks(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+    });
   }
 }
 
@@ -180,8 +226,9 @@ void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
     outer *= shape[d];
   for (size_t d = axis + 1; d < shape.size(); ++d)
     inner *= shape[d];
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t in = 0; in < inner; ++in) {
+  forRows(outer * inner, len, [&](int64_t oi) {
+    int64_t o = oi / inner, in = oi % inner;
+    {
       const float *src = x + o * len * inner + in;
       float *dst = y + o * len * inner + in;
       float mx = -INFINITY;
@@ -193,6 +240,7 @@ void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
       for (int64_t i = 0; i < len; ++i)
         dst[i * inner] /= sum;
     }
+  });
 }
 
 void rose::cpu::attention(const float *q, const float *k, const float *v,
@@ -201,10 +249,14 @@ void rose::cpu::attention(const float *q, const float *k, const float *v,
   // Per (batch, head): scores = q k^T and out = p v as strided GEMMs over the
   // packed [seq, heads * headDim] layout; softmax per row in between. The
   // seq x seq scores of one head at a time are the only scratch.
+  // (batch, head) pairs are split over the pool; each part has its own
+  // scores and runs single-threaded GEMMs (OpenBLAS overlaps concurrent
+  // one-thread calls: measured 1.06x the time of one).
   int64_t width = heads * headDim;
-  std::vector<float> scores(seq * seq);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t h = 0; h < heads; ++h) {
+  rose::cpu::parallelFor(batch * heads, 2, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(seq * seq);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      int64_t b = bh / heads, h = bh % heads;
       const float *qh = q + b * seq * width + h * headDim;
       const float *kh = k + b * seq * width + h * headDim;
       const float *vh = v + b * seq * width + h * headDim;
@@ -229,6 +281,7 @@ void rose::cpu::attention(const float *q, const float *k, const float *v,
       sgemm(false, seq, headDim, seq, 1.0f, scores.data(), seq, vh, width, 0.0f,
             yh, width);
     }
+  });
 }
 
 void rose::cpu::transpose(const float *x, const Shape &shape,

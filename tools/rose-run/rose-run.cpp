@@ -27,6 +27,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -131,7 +132,8 @@ static int runMain(int argc, char **argv) {
                  "shared), nccl, or shared (all ranks on one GPU)")
       ->check(CLI::IsMember({"auto", "nccl", "shared"}));
   app.add_option("--repeat", repeats,
-                 "cuda: time N more runs (CUDA graph replays when possible)")
+                 "time N more runs after the checked one (cpu: median and "
+                 "min; cuda: the mean, CUDA graph replays when possible)")
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--no-graphs", noGraphs, "cuda: time --repeat without graphs");
   app.add_option("--timeout", timeout,
@@ -172,8 +174,8 @@ static int runMain(int argc, char **argv) {
       return fail("--dtype " + dtype +
                   " needs --backend cuda (the CPU "
                   "backend computes in fp32)");
-    if (app.count("--comm") || app.count("--repeat") || noGraphs)
-      return fail("--comm, --repeat and --no-graphs need --backend cuda");
+    if (app.count("--comm") || noGraphs)
+      return fail("--comm and --no-graphs need --backend cuda");
   }
   auto processEnv = processGroupFromEnv();
   if (!processEnv)
@@ -225,6 +227,7 @@ static int runMain(int argc, char **argv) {
   request.weights = *weights;
   request.threads = threads;
   request.trace = !profilePath.empty();
+  request.repeats = cuda ? 0 : repeats;
   request.checkpoints = !checkAgainst.empty();
   request.loss = computeLoss;
   // Vocab-sharded logits are gathered only when whole logits are needed.
@@ -407,6 +410,12 @@ static int runMain(int argc, char **argv) {
               << "x" << request.seq << " tokens: load "
               << result->loadSeconds * 1e3 << " ms, run "
               << result->runSeconds * 1e3 << " ms\n";
+    if (!result->repeatMs.empty()) {
+      std::vector<double> ms = result->repeatMs;
+      std::sort(ms.begin(), ms.end());
+      std::cout << "repeat: " << ms.size() << " runs, median "
+                << ms[ms.size() / 2] << " ms, min " << ms.front() << " ms\n";
+    }
 #ifdef ROSE_HAVE_CUDA
     if (cuda) {
       std::cout << "cuda: " << cudaInfo.device << ", " << dtype

@@ -1,0 +1,101 @@
+//===- ParallelTest.cpp - the CPU kernels' thread pool --------------------===//
+#include "runtime/cpu/Parallel.h"
+#include "runtime/cpu/Kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace rose::cpu;
+
+namespace {
+
+TEST(ThreadPool, EveryIndexOnceInContiguousParts) {
+  for (int threads : {1, 2, 3, 7}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 5, 1000, 100003}) {
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<int> parts{0};
+      pool.parallelFor(n, [&](int64_t begin, int64_t end) {
+        EXPECT_LT(begin, end);
+        ++parts;
+        for (int64_t i = begin; i < end; ++i)
+          ++hits[i];
+      });
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[i].load(), 1) << "threads " << threads << " n " << n;
+      EXPECT_LE(parts.load(), threads);
+    }
+  }
+}
+
+TEST(ThreadPool, SmallLoopsRunInlineAndThePoolIsPerThread) {
+  ThreadPool pool(2);
+  setThreadPool(&pool);
+  EXPECT_EQ(poolThreads(), 2);
+  std::thread::id caller = std::this_thread::get_id();
+  bool inline_ = true;
+  parallelFor(10, 100, [&](int64_t, int64_t) {
+    inline_ = inline_ && std::this_thread::get_id() == caller;
+  });
+  EXPECT_TRUE(inline_);
+  std::thread other([] { EXPECT_EQ(poolThreads(), 1); });
+  other.join();
+  setThreadPool(nullptr);
+  EXPECT_EQ(poolThreads(), 1);
+}
+
+/// Kernels split over a pool compute what they compute inline, bit for bit
+/// (each element's arithmetic is the same; only who computes it changes).
+TEST(ThreadPool, KernelsMatchTheirInlineRun) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> dist;
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = dist(gen);
+    return v;
+  };
+  const int64_t rows = 96, dim = 768, heads = 12, seq = 48;
+  std::vector<float> x = random(rows * dim), w = random(dim * 2000),
+                     b = random(2000), s = random(dim), t = random(dim);
+  auto runAll = [&] {
+    std::vector<float> out;
+    std::vector<float> y(rows * 2000);
+    matmul(x.data(), w.data(), b.data(), rows, dim, 2000, false, y.data());
+    out.insert(out.end(), y.begin(), y.end());
+    matmul(x.data(), w.data(), nullptr, rows, dim, 1000, true, y.data());
+    out.insert(out.end(), y.begin(), y.begin() + rows * 1000);
+    std::vector<float> z(rows * dim);
+    layerNorm(x.data(), s.data(), t.data(), rows, dim, 1e-5, z.data());
+    out.insert(out.end(), z.begin(), z.end());
+    gelu(x.data(), rows * dim, true, z.data());
+    out.insert(out.end(), z.begin(), z.end());
+    binary(Binary::Add, x.data(), {rows, dim}, s.data(), {dim}, z.data(),
+           {rows, dim});
+    out.insert(out.end(), z.begin(), z.end());
+    softmax(x.data(), {rows, dim}, 1, z.data());
+    out.insert(out.end(), z.begin(), z.end());
+    // [2, seq, heads x 64] attention.
+    std::vector<float> q = random(2 * seq * heads * 64), a(q.size());
+    attention(q.data(), q.data(), q.data(), 2, seq, heads, 64, true, 0.125f,
+              a.data());
+    out.insert(out.end(), a.begin(), a.end());
+    return out;
+  };
+  std::mt19937 saved = gen;
+  std::vector<float> alone = runAll();
+  gen = saved;
+  ThreadPool pool(3);
+  setThreadPool(&pool);
+  std::vector<float> pooled = runAll();
+  setThreadPool(nullptr);
+  ASSERT_EQ(alone.size(), pooled.size());
+  for (size_t i = 0; i < alone.size(); ++i)
+    ASSERT_EQ(alone[i], pooled[i]) << "element " << i;
+}
+
+} // namespace
