@@ -2,7 +2,7 @@
 //------------===//
 #include "frontend/HFCheckpoint.h"
 
-#include "runtime/Safetensors.h"
+#include "runtime/WeightFiles.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -145,60 +145,66 @@ static Type elementTypeFor(MLIRContext &context, ::rose::DType dtype) {
 
 llvm::Expected<OwningOpRef<ModuleOp>>
 mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
-  llvm::SmallString<256> configPath(dir), weightsPath(dir);
+  llvm::SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
-  llvm::sys::path::append(weightsPath, "model.safetensors");
   llvm::Expected<GPTConfig> config = readHFConfig(configPath);
   if (!config)
     return config.takeError();
 
-  auto file = ::rose::SafetensorsFile::open(std::string(weightsPath));
+  // model.safetensors, or the shards model.safetensors.index.json names.
+  auto file = ::rose::WeightFiles::open(dir.str());
   if (!file)
     return makeError(file.status().message());
-  const ::rose::SafetensorsFile &weights = **file;
+  const ::rose::WeightFiles &weights = **file;
+  std::string weightsPath = weights.path();
 
   // HF saves GPT2LMHeadModel with a `transformer.` prefix on the body, and
   // GPT2Model without; lm_head.weight never has it.
-  std::string prefix = weights.find("wte.weight") == nullptr &&
-                               weights.find("transformer.wte.weight") != nullptr
-                           ? "transformer."
-                           : "";
+  std::string prefix =
+      !weights.find("wte.weight") && weights.find("transformer.wte.weight")
+          ? "transformer."
+          : "";
   auto fileName = [&](StringRef canonical) -> std::string {
     if (canonical == "lm_head.weight")
       return canonical.str();
     return prefix + canonical.str();
   };
 
-  const ::rose::TensorEntry *wte = weights.find(fileName("wte.weight"));
+  ::rose::WeightFiles::Tensor wte = weights.find(fileName("wte.weight"));
   if (!wte)
     return makeError(weightsPath + ": missing tensor 'wte.weight'");
-  ::rose::DType dtype = wte->dtype;
-  Type elementType = elementTypeFor(context, dtype);
-  if (!elementType)
-    return makeError(weightsPath + ": tensor 'wte.weight' has dtype " +
+  // Weights stored as F16 or BF16 (most published checkpoints) are
+  // converted to float32 per rank as they load; the model computes in
+  // float32 on the CPU (the CUDA backend stores what --dtype says).
+  ::rose::DType dtype = wte.entry->dtype;
+  if (!elementTypeFor(context, dtype))
+    return makeError(weights.fileFor(fileName("wte.weight")) +
+                     ": tensor 'wte.weight' has dtype " +
                      std::string(::rose::dtypeName(dtype)) +
                      "; rose models are F32, F16 or BF16");
+  Type elementType = Float32Type::get(&context);
 
   for (const auto &[canonical, shape] : expectedGPT2Tensors(*config)) {
     std::string name = fileName(canonical);
-    const ::rose::TensorEntry *entry = weights.find(name);
+    ::rose::WeightFiles::Tensor tensor = weights.find(name);
+    const ::rose::TensorEntry *entry = tensor.entry;
     if (!entry)
       return makeError(
-          weightsPath + ": missing tensor '" + name +
+          weights.fileFor(name) + ": missing tensor '" + name +
           "' (config.json: n_layer = " + llvm::Twine(config->numLayers) +
           (config->tiedLMHead ? ""
                               : ", tie_word_embeddings = "
                                 "false") +
           ")");
     if (entry->dtype != dtype)
-      return makeError(weightsPath + ": tensor '" + name + "' has dtype " +
-                       std::string(::rose::dtypeName(entry->dtype)) +
-                       " but wte.weight has " +
-                       std::string(::rose::dtypeName(dtype)));
+      return makeError(
+          tensor.file->path() + ": tensor '" + name + "' has dtype " +
+          std::string(::rose::dtypeName(entry->dtype)) +
+          " but wte.weight has " + std::string(::rose::dtypeName(dtype)));
     if (entry->shape != shape)
-      return makeError(weightsPath + ": tensor '" + name + "' has shape " +
-                       formatShape(entry->shape) + " but config.json implies " +
-                       formatShape(shape));
+      return makeError(tensor.file->path() + ": tensor '" + name +
+                       "' has shape " + formatShape(entry->shape) +
+                       " but config.json implies " + formatShape(shape));
   }
 
   llvm::SmallString<256> absolute(weightsPath);

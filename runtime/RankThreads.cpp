@@ -31,12 +31,12 @@ Status rose::checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
   return Status::success();
 }
 
-size_t rose::paramBytes(const Entry &entry, const SafetensorsFile &weights) {
+size_t rose::paramBytes(const Entry &entry, const WeightFiles &weights) {
   size_t total = 0;
   std::vector<bool> used = entry.usedParams();
   for (size_t i = 0; i < used.size(); ++i)
     if (used[i])
-      if (const TensorEntry *e = weights.find(entry.param(i)->name()->str()))
-        total += e->end - e->begin;
+      if (WeightFiles::Tensor t = weights.find(entry.param(i)->name()->str()))
+        total += t.entry->end - t.entry->begin;
   return total;
 }

@@ -3,7 +3,7 @@
 #define ROSE_RUNTIME_RANKTHREADS_H
 
 #include "runtime/Program.h"
-#include "runtime/Safetensors.h"
+#include "runtime/WeightFiles.h"
 
 #include <functional>
 #include <vector>
@@ -22,7 +22,7 @@ Status checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
                      int64_t seq, int64_t vocab);
 
 /// Checkpoint bytes of the params `entry` loads (for the load progress line).
-size_t paramBytes(const Entry &entry, const SafetensorsFile &weights);
+size_t paramBytes(const Entry &entry, const WeightFiles &weights);
 
 } // namespace rose
 

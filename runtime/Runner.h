@@ -4,7 +4,7 @@
 
 #include "runtime/Executor.h"
 #include "runtime/Program.h"
-#include "runtime/Safetensors.h"
+#include "runtime/WeightFiles.h"
 
 #include <functional>
 #include <vector>
@@ -13,7 +13,7 @@ namespace rose {
 
 struct RunRequest {
   Entry entry;
-  std::shared_ptr<SafetensorsFile> weights;
+  std::shared_ptr<WeightFiles> weights;
   std::vector<int64_t> tokens; // [batch, seq], row-major
   int64_t batch = 0, seq = 0;
   int threads = 0; // total CPU threads (0: all cores)

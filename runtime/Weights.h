@@ -3,7 +3,7 @@
 #define ROSE_RUNTIME_WEIGHTS_H
 
 #include "runtime/Program.h"
-#include "runtime/Safetensors.h"
+#include "runtime/WeightFiles.h"
 
 #include <functional>
 #include <vector>
@@ -11,14 +11,15 @@
 namespace rose {
 
 /// The float32 params of one rank: views into the mapped checkpoint where the
-/// param is whole, or owned copies of the rank's slice (#rose.slice rules:
-/// interleaved groups, zero padding past the end).
+/// param is whole and stored as F32, or owned copies of the rank's slice
+/// (#rose.slice rules: interleaved groups, zero padding past the end),
+/// converted from F16 or BF16 as the rows are read.
 class RankWeights {
 public:
   /// Loads the params `entry` uses (others stay null). `progress(bytes)` is
   /// called as params load (for a progress line).
   static StatusOr<RankWeights>
-  load(const Entry &entry, const SafetensorsFile &file, int rank,
+  load(const Entry &entry, const WeightFiles &files, int rank,
        const std::function<void(size_t)> &progress = nullptr);
 
   /// All-zero params of the program's shapes (fuzzing executes untrusted

@@ -22,12 +22,12 @@ elif [ $# -gt 0 ]; then
   shift
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy program onnx hf rose-opt)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors weight-index npy program onnx hf rose-opt)
 
 # The smoke's executions per target: about 30 s each under ASan on one core of
 # this machine kind (measured executions per second x 30, rounded down).
 declare -A SMOKE_RUNS=(
-  [safetensors]=80000 [npy]=20000 [program]=80000
+  [safetensors]=80000 [weight-index]=30000 [npy]=20000 [program]=80000
   [onnx]=30000 [hf]=24000 [rose-opt]=60000
 )
 SMOKE_SEED=20261130

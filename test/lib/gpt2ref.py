@@ -193,9 +193,10 @@ def config_of(args):
 
 
 def write_safetensors(path, tensors):
-    """tensors: dict name -> numpy array (written in insertion order)."""
+    """tensors: dict name -> numpy array (written in insertion order); a
+    uint16 array is bfloat16 bits (numpy has no bfloat16)."""
     dtypes = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int64"): "I64",
-              np.dtype("int32"): "I32"}
+              np.dtype("int32"): "I32", np.dtype("uint16"): "BF16"}
     header, offset, blobs = {}, 0, []
     for name, array in tensors.items():
         array = np.ascontiguousarray(array)
@@ -219,23 +220,63 @@ def read_safetensors(path):
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
     base = 8 + n
-    dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+    dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+              "BF16": np.uint16}
     out = {}
     for name, entry in header.items():
         if name == "__metadata__":
             continue
         b, e = entry["data_offsets"]
-        out[name] = np.frombuffer(data[base + b:base + e], dtype=dtypes[entry["dtype"]]).reshape(entry["shape"])
+        array = np.frombuffer(data[base + b:base + e], dtype=dtypes[entry["dtype"]]).reshape(entry["shape"])
+        if entry["dtype"] == "BF16":
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        out[name] = array
     return out
 
 
-def save_hf(model, cfg, directory, prefix="", dtype="float32"):
+def stored(value, dtype):
+    """A weight as a checkpoint of `dtype` stores it: float32, float16, or
+    bfloat16 (as uint16 bits)."""
+    if dtype == "bfloat16":
+        return value.detach().cpu().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    return value.detach().cpu().numpy().astype(dtype)
+
+
+def round_weights(model, dtype):
+    """The model with every weight rounded through `dtype`, as a checkpoint
+    stored in it holds them (the reference for F16/BF16 checkpoints)."""
+    torch_dtype = {"float32": torch.float32, "float16": torch.float16,
+                   "bfloat16": torch.bfloat16}[dtype]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(torch_dtype).to(p.dtype))
+    return model
+
+
+def save_hf(model, cfg, directory, prefix="", dtype="float32", shards=1, extra=None):
+    """A Hugging Face directory: config.json and the weights stored as
+    `dtype`, in one model.safetensors or, with shards > 1, in
+    model-0000k-of-0000N.safetensors files named by
+    model.safetensors.index.json. `extra`: more tensors (name -> array)."""
     os.makedirs(directory, exist_ok=True)
     tensors = {}
     for name, value in model.state_dict().items():
-        array = value.detach().cpu().numpy().astype(dtype)
-        tensors[name if name.startswith("lm_head.") else prefix + name] = array
-    write_safetensors(os.path.join(directory, "model.safetensors"), tensors)
+        tensors[name if name.startswith("lm_head.") else prefix + name] = stored(value, dtype)
+    tensors.update(extra or {})
+    if shards == 1:
+        write_safetensors(os.path.join(directory, "model.safetensors"), tensors)
+    else:
+        names = list(tensors)
+        weight_map, total = {}, 0
+        for k in range(shards):
+            part = names[k * len(names) // shards:(k + 1) * len(names) // shards]
+            file = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
+            write_safetensors(os.path.join(directory, file), {n: tensors[n] for n in part})
+            for n in part:
+                weight_map[n] = file
+                total += tensors[n].nbytes
+        with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
     config = {
         "model_type": "gpt2",
         "vocab_size": cfg["vocab_size"], "n_positions": cfg["n_positions"], "n_embd": cfg["n_embd"],
@@ -263,6 +304,13 @@ def main(argv):
     mk.add_argument("--hf", help="write a Hugging Face checkpoint directory here")
     mk.add_argument("--prefix", default="", help="name prefix in the checkpoint, e.g. transformer.")
     mk.add_argument("--onnx", help="write an ONNX export here")
+    mk.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                    help="how the checkpoint stores the weights")
+    mk.add_argument("--shards", type=int, default=1,
+                    help="split the checkpoint into this many files with an index")
+    mk.add_argument("--mask-buffers", action="store_true",
+                    help="also store the h.N.attn.bias causal-mask buffers the published gpt2 "
+                         "checkpoint has (not weights: a loader must ignore them)")
     mk.add_argument("--set", action="append", default=[],
                     help="override a config.json field after writing (key=json)")
     lg = sub.add_parser("logits", help="reference logits of a model made with `make`")
@@ -274,6 +322,9 @@ def main(argv):
                     help="a .npy file, or comma-separated ids with ';' between sequences")
     lg.add_argument("--out", required=True, help=".npy file for float32 [batch, seq, vocab]")
     lg.add_argument("--device", default="cpu", help="cpu or cuda")
+    lg.add_argument("--weights-dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                    help="round the weights through this dtype first (what a checkpoint "
+                         "made with `make --dtype` holds)")
     lg.add_argument("--precision", default="float64", choices=["float64", "float32", "tf32", "bf16", "fp16"],
                     help="float64 (the reference), or what PyTorch on a GPU computes in")
     tk = sub.add_parser("tokens", help="write random token ids as .npy")
@@ -296,7 +347,8 @@ def main(argv):
         dtype = {"float64": torch.float64, "float32": torch.float32, "tf32": torch.float32,
                  "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
         torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
-        model = make_model(cfg, args.seed).to(device=args.device, dtype=dtype)
+        model = round_weights(make_model(cfg, args.seed), args.weights_dtype)
+        model = model.to(device=args.device, dtype=dtype)
         if args.tokens.endswith(".npy"):
             ids = torch.from_numpy(np.load(args.tokens).astype(np.int64))
         else:
@@ -309,7 +361,14 @@ def main(argv):
     cfg = config_of(args)
     model = make_model(cfg, args.seed)
     if args.hf:
-        save_hf(model, cfg, args.hf, prefix=args.prefix)
+        extra = {}
+        if args.mask_buffers:
+            n = cfg["n_positions"]
+            mask = np.tril(np.ones((n, n), dtype=np.float32)).reshape(1, 1, n, n)
+            for i in range(cfg["n_layer"]):
+                extra[f"{args.prefix}h.{i}.attn.bias"] = mask
+        save_hf(model, cfg, args.hf, prefix=args.prefix, dtype=args.dtype, shards=args.shards,
+                extra=extra)
         if args.set:
             path = os.path.join(args.hf, "config.json")
             with open(path) as f:

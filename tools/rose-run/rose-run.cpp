@@ -218,7 +218,7 @@ static int runMain(int argc, char **argv) {
     return fail(program.status().message());
   std::string weightsFile =
       weightsPath.empty() ? (*program)->root().weights()->str() : weightsPath;
-  auto weights = SafetensorsFile::open(weightsFile, /*populate=*/true);
+  auto weights = WeightFiles::open(weightsFile, /*populate=*/true);
   if (!weights)
     return fail(weights.status().message());
 
