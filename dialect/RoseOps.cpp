@@ -159,6 +159,7 @@ ROSE_COMPATIBLE_RESULTS(MulOp)
 ROSE_COMPATIBLE_RESULTS(DivOp)
 ROSE_COMPATIBLE_RESULTS(LayerNormOp)
 ROSE_COMPATIBLE_RESULTS(GeluOp)
+ROSE_COMPATIBLE_RESULTS(ReluOp)
 ROSE_COMPATIBLE_RESULTS(SoftmaxOp)
 ROSE_COMPATIBLE_RESULTS(AttentionOp)
 ROSE_COMPATIBLE_RESULTS(ReshapeOp)
@@ -332,6 +333,11 @@ static FailureOr<Shape> geluShape(GeluOp::Adaptor op, const Reporter &) {
   return Shape(rankedType(op.getInput()).getShape());
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(GeluOp, geluShape, getInput)
+
+static FailureOr<Shape> reluShape(ReluOp::Adaptor op, const Reporter &) {
+  return Shape(rankedType(op.getInput()).getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(ReluOp, reluShape, getInput)
 
 static FailureOr<Shape> softmaxShape(SoftmaxOp::Adaptor op, const Reporter &r) {
   RankedTensorType input = rankedType(op.getInput());

@@ -177,6 +177,13 @@ def Rose_GeluOp : Rose_Op<"gelu"> {
   let assemblyFormat = "$input $approximation attr-dict `:` type($input) `->` type($result)";
 }
 
+def Rose_ReluOp : Rose_Op<"relu"> {
+  let summary = "rectified linear unit, max(x, 0) (ONNX Relu)";
+  let arguments = (ins Rose_FloatTensor:$input);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
 def Rose_SoftmaxOp : Rose_Op<"softmax"> {
   let summary = "softmax along one axis";
   let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis);

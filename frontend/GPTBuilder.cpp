@@ -73,7 +73,8 @@ public:
                                        c.numHeads, /*causal=*/true, nullptr);
     Value r1 = b.create<AddOp>(loc, x, linear(attn, h + "attn.c_proj", d, d));
     Value fc = linear(layerNorm(r1, h + "ln_2"), h + "mlp.c_fc", d, c.dFF);
-    Value act = b.create<GeluOp>(loc, fc, c.gelu);
+    Value act = c.relu ? b.create<ReluOp>(loc, fc).getResult()
+                       : b.create<GeluOp>(loc, fc, c.gelu).getResult();
     return b.create<AddOp>(loc, r1, linear(act, h + "mlp.c_proj", c.dFF, d));
   }
 

@@ -22,7 +22,8 @@ struct GPTConfig {
   int64_t dFF = 0;            // n_inner (null: 4 * n_embd)
   double layerNormEps = 1e-5; // layer_norm_epsilon
   GeluApproximation gelu = GeluApproximation::Tanh; // activation_function
-  bool tiedLMHead = true;                           // tie_word_embeddings
+  bool relu = false;      // activation_function "relu" (gelu unused then)
+  bool tiedLMHead = true; // tie_word_embeddings
 };
 
 /// Emits `func.func @forward(%ids: tensor<?x?xi64>) -> logits` for a GPT-2

@@ -93,9 +93,12 @@ llvm::Expected<GPTConfig> mlir::rose::readHFConfig(StringRef path) {
       c.gelu = GeluApproximation::Tanh;
     else if (act == "gelu")
       c.gelu = GeluApproximation::None;
+    else if (act == "relu")
+      c.relu = true;
     else
       return makeError(path + ": unsupported activation_function '" + act +
-                       "' (supported: gelu_new, gelu_pytorch_tanh, gelu)");
+                       "' (supported: gelu_new, gelu_pytorch_tanh, "
+                       "gelu_fast, gelu, relu)");
   }
   // Attention options of HF's GPT2Attention that change the numbers. rose's
   // attention always scales by 1/sqrt(head_dim) and computes in fp32, so the

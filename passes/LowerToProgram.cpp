@@ -347,6 +347,10 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         return set(fb::OpAttrs::LayerNorm,
                    fb::CreateLayerNorm(fbb, l.getEpsilon().convertToDouble()));
       })
+      .Case([&](ReluOp) {
+        return set(fb::OpAttrs::Unary,
+                   fb::CreateUnary(fbb, fb::UnaryFn::Relu).Union());
+      })
       .Case([&](GeluOp g) {
         return set(fb::OpAttrs::Gelu,
                    fb::CreateGelu(fbb, g.getApproximation() ==

@@ -586,7 +586,7 @@ LogicalResult Sharder::visitReplicated(Operation *op) {
     if (failed(s))
       return failure();
     Layout want = Layout::replicated();
-    if (isa<GeluOp>(op) && s->layout.kind == Layout::Split)
+    if (isa<GeluOp, ReluOp>(op) && s->layout.kind == Layout::Split)
       want = s->layout;
     if (auto softmax = dyn_cast<SoftmaxOp>(op);
         softmax && s->layout.kind == Layout::Split) {
@@ -606,7 +606,7 @@ LogicalResult Sharder::visitReplicated(Operation *op) {
     return op->emitOpError("input to rose-tp-shard already has collectives");
   Operation *clone = b.clone(*op, mapping);
   Layout out =
-      keep && isa<GeluOp, SoftmaxOp>(op) ? *keep : Layout::replicated();
+      keep && isa<GeluOp, ReluOp, SoftmaxOp>(op) ? *keep : Layout::replicated();
   // Results whose operand shapes changed need their types re-inferred.
   if (auto infer = dyn_cast<InferTypeOpInterface>(clone)) {
     SmallVector<Type> types;

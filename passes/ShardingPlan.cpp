@@ -157,10 +157,10 @@ ShardStyle ShardingPlan::structuralStyle(Operation *op) const {
   if (feedsAttentionSplit(mm.getResult()))
     return rosellmQKV ? ShardStyle::ColwiseGather : ShardStyle::Colwise;
   if (llvm::any_of(mm.getResult().getUsers(),
-                   [](Operation *u) { return isa<GeluOp>(u); }))
+                   [](Operation *u) { return isa<GeluOp, ReluOp>(u); }))
     return ShardStyle::Colwise;
   Operation *producer = mm.getLhs().getDefiningOp();
-  if (producer && isa<AttentionOp, GeluOp>(producer))
+  if (producer && isa<AttentionOp, GeluOp, ReluOp>(producer))
     return ShardStyle::Rowwise;
   return ShardStyle::Replicate;
 }

@@ -15,6 +15,7 @@
 #ifndef ROSE_RUNTIME_BACKEND_H
 #define ROSE_RUNTIME_BACKEND_H
 
+#include "runtime/Program_generated.h"
 #include "runtime/Status.h"
 #include "runtime/Storage.h"
 
@@ -92,6 +93,8 @@ public:
   virtual Status layerNorm(const void *x, const void *scale, const void *bias,
                            int64_t rows, int64_t dim, double eps, void *y) = 0;
   virtual Status gelu(const void *x, int64_t n, bool tanhForm, void *y) = 0;
+  /// y = fn(x), elementwise.
+  virtual Status unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) = 0;
   /// Softmax over the middle dim of [outer, axis, inner].
   virtual Status softmax(const void *x, int64_t outer, int64_t axis,
                          int64_t inner, void *y) = 0;

@@ -226,6 +226,9 @@ Status Executor::runOp(const fb::Op &op) {
     return backend.layerNorm(in(0), in(1), in(2), numElements(outShape) / dim,
                              dim, op.attrs_as_LayerNorm()->epsilon(), y);
   }
+  case fb::OpAttrs::Unary:
+    return backend.unary(op.attrs_as_Unary()->fn(), in(0),
+                         numElements(outShape), y);
   case fb::OpAttrs::Gelu:
     return backend.gelu(in(0), numElements(outShape),
                         op.attrs_as_Gelu()->tanh(), y);

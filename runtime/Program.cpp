@@ -425,6 +425,11 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return need(2, 2);
   case fb::OpAttrs::LayerNorm:
     return need(3, 3);
+  case fb::OpAttrs::Unary:
+    if (op.attrs_as_Unary()->fn() > fb::UnaryFn::MAX)
+      return fail("unknown unary function ",
+                  static_cast<int>(op.attrs_as_Unary()->fn()));
+    return need(1, 1);
   case fb::OpAttrs::Gelu:
   case fb::OpAttrs::Softmax:
   case fb::OpAttrs::Attention:

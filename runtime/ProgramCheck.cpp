@@ -137,6 +137,7 @@ bool OpCheck::run() const {
            in(1) == Dims{out().back()} && in(2) == Dims{out().back()} &&
            op.attrs_as_LayerNorm()->epsilon() >= 0;
   case fb::OpAttrs::Gelu:
+  case fb::OpAttrs::Unary:
     return allFloat() && in(0) == out();
   case fb::OpAttrs::Softmax:
     return allFloat() && in(0) == out() &&

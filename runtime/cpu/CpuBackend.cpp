@@ -109,6 +109,15 @@ Status CpuBackend::gelu(const void *x, int64_t n, bool tanhForm, void *y) {
   return Status::success();
 }
 
+Status CpuBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
+  switch (fn) {
+  case fb::UnaryFn::Relu:
+    cpu::relu(f(x), n, f(y));
+    return Status::success();
+  }
+  return Status::error("unknown unary function ", static_cast<int>(fn));
+}
+
 Status CpuBackend::softmax(const void *x, int64_t outer, int64_t axis,
                            int64_t inner, void *y) {
   cpu::softmax(f(x), {outer, axis, inner}, 1, f(y));

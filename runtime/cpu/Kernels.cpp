@@ -219,6 +219,13 @@ void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
   }
 }
 
+void rose::cpu::relu(const float *x, int64_t n, float *y) {
+  forBlocks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  });
+}
+
 void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
                         float *y) {
   int64_t outer = 1, inner = 1, len = shape[axis];

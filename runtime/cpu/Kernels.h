@@ -27,6 +27,7 @@ void binary(Binary kind, const float *a, const Shape &aShape, const float *b,
 void layerNorm(const float *x, const float *scale, const float *bias,
                int64_t rows, int64_t dim, double eps, float *y);
 void gelu(const float *x, int64_t n, bool tanhForm, float *y);
+void relu(const float *x, int64_t n, float *y);
 /// Softmax along `axis` of `shape`.
 void softmax(const float *x, const Shape &shape, int64_t axis, float *y);
 

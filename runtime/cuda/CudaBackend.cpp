@@ -221,6 +221,15 @@ Status CudaBackend::gelu(const void *x, int64_t n, bool tanhForm, void *y) {
   return launched("gelu");
 }
 
+Status CudaBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
+  switch (fn) {
+  case fb::UnaryFn::Relu:
+    cuda::relu(storage_, x, n, y, stream());
+    return launched("relu");
+  }
+  return Status::error("unknown unary function ", static_cast<int>(fn));
+}
+
 Status CudaBackend::softmax(const void *x, int64_t outer, int64_t axis,
                             int64_t inner, void *y) {
   cuda::softmax(storage_, x, outer, axis, inner, y, stream());

@@ -173,6 +173,13 @@ __global__ void geluKernel(const T *x, int64_t n, bool tanhForm, T *y) {
   }
 }
 
+template <typename T> __global__ void reluKernel(const T *x, int64_t n, T *y) {
+  GRID_STRIDE(i, n) {
+    float v = load(x + i);
+    y[i] = store<T>(v > 0.0f ? v : 0.0f);
+  }
+}
+
 /// One warp per (outer, inner) line of `axis` elements.
 template <typename T>
 __global__ void softmaxKernel(const T *x, int64_t outer, int64_t axis,
@@ -420,6 +427,15 @@ void rose::cuda::gelu(Storage s, const void *x, int64_t n, bool tanhForm,
     using T = decltype(t);
     geluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
         static_cast<const T *>(x), n, tanhForm, static_cast<T *>(y));
+  });
+}
+
+void rose::cuda::relu(Storage s, const void *x, int64_t n, void *y,
+                      cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    reluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), n, static_cast<T *>(y));
   });
 }
 

@@ -62,6 +62,8 @@ void layerNorm(Storage s, const void *x, const void *scale, const void *bias,
                cudaStream_t stream);
 void gelu(Storage s, const void *x, int64_t n, bool tanhForm, void *y,
           cudaStream_t stream);
+/// y = max(x, 0).
+void relu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
 /// Softmax over the middle dim of [outer, axis, inner].
 void softmax(Storage s, const void *x, int64_t outer, int64_t axis,
              int64_t inner, void *y, cudaStream_t stream);

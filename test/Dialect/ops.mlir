@@ -80,6 +80,8 @@ func.func @norm_act(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf
   %n = rose.layer_norm %x, %g, %b {epsilon = 0.25 : f64} : tensor<?x?x8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.gelu %{{.*}} tanh : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %t = rose.gelu %n tanh : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  // CHECK: rose.relu %{{.*}} : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %relu = rose.relu %n : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.gelu %{{.*}} erf : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %e = rose.gelu %n erf : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.softmax %{{.*}} axis -1 : tensor<?x?x8xf32> -> tensor<?x?x8xf32>

@@ -100,7 +100,10 @@ class MLP(nn.Module):
         tanh = self.gelu == "tanh"
         if BUG == "gelu-form":
             tanh = not tanh
-        h = gelu_tanh(h) if tanh else F.gelu(h)
+        if self.gelu == "relu":
+            h = F.relu(h)
+        else:
+            h = gelu_tanh(h) if tanh else F.gelu(h)
         return self.c_proj(h)
 
 
@@ -181,7 +184,8 @@ def model_args(parser):
     parser.add_argument("--config", default="rosellm-2l", choices=sorted(CONFIGS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--untied", action="store_true")
-    parser.add_argument("--gelu", default="tanh", choices=["tanh", "erf"])
+    parser.add_argument("--gelu", default="tanh", choices=["tanh", "erf", "relu"],
+                        help="the MLP activation (relu: HF activation_function relu)")
     parser.add_argument("--eps", type=float, default=1e-5, help="layer_norm_epsilon")
     parser.add_argument("--sharp", action="store_true",
                         help="large attention and MLP weights: peaked softmax, large activations")
@@ -282,7 +286,7 @@ def save_hf(model, cfg, directory, prefix="", dtype="float32", shards=1, extra=N
         "vocab_size": cfg["vocab_size"], "n_positions": cfg["n_positions"], "n_embd": cfg["n_embd"],
         "n_layer": cfg["n_layer"], "n_head": cfg["n_head"], "n_inner": cfg["n_inner"],
         "layer_norm_epsilon": cfg["layer_norm_epsilon"],
-        "activation_function": "gelu_new" if cfg["gelu"] == "tanh" else "gelu",
+        "activation_function": {"tanh": "gelu_new", "erf": "gelu", "relu": "relu"}[cfg["gelu"]],
         "tie_word_embeddings": cfg["tied"],
     }
     with open(os.path.join(directory, "config.json"), "w") as f:

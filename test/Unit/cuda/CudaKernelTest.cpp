@@ -231,6 +231,9 @@ TEST(CudaKernel, LayerNormGeluSoftmax) {
       expectClose(want, y.download(), 2 * storageEps(s),
                   std::string(tanhForm ? "gelu tanh " : "gelu erf ") + name(s));
     }
+    cuda::relu(s, dx.data, rows * dim, y.data, nullptr);
+    cpu::relu(rx.data(), rows * dim, want.data());
+    expectClose(want, y.download(), 0.0, std::string("relu ") + name(s));
     // Softmax over the middle dim of [rows, 8, dim / 8].
     cuda::softmax(s, dx.data, rows, 8, dim / 8, y.data, nullptr);
     cpu::softmax(rx.data(), {rows, 8, dim / 8}, 1, want.data());
