@@ -13,8 +13,9 @@ PACKAGES=(
   # Libraries shared by compiler and runtime.
   nlohmann-json3-dev libflatbuffers-dev flatbuffers-compiler libcli11-dev
   libopenblas-dev libopenblas0-pthread
-  # Tokenizers: the GPT-2 pre-tokenization regex (Unicode classes, lookahead).
-  libpcre2-dev
+  # Tokenizers: the GPT-2 pre-tokenization regex (Unicode classes, lookahead),
+  # Llama-2's sentencepiece models (and its CLI, which the tests train with).
+  libpcre2-dev libsentencepiece-dev sentencepiece
   # CPU ranks as processes (mpirun) and their collectives.
   libopenmpi-dev openmpi-bin
   # Tests and benchmarks.

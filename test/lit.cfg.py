@@ -108,3 +108,11 @@ for feature, package in npm_packages.items():
     if installed:
         config.available_features.add(feature)
 config.substitutions.append(("%npm_modules", os.path.join(npm_cache, "node_modules")))
+
+# sentencepiece's CLI (Debian's `sentencepiece`, installed by setup.sh) trains
+# and encodes the reference models of the sentencepiece tokenizer test.
+if all(shutil.which(t) for t in ("spm_train", "spm_encode", "spm_decode")):
+    config.available_features.add("sentencepiece")
+elif os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    lit_config.fatal("CI=true but spm_train/spm_encode/spm_decode are missing: "
+                     "run scripts/setup.sh (package sentencepiece)")

@@ -371,6 +371,6 @@ StatusOr<std::string> Gpt2Bpe::decode(const std::vector<int64_t> &ids) const {
 
 } // namespace
 
-StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::string &dir) {
+StatusOr<std::unique_ptr<Tokenizer>> rose::loadGpt2Bpe(const std::string &dir) {
   return Gpt2Bpe::load(dir);
 }

@@ -1,7 +1,9 @@
 //===- Tokenizer.h - text to token ids and back ----------------*- C++ -*-===//
 //
 // The tokenizer a checkpoint ships with, read from its Hugging Face
-// directory. Today: GPT-2's byte-level BPE, from tokenizer.json (merges as
+// directory: Llama-2's sentencepiece `tokenizer.model` (through Debian's
+// libsentencepiece: BOS, dummy prefix, byte fallback as the model says), or
+// GPT-2's byte-level BPE, from tokenizer.json (merges as
 // "a b" strings or ["a", "b"] pairs) or vocab.json + merges.txt. Added and
 // special tokens are split out first; the rest is pre-tokenized with
 // GPT-2's regex (Unicode letter/number classes and the `\s+(?!\S)`
@@ -33,9 +35,14 @@ public:
   encode(const std::string &text) const = 0;
   virtual StatusOr<std::string>
   decode(const std::vector<int64_t> &ids) const = 0;
-  /// "gpt2-bpe".
+  /// "gpt2-bpe", "sentencepiece".
   virtual const char *kind() const = 0;
 };
+
+/// The loaders Tokenizer::load picks from (tokenizer.model: sentencepiece,
+/// else GPT-2 BPE).
+StatusOr<std::unique_ptr<Tokenizer>> loadGpt2Bpe(const std::string &dir);
+StatusOr<std::unique_ptr<Tokenizer>> loadSentencePiece(const std::string &dir);
 
 } // namespace rose
 
