@@ -18,15 +18,9 @@ StatusOr<void *> BufferSet::get(const fb::Program &program, int32_t index,
   if (buffers[index]) {
     if (shapes[index] == shape)
       return buffers[index].get();
-    auto str = [](const Shape &s) {
-      std::string out = "[";
-      for (size_t i = 0; i < s.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(s[i]);
-      return out + "]";
-    };
     return Status::error("buffer '", b.name()->str(), "' holds ",
-                         str(shapes[index]), " but this call needs ",
-                         str(shape), " (reset the buffers first)");
+                         shapeString(shapes[index]), " but this call needs ",
+                         shapeString(shape), " (reset the buffers first)");
   }
   size_t bytes = numElements(shape) * storageBytes(backend.storage());
   auto buffer = backend.allocate(bytes, b.name()->c_str());

@@ -84,3 +84,14 @@ Status rose::writeFileAtomically(const std::string &path,
     std::remove(tmp.c_str());
   return status;
 }
+
+StatusOr<std::string> rose::readSmallFile(const std::string &path,
+                                          size_t maxBytes) {
+  auto file = MappedFile::open(path);
+  if (!file)
+    return file.status();
+  if ((*file)->size() > maxBytes)
+    return Status::error(path, ": larger than ", maxBytes, " bytes");
+  return std::string(reinterpret_cast<const char *>((*file)->data()),
+                     (*file)->size());
+}

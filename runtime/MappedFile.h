@@ -36,6 +36,10 @@ private:
 };
 
 /// A byte range to write.
+/// The whole of a small file (a JSON index or config, a merges list): its
+/// size is checked against `maxBytes` before anything is read.
+StatusOr<std::string> readSmallFile(const std::string &path, size_t maxBytes);
+
 struct ByteChunk {
   const void *data;
   size_t size;

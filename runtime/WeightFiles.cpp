@@ -1,9 +1,7 @@
 //===- WeightFiles.cpp - a checkpoint in one or many safetensors ----------===//
 #include "runtime/WeightFiles.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <sys/stat.h>
 
 using namespace rose;
@@ -50,14 +48,10 @@ WeightFiles::open(const std::string &given, bool populate) {
   auto fail = [&](const auto &...args) {
     return Status::error(path, ": ", args...);
   };
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail("cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > kMaxIndexBytes)
-    return fail("larger than ", kMaxIndexBytes, " bytes");
-  json index = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  auto text = readSmallFile(path, kMaxIndexBytes);
+  if (!text)
+    return text.status();
+  json index = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (index.is_discarded() || !index.is_object())
     return fail("not a JSON object");
   auto map = index.find("weight_map");

@@ -5,13 +5,6 @@
 
 using namespace rose;
 
-static std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 /// Element `i` of `src`, stored as `dtype` (F32, F16 or BF16), as float.
 static float loadElement(const uint8_t *src, DType dtype, int64_t i) {
   if (dtype == DType::F32) {

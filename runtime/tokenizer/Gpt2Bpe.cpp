@@ -1,11 +1,11 @@
 //===- Gpt2Bpe.cpp - GPT-2's byte-level BPE
 //--------------------------------===//
+#include "runtime/MappedFile.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -30,14 +30,7 @@ bool fileExists(const std::string &path) {
 }
 
 StatusOr<std::string> readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::error(path, ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > kMaxFileBytes)
-    return Status::error(path, ": larger than ", kMaxFileBytes, " bytes");
-  return text.str();
+  return readSmallFile(path, kMaxFileBytes);
 }
 
 /// UTF-8 of one code point.

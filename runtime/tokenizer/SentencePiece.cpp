@@ -9,16 +9,19 @@
 #include "runtime/tokenizer/Tokenizer.h"
 
 #ifdef ROSE_HAVE_SENTENCEPIECE
-#include <fstream>
+#include "runtime/MappedFile.h"
+
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
-#include <sstream>
+#include <sys/stat.h>
 #endif
 
 using namespace rose;
 
 #ifdef ROSE_HAVE_SENTENCEPIECE
 namespace {
+
+constexpr size_t kMaxConfigBytes = size_t(64) << 20;
 
 class SentencePiece final : public Tokenizer {
 public:
@@ -31,10 +34,12 @@ public:
     if (!status.ok())
       return Status::error(model, ": ", status.ToString());
     std::string config = dir + "/tokenizer_config.json";
-    if (std::ifstream in(config); in) {
-      std::ostringstream text;
-      text << in.rdbuf();
-      auto root = nlohmann::json::parse(text.str(), nullptr,
+    struct stat st;
+    if (::stat(config.c_str(), &st) == 0) {
+      auto text = readSmallFile(config, kMaxConfigBytes);
+      if (!text)
+        return text.status();
+      auto root = nlohmann::json::parse(*text, nullptr,
                                         /*allow_exceptions=*/false);
       if (root.is_discarded() || !root.is_object())
         return Status::error(config, ": not a JSON object");

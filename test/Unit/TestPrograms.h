@@ -183,6 +183,13 @@ struct Rig {
   }
 };
 
+/// Element [row, j] of the cache after "write" ran on tokens {1, 2} at
+/// past 0 and {3} at past 2: rows 0..2 hold table[1..3] (table[i][j] =
+/// 10 i + j), the rest are still zero.
+inline float expectedCache(int64_t row, int64_t j) {
+  return row < 3 ? static_cast<float>(10 * (row + 1) + j) : 0.0f;
+}
+
 /// The reader's output for one token (the cache, flattened), or empty.
 inline std::vector<float> runRead(Rig &rig) {
   int64_t token = 5;

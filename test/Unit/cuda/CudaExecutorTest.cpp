@@ -42,9 +42,7 @@ TEST(CudaExecutor, PersistentBufferInEveryPrecision) {
     ASSERT_EQ(out.size(), size_t(kCacheRows * kWidth));
     for (int64_t r = 0; r < kCacheRows; ++r)
       for (int64_t j = 0; j < kWidth; ++j)
-        EXPECT_EQ(out[r * kWidth + j],
-                  r < 3 ? static_cast<float>(10 * (r + 1) + j) : 0.0f)
-            << "row " << r;
+        EXPECT_EQ(out[r * kWidth + j], expectedCache(r, j)) << "row " << r;
     s = rig.writer->run(prompt.data(), 1, 2, nullptr, nullptr, {{"past", 7}});
     EXPECT_EQ(s.message(),
               "CacheWrite: writing rows [7, 9) of a cache of 8 rows");
