@@ -153,6 +153,8 @@ def run(path, tokens, weights_path=None):
         elif op == "rose.gelu":
             approx = "tanh" if " tanh " in rest else "erf"
             out = [gelu(x, approx) for x in val(0)]
+        elif op == "rose.relu":
+            out = [np.maximum(x, 0.0) for x in val(0)]
         elif op == "rose.attention":
             heads = int(re.search(r"heads (\d+)", rest).group(1))
             scale = attr(rest, "scale")
