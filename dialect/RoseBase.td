@@ -27,6 +27,26 @@ def Rose_Dialect : Dialect {
     /// Name of the discardable attribute that records the sharding of an op's
     /// results (a #rose.shard, or an array of them for multi-result ops).
     static constexpr ::llvm::StringLiteral kShardingAttrName = "rose.sharding";
+    /// Layout a result is handed to its users in, when a plan asks for
+    /// another than the op's own (colwise_gather: computed split, gathered).
+    static constexpr ::llvm::StringLiteral kShardingOutAttrName =
+        "rose.sharding_out";
+    /// Why a value has its sharding ("'h.0.mlp.c_fc' (plan: colwise)"):
+    /// written by plans and propagation, printed by --rose-shard-explain.
+    static constexpr ::llvm::StringLiteral kShardingOriginAttrName =
+        "rose.sharding_origin";
+    /// Priority of a sharding annotation: 0 is the strongest (user-written
+    /// annotations default to 0; plans seed at 1; propagation carries the
+    /// priority of the annotation a layout came from).
+    static constexpr ::llvm::StringLiteral kShardingPriorityAttrName =
+        "rose.sharding_priority";
+    /// The annotation may split a paddable factor unevenly (the last chunk
+    /// padded with zeros): vocab rows, and gathered LM-head columns.
+    static constexpr ::llvm::StringLiteral kShardingPadAttrName =
+        "rose.sharding_pad";
+    /// Module attribute: the device mesh to shard for, {axis = size, ...}
+    /// (read by propagation and partition; partition replaces it by rose.tp).
+    static constexpr ::llvm::StringLiteral kMeshAttrName = "rose.mesh";
     /// Module attribute: path of the safetensors file the params name.
     static constexpr ::llvm::StringLiteral kWeightsAttrName = "rose.weights";
     /// Module attribute: the model's hyperparameters (config.json names).
@@ -72,25 +92,32 @@ def Rose_ShardingAttr : AttrDef<Rose_Dialect, "Sharding"> {
   let summary = "layout of a value over a tensor-parallel axis";
   let description = [{
     `replicated`: every rank holds the whole value. `split = d`: rank r holds
-    the r-th equal chunk of dim d. `partial`: every rank holds a full-shaped
-    addend; the value is their sum (an all_reduce is pending). The axis
-    defaults to "tp".
+    the r-th equal chunk of dim d (with `groups = G`: the r-th chunk of each
+    of G interleaved groups of dim d, as a fused QKV split by heads is).
+    `partial`: every rank holds a full-shaped addend; the value is their sum
+    (an all_reduce is pending). The axis defaults to "tp". On an op, the
+    `rose.sharding` attribute holds the layout of its result (an array for
+    several results): written by a user or a plan, it seeds
+    `--rose-shard-propagate`, which records one on every op.
 
     ```mlir
     #rose.shard<replicated>
     #rose.shard<split = 2>
+    #rose.shard<split = 2, groups = 3>
     #rose.shard<partial, axis = "tp">
     ```
   }];
   let parameters = (ins "ShardKind":$kind, "int64_t":$dim,
-                        StringRefParameter<"TP axis name">:$axis);
+                        StringRefParameter<"TP axis name">:$axis,
+                        DefaultValuedParameter<"int64_t", "1">:$groups);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     static ShardingAttr getReplicated(::mlir::MLIRContext *context,
                                       ::llvm::StringRef axis = "tp");
     static ShardingAttr getSplit(::mlir::MLIRContext *context, int64_t dim,
-                                 ::llvm::StringRef axis = "tp");
+                                 ::llvm::StringRef axis = "tp",
+                                 int64_t groups = 1);
     static ShardingAttr getPartial(::mlir::MLIRContext *context,
                                    ::llvm::StringRef axis = "tp");
     bool isReplicated() const { return getKind() == ShardKind::Replicated; }

@@ -43,8 +43,8 @@ Operation *RoseDialect::materializeConstant(OpBuilder &builder, Attribute value,
 
 static constexpr llvm::StringLiteral kDefaultAxis = "tp";
 
-// #rose.shard<replicated>, #rose.shard<split = 2>, #rose.shard<partial>, each
-// optionally followed by `, axis = "name"`.
+// #rose.shard<replicated>, #rose.shard<split = 2>, #rose.shard<partial>, a
+// split optionally followed by `, groups = G`, each by `, axis = "name"`.
 Attribute ShardingAttr::parse(AsmParser &parser, Type) {
   if (parser.parseLess())
     return {};
@@ -64,35 +64,52 @@ Attribute ShardingAttr::parse(AsmParser &parser, Type) {
       (parser.parseEqual() || parser.parseInteger(dim)))
     return {};
   std::string axis = kDefaultAxis.str();
-  if (succeeded(parser.parseOptionalComma()) &&
-      (parser.parseKeyword("axis") || parser.parseEqual() ||
-       parser.parseString(&axis)))
-    return {};
+  int64_t groups = 1;
+  while (succeeded(parser.parseOptionalComma())) {
+    StringRef key;
+    SMLoc keyLoc = parser.getCurrentLocation();
+    if (parser.parseKeyword(&key) || parser.parseEqual())
+      return {};
+    if (key == "axis") {
+      if (parser.parseString(&axis))
+        return {};
+    } else if (key == "groups") {
+      if (parser.parseInteger(groups))
+        return {};
+    } else {
+      parser.emitError(keyLoc, "expected 'axis' or 'groups', got '")
+          << key << "'";
+      return {};
+    }
+  }
   if (parser.parseGreater())
     return {};
-  return parser.getChecked<ShardingAttr>(parser.getContext(), *kind, dim, axis);
+  return parser.getChecked<ShardingAttr>(parser.getContext(), *kind, dim, axis,
+                                         groups);
 }
 
 void ShardingAttr::print(AsmPrinter &printer) const {
   printer << "<" << stringifyShardKind(getKind());
   if (getKind() == ShardKind::Split)
     printer << " = " << getDim();
+  if (getGroups() != 1)
+    printer << ", groups = " << getGroups();
   if (getAxis() != kDefaultAxis)
     printer << ", axis = \"" << getAxis() << "\"";
   printer << ">";
 }
 
 ShardingAttr ShardingAttr::getReplicated(MLIRContext *context, StringRef axis) {
-  return get(context, ShardKind::Replicated, -1, axis);
+  return get(context, ShardKind::Replicated, -1, axis, 1);
 }
 
 ShardingAttr ShardingAttr::getSplit(MLIRContext *context, int64_t dim,
-                                    StringRef axis) {
-  return get(context, ShardKind::Split, dim, axis);
+                                    StringRef axis, int64_t groups) {
+  return get(context, ShardKind::Split, dim, axis, groups);
 }
 
 ShardingAttr ShardingAttr::getPartial(MLIRContext *context, StringRef axis) {
-  return get(context, ShardKind::Partial, -1, axis);
+  return get(context, ShardKind::Partial, -1, axis, 1);
 }
 
 LogicalResult
@@ -118,10 +135,13 @@ WeightSliceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 }
 
 LogicalResult ShardingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                   ShardKind kind, int64_t dim,
-                                   StringRef axis) {
+                                   ShardKind kind, int64_t dim, StringRef axis,
+                                   int64_t groups) {
   if (axis.empty())
     return emitError() << "sharding axis name must not be empty";
+  if (groups < 1 || (kind != ShardKind::Split && groups != 1))
+    return emitError() << "groups = " << groups
+                       << ": only a split takes groups, and at least 1";
   if (kind == ShardKind::Split && dim < 0)
     return emitError() << "split dim must be >= 0, got " << dim;
   if (kind != ShardKind::Split && dim != -1)
@@ -177,13 +197,42 @@ LogicalResult RoseDialect::verifyOperationAttribute(Operation *op,
       return op->emitOpError() << "'" << name << "' must be a dictionary";
     return success();
   }
-  if (name != kShardingAttrName)
+  if (name == kMeshAttrName) {
+    auto mesh = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!isa<ModuleOp>(op))
+      return op->emitOpError() << "'" << name << "' belongs on a module";
+    if (!mesh || mesh.empty() || !llvm::all_of(mesh, [](NamedAttribute axis) {
+          auto size = dyn_cast<IntegerAttr>(axis.getValue());
+          return size && size.getInt() >= 1;
+        }))
+      return op->emitOpError()
+             << "'" << name << "' must map axis names to positive sizes";
+    return success();
+  }
+  if (name == kShardingPadAttrName) {
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitOpError() << "'" << name << "' must be a unit attribute";
+    return success();
+  }
+  if (name == kShardingOriginAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitOpError() << "'" << name << "' must be a string";
+    return success();
+  }
+  if (name == kShardingPriorityAttrName) {
+    auto priority = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!priority || priority.getInt() < 0)
+      return op->emitOpError()
+             << "'" << name << "' must be a non-negative integer";
+    return success();
+  }
+  if (name != kShardingAttrName && name != kShardingOutAttrName)
     return op->emitOpError() << "unknown rose attribute '" << name << "'";
   // One result: a bare #rose.shard; several: an array with one per result.
   if (auto array = dyn_cast<ArrayAttr>(attr.getValue())) {
     if (array.size() != op->getNumResults())
       return op->emitOpError()
-             << "'" << kShardingAttrName << "' has " << array.size()
+             << "'" << name << "' has " << array.size()
              << " entries but the op has " << op->getNumResults() << " results";
     for (auto [i, entry] : llvm::enumerate(array))
       if (failed(verifyResultSharding(op, entry, i)))

@@ -3,6 +3,7 @@
 #define ROSE_DIALECT_ROSEOPS_H
 
 #include "dialect/RoseDialect.h"
+#include "dialect/ShardingRule.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
@@ -19,6 +20,8 @@ bool isCompatibleResultType(Type inferred, Type declared);
 /// Formats a shape as "[2, ?, 768]" for diagnostics.
 std::string formatShape(ArrayRef<int64_t> shape);
 } // namespace mlir::rose
+
+#include "dialect/RoseShardingInterface.h.inc"
 
 #define GET_OP_CLASSES
 #include "dialect/RoseOps.h.inc"

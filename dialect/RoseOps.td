@@ -3,6 +3,7 @@
 #define ROSE_DIALECT_ROSEOPS_TD
 
 include "dialect/RoseBase.td"
+include "dialect/RoseShardingInterface.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -25,6 +26,12 @@ def Rose_IndexTensor : RankedTensorOf<[I32, I64]>;
 // operands are inconsistent it yields an unranked tensor (compatible with any
 // declared result) and the op's verifier reports the actual problem, so each
 // mistake gets one message that names the operand and the numbers.
+// Ops that declare a sharding rule (ShardingRule.h); the Local ones also
+// rewrite attributes that count elements of a split dim.
+defvar Rose_Shardable = DeclareOpInterfaceMethods<Rose_ShardingRuleOpInterface>;
+defvar Rose_ShardableLocal = DeclareOpInterfaceMethods<
+    Rose_ShardingRuleOpInterface, ["localizeAttributes"]>;
+
 class Rose_Op<string mnemonic, list<Trait> traits = []>
     : Op<Rose_Dialect, mnemonic,
          !listconcat(traits, [Pure, InferTypeOpAdaptorWithIsCompatible])> {
@@ -32,7 +39,7 @@ class Rose_Op<string mnemonic, list<Trait> traits = []>
 }
 
 class Rose_BinaryOp<string mnemonic, list<Trait> traits = []>
-    : Rose_Op<mnemonic, traits> {
+    : Rose_Op<mnemonic, !listconcat(traits, [Rose_Shardable])> {
   let summary = "elementwise " # mnemonic # " with numpy broadcasting";
   let arguments = (ins Rose_FloatTensor:$lhs, Rose_FloatTensor:$rhs);
   let results = (outs Rose_FloatTensor:$result);
@@ -89,7 +96,7 @@ def Rose_ConstantOp : Op<Rose_Dialect, "constant",
 // Compute
 //===----------------------------------------------------------------------===//
 
-def Rose_EmbeddingOp : Rose_Op<"embedding"> {
+def Rose_EmbeddingOp : Rose_Op<"embedding", [Rose_ShardableLocal]> {
   let summary = "gathers rows of an embedding table";
   let description = [{
     `result[i..., :] = table[indices[i...], :]`. With `vocab_shards = N`, the
@@ -109,7 +116,7 @@ def Rose_EmbeddingOp : Rose_Op<"embedding"> {
   }];
 }
 
-def Rose_PositionsOp : Rose_Op<"positions"> {
+def Rose_PositionsOp : Rose_Op<"positions", [Rose_Shardable]> {
   let summary = "position ids for a token tensor: result[..., s] = offset + s";
   let description = [{
     The GPT position-id `Range`: every row of the last dim counts up from
@@ -125,7 +132,7 @@ def Rose_PositionsOp : Rose_Op<"positions"> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Rose_MatMulOp : Rose_Op<"matmul"> {
+def Rose_MatMulOp : Rose_Op<"matmul", [Rose_Shardable]> {
   let summary = "batched matmul with optional bias: lhs @ rhs (+ bias)";
   let description = [{
     `lhs` is `[..., M, K]`; `rhs` is `[..., K, N]` (or `[..., N, K]` with
@@ -154,7 +161,7 @@ def Rose_SubOp : Rose_BinaryOp<"sub">;
 def Rose_MulOp : Rose_BinaryOp<"mul", [Commutative]>;
 def Rose_DivOp : Rose_BinaryOp<"div">;
 
-def Rose_LayerNormOp : Rose_Op<"layer_norm"> {
+def Rose_LayerNormOp : Rose_Op<"layer_norm", [Rose_Shardable]> {
   let summary = "layer normalization over the last axis";
   let description = [{
     `(x - mean) / sqrt(var + epsilon) * scale + bias` over the last dim;
@@ -169,7 +176,7 @@ def Rose_LayerNormOp : Rose_Op<"layer_norm"> {
   }];
 }
 
-def Rose_GeluOp : Rose_Op<"gelu"> {
+def Rose_GeluOp : Rose_Op<"gelu", [Rose_Shardable]> {
   let summary = "GELU, exact (erf) or tanh-approximated";
   let arguments = (ins Rose_FloatTensor:$input,
                        Rose_GeluApproximation:$approximation);
@@ -177,21 +184,21 @@ def Rose_GeluOp : Rose_Op<"gelu"> {
   let assemblyFormat = "$input $approximation attr-dict `:` type($input) `->` type($result)";
 }
 
-def Rose_ReluOp : Rose_Op<"relu"> {
+def Rose_ReluOp : Rose_Op<"relu", [Rose_Shardable]> {
   let summary = "rectified linear unit, max(x, 0) (ONNX Relu)";
   let arguments = (ins Rose_FloatTensor:$input);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def Rose_SoftmaxOp : Rose_Op<"softmax"> {
+def Rose_SoftmaxOp : Rose_Op<"softmax", [Rose_Shardable]> {
   let summary = "softmax along one axis";
   let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = "$input `axis` $axis attr-dict `:` type($input) `->` type($result)";
 }
 
-def Rose_AttentionOp : Rose_Op<"attention"> {
+def Rose_AttentionOp : Rose_Op<"attention", [Rose_ShardableLocal]> {
   let summary = "scaled-dot-product multi-head attention, optionally causal";
   let description = [{
     q, k and v are `[batch, seq, heads * head_dim]` with heads packed in the
@@ -216,7 +223,7 @@ def Rose_AttentionOp : Rose_Op<"attention"> {
 // Shape ops
 //===----------------------------------------------------------------------===//
 
-def Rose_ReshapeOp : Rose_Op<"reshape"> {
+def Rose_ReshapeOp : Rose_Op<"reshape", [Rose_ShardableLocal]> {
   let summary = "reshape with ONNX semantics: 0 copies a dim, -1 is inferred";
   let arguments = (ins Rose_FloatTensor:$input, DenseI64ArrayAttr:$shape);
   let results = (outs Rose_FloatTensor:$result);
@@ -224,7 +231,7 @@ def Rose_ReshapeOp : Rose_Op<"reshape"> {
   let hasFolder = 1;
 }
 
-def Rose_TransposeOp : Rose_Op<"transpose"> {
+def Rose_TransposeOp : Rose_Op<"transpose", [Rose_Shardable]> {
   let summary = "permutes dims: result dim i is input dim permutation[i]";
   let arguments = (ins Rose_FloatTensor:$input, DenseI64ArrayAttr:$permutation);
   let results = (outs Rose_FloatTensor:$result);
@@ -232,7 +239,7 @@ def Rose_TransposeOp : Rose_Op<"transpose"> {
   let hasFolder = 1;
 }
 
-def Rose_SplitOp : Rose_Op<"split"> {
+def Rose_SplitOp : Rose_Op<"split", [Rose_ShardableLocal]> {
   let summary = "splits one axis into consecutive pieces of the given sizes";
   let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis,
                        DenseI64ArrayAttr:$sizes);
@@ -243,7 +250,7 @@ def Rose_SplitOp : Rose_Op<"split"> {
   let hasFolder = 1;
 }
 
-def Rose_ConcatOp : Rose_Op<"concat"> {
+def Rose_ConcatOp : Rose_Op<"concat", [Rose_Shardable]> {
   let summary = "concatenates tensors along one axis";
   let arguments = (ins Variadic<Rose_FloatTensor>:$inputs, Rose_I64Attr:$axis);
   let results = (outs Rose_FloatTensor:$result);
@@ -253,7 +260,7 @@ def Rose_ConcatOp : Rose_Op<"concat"> {
   let hasFolder = 1;
 }
 
-def Rose_SliceOp : Rose_Op<"slice"> {
+def Rose_SliceOp : Rose_Op<"slice", [Rose_Shardable]> {
   let summary = "takes [start, end) of one axis";
   let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis, Rose_I64Attr:$start,
                        Rose_I64Attr:$end);

@@ -39,6 +39,9 @@ struct TPPipelineOptions : public PassPipelineOptions<TPPipelineOptions> {
                                 llvm::cl::init(false)};
 };
 
+/// rose-tp-shard: seed the plan's annotations, propagate, partition.
+void buildTPShardPipeline(OpPassManager &pm, const TPPipelineOptions &options);
+/// rose-tp-pipeline: rose-tp-shard, then simplify, canonicalize, CSE.
 void buildTPPipeline(OpPassManager &pm, const TPPipelineOptions &options);
 void registerRosePipelines();
 

@@ -4,18 +4,18 @@
 
 include "mlir/Pass/PassBase.td"
 
-def RoseTPShard : Pass<"rose-tp-shard", "::mlir::ModuleOp"> {
-  let summary = "Shard a GPT for tensor parallelism (Megatron column/row)";
+def RoseShardSeed : Pass<"rose-shard-seed", "::mlir::ModuleOp"> {
+  let summary = "Annotate a model with a TP plan's shardings";
   let description = [{
-    Rewrites the dense `@forward` into the SPMD function every TP rank runs.
-    Weights get a `slice` saying how each rank cuts them from the checkpoint;
-    values flow as replicated, split or partial-sum, and collectives are
-    inserted where a consumer needs another layout (each with a remark: which
-    op, why, bytes per rank). Plans: `auto` (recognise the GPT structure:
-    fused QKV and fc1 column-parallel, attention on local heads, out-proj and
-    fc2 row-parallel, LM head column-parallel on vocab), `rosellm` (QKV
-    gathered, out-proj slicing its replicated input), or a JSON plan file
-    mapping layer-name globs to styles.
+    The first step of `--rose-tp-shard`: records the mesh (`rose.mesh`) and
+    turns a plan into `rose.sharding` annotations on the layers it shards
+    (priority 1; annotations already in the input are kept, and win at their
+    default priority 0). Plans: `auto` (recognise the roles by structure: a
+    matmul feeding split -> attention is QKV, colwise by heads; one feeding
+    an activation is an MLP up-projection, colwise; one consuming attention
+    or an activation is rowwise; the one producing the result is the LM head,
+    colwise), `rosellm` (QKV gathered), or a JSON plan file mapping layer-name
+    globs to styles. Checks that the plan fits the TP degree.
   }];
   let options = [
     Option<"tp", "tp", "int64_t", "1", "TP degree (ranks)">,
@@ -31,6 +31,39 @@ def RoseTPShard : Pass<"rose-tp-shard", "::mlir::ModuleOp"> {
     Option<"sequenceParallel", "sequence-parallel", "bool", "false",
            "split LayerNorm/residual regions on the sequence dim">,
   ];
+  let dependentDialects = ["::mlir::rose::RoseDialect"];
+}
+
+def RoseShardPropagate : Pass<"rose-shard-propagate", "::mlir::ModuleOp"> {
+  let summary = "Give every value a sharding from the annotations and op rules";
+  let description = [{
+    Walks each function in order; at each op, the op's annotation or an
+    operand's layout, whichever has the strongest priority, picks the factor
+    of the op's sharding rule that the mesh axis splits. Records the result
+    layouts (`rose.sharding`) with their origin and priority. Ops without a
+    rule run replicated, with a remark when that gathers a sharded operand.
+  }];
+  let options = [
+    Option<"sequenceDim", "sequence-dim", "int64_t", "-1",
+           "partial sums settle split on this dim (sequence parallelism); "
+           "-1: replicated">,
+  ];
+  let dependentDialects = ["::mlir::rose::RoseDialect"];
+}
+
+def RoseShardExplain : Pass<"rose-shard-explain"> {
+  let summary = "Say why each value is sharded as it is (remarks)";
+}
+
+def RoseShardPartition : Pass<"rose-shard-partition", "::mlir::ModuleOp"> {
+  let summary = "Rewrite propagated functions into the per-rank SPMD program";
+  let description = [{
+    Rebuilds every op on local operands: operands in another layout than the
+    op's rule needs go through one reshard routine (all_reduce,
+    reduce_scatter, all_gather, shard_slice; each with a remark naming the
+    layer, the reason and the bytes per rank); split params get a
+    `#rose.slice`; op attributes that count a split dim are localized.
+  }];
   let dependentDialects = ["::mlir::rose::RoseDialect"];
 }
 

@@ -9,22 +9,36 @@
 using namespace mlir;
 using namespace mlir::rose;
 
+void mlir::rose::buildTPShardPipeline(OpPassManager &pm,
+                                      const TPPipelineOptions &options) {
+  RoseShardSeedOptions seed;
+  seed.tp = options.tp;
+  seed.plan = options.plan;
+  seed.planFile = options.planFile;
+  seed.vocabParallel = options.vocabParallel;
+  seed.lmHead = options.lmHead;
+  seed.sequenceParallel = options.sequenceParallel;
+  pm.addPass(createRoseShardSeed(seed));
+  RoseShardPropagateOptions propagate;
+  // PyTorch's SequenceParallel shards dim 1 ([batch, seq, hidden]).
+  propagate.sequenceDim = options.sequenceParallel ? 1 : -1;
+  pm.addPass(createRoseShardPropagate(propagate));
+  pm.addPass(createRoseShardPartition());
+}
+
 void mlir::rose::buildTPPipeline(OpPassManager &pm,
                                  const TPPipelineOptions &options) {
-  RoseTPShardOptions shard;
-  shard.tp = options.tp;
-  shard.plan = options.plan;
-  shard.planFile = options.planFile;
-  shard.vocabParallel = options.vocabParallel;
-  shard.lmHead = options.lmHead;
-  shard.sequenceParallel = options.sequenceParallel;
-  pm.addPass(createRoseTPShard(shard));
+  buildTPShardPipeline(pm, options);
   pm.addPass(createRoseCollectiveSimplify());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
 
 void mlir::rose::registerRosePipelines() {
+  PassPipelineRegistration<TPPipelineOptions>(
+      "rose-tp-shard",
+      "Shard for tensor parallelism: seed the plan, propagate, partition",
+      buildTPShardPipeline);
   PassPipelineRegistration<TPPipelineOptions>(
       "rose-tp-pipeline",
       "Shard for tensor parallelism, simplify collectives, canonicalize, CSE",

@@ -48,6 +48,8 @@ public:
 
   /// The style of a matmul or embedding op.
   ShardStyle styleOf(Operation *op) const;
+  /// True for `auto` and `rosellm` (styles recognised from the structure).
+  bool isStructural() const { return structural; }
 
 private:
   ShardStyle structuralStyle(Operation *op) const;

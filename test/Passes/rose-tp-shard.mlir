@@ -32,8 +32,8 @@
 // TP4-COUNT-2: rose.all_reduce {{.*}} over "tp"(4)
 // TP4-NOT: rose.all_gather
 
-// REMARK: remark: rose-tp-shard: inserted all_reduce for 'h.0.attn.c_proj' (row-parallel matmul leaves partial sums): 3072 bytes per rank per token (x batch x seq)
-// REMARK: remark: rose-tp-shard: inserted all_reduce for 'h.0.mlp.c_proj' (row-parallel matmul leaves partial sums): 3072 bytes per rank per token (x batch x seq)
+// REMARK: remark: rose-shard-partition: inserted all_reduce for 'h.0.attn.c_proj' (row-parallel matmul leaves partial sums): 3072 bytes per rank per token (x batch x seq)
+// REMARK: remark: rose-shard-partition: inserted all_reduce for 'h.0.mlp.c_proj' (row-parallel matmul leaves partial sums): 3072 bytes per rank per token (x batch x seq)
 
 // At tp=1 the pipeline leaves a dense program: no slices, no collectives
 // anywhere (--implicit-check-not above).

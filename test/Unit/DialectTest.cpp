@@ -116,11 +116,16 @@ TEST_F(DialectTest, ShardingAttrInvariants) {
   auto emit = [&]() { return emitError(loc()); };
   // The parser cannot write a dim for these kinds; the C++ API could.
   EXPECT_TRUE(
-      failed(ShardingAttr::verify(emit, ShardKind::Replicated, 1, "tp")));
+      failed(ShardingAttr::verify(emit, ShardKind::Replicated, 1, "tp", 1)));
   EXPECT_EQ(message, "replicated sharding takes no dim");
-  EXPECT_TRUE(failed(ShardingAttr::verify(emit, ShardKind::Partial, 0, "tp")));
+  EXPECT_TRUE(
+      failed(ShardingAttr::verify(emit, ShardKind::Partial, 0, "tp", 1)));
   EXPECT_EQ(message, "partial sharding takes no dim");
-  EXPECT_TRUE(succeeded(ShardingAttr::verify(emit, ShardKind::Split, 2, "tp")));
+  EXPECT_TRUE(
+      succeeded(ShardingAttr::verify(emit, ShardKind::Split, 2, "tp", 1)));
+  EXPECT_TRUE(failed(ShardingAttr::verify(emit, ShardKind::Split, 2, "tp", 0)));
+  EXPECT_TRUE(
+      failed(ShardingAttr::verify(emit, ShardKind::Partial, -1, "tp", 3)));
 
   ShardingAttr split = ShardingAttr::getSplit(&context, 2);
   EXPECT_TRUE(split.isSplit());

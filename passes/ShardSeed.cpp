@@ -1,0 +1,241 @@
+//===- ShardSeed.cpp - a TP plan as sharding annotations ------------------===//
+//
+// The plan decides each layer's style (ShardingPlan); this pass writes the
+// style down as the layer's result sharding, the annotation propagation
+// starts from, and checks up front that the style fits the TP degree (one
+// error naming the layer and the numbers):
+//
+//   colwise        split on the last dim (by heads, in as many groups as the
+//                  split feeding attention has pieces, for a fused QKV)
+//   colwise_gather split on the last dim, handed to users gathered
+//   rowwise        partial (the reduction over input features is split)
+//   vocab          partial (an embedding's rows are split; masked lookup)
+//   replicate      replicated (plan files only; `auto` leaves unrecognised
+//                  layers to propagation)
+//   sequence parallel: every layer_norm split on the sequence dim (1)
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/Sharding.h"
+#include "passes/ShardingPlan.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::rose {
+#define GEN_PASS_DEF_ROSESHARDSEED
+#include "passes/Passes.h.inc"
+} // namespace mlir::rose
+
+using namespace mlir;
+using namespace mlir::rose;
+
+namespace {
+
+/// Priority of plan annotations: below user-written ones (0).
+constexpr int64_t kPlanPriority = 1;
+
+struct Seeder {
+  const ShardingPlan &plan;
+  int64_t tp;
+  bool sequenceParallel, gatherLogits;
+
+  LogicalResult run(func::FuncOp fn);
+  LogicalResult seedMatMul(MatMulOp op);
+  void annotate(Operation *op, ShardingAttr layout, llvm::StringRef style,
+                bool pad = false);
+};
+
+} // namespace
+
+void Seeder::annotate(Operation *op, ShardingAttr layout, llvm::StringRef style,
+                      bool pad) {
+  MLIRContext *context = op->getContext();
+  op->setAttr(RoseDialect::kShardingAttrName, layout);
+  op->setAttr(RoseDialect::kShardingOriginAttrName,
+              StringAttr::get(context,
+                              "'" + layerName(op) + "' (plan: " + style + ")"));
+  op->setAttr(RoseDialect::kShardingPriorityAttrName,
+              IntegerAttr::get(IntegerType::get(context, 64), kPlanPriority));
+  if (pad)
+    op->setAttr(RoseDialect::kShardingPadAttrName, UnitAttr::get(context));
+}
+
+/// The attention a matmul result feeds through one split into equal pieces,
+/// and the number of pieces.
+static std::pair<AttentionOp, int64_t> attentionFedBy(Value v) {
+  for (Operation *user : v.getUsers())
+    if (auto split = dyn_cast<SplitOp>(user))
+      if (llvm::all_equal(split.getSizes()))
+        for (Operation *u : split.getResult(0).getUsers())
+          if (auto attn = dyn_cast<AttentionOp>(u))
+            return {attn, split.getNumResults()};
+  return {AttentionOp(), 1};
+}
+
+static bool isReturned(Value v) {
+  return llvm::any_of(v.getUsers(),
+                      [](Operation *u) { return isa<func::ReturnOp>(u); });
+}
+
+LogicalResult Seeder::seedMatMul(MatMulOp op) {
+  ShardStyle style = plan.styleOf(op);
+  if (!op.getRhs().getDefiningOp<ParamOp>() ||
+      op.getRhs().getType().getRank() != 2)
+    return success();
+  MLIRContext *context = op.getContext();
+  std::string layer = layerName(op);
+  bool transposed = op.getTransposeRhs();
+  RankedTensorType w = op.getRhs().getType();
+  int64_t n = w.getDimSize(transposed ? 0 : 1);
+  int64_t k = w.getDimSize(transposed ? 1 : 0);
+  int64_t last = op.getType().getRank() - 1;
+  switch (style) {
+  case ShardStyle::Replicate:
+    if (!plan.isStructural())
+      annotate(op, ShardingAttr::getReplicated(context), "replicate");
+    return success();
+  case ShardStyle::Vocab:
+    return success();
+  case ShardStyle::Colwise:
+  case ShardStyle::ColwiseGather: {
+    auto [attn, pieces] = attentionFedBy(op.getResult());
+    int64_t groups = style == ShardStyle::Colwise && attn ? pieces : 1;
+    if (attn && attn.getNumHeads() % tp != 0)
+      return op.emitOpError()
+             << "cannot shard '" << layer << "' by heads over tp=" << tp << ": "
+             << attn.getNumHeads() << " heads are not divisible by " << tp;
+    // Logits that will be gathered may pad the vocab: the padded columns
+    // are cut off after the gather, so the result stays exact.
+    bool pad = isReturned(op.getResult()) && gatherLogits && groups == 1 &&
+               n % tp != 0;
+    if (n % (tp * groups) != 0 && !pad)
+      return op.emitOpError()
+             << "cannot shard '" << layer << "' column-parallel over tp=" << tp
+             << ": " << n << " output features are not divisible by "
+             << tp * groups;
+    annotate(op, ShardingAttr::getSplit(context, last, "tp", groups),
+             stringifyShardStyle(style), pad);
+    if (style == ShardStyle::ColwiseGather)
+      op->setAttr(RoseDialect::kShardingOutAttrName,
+                  ShardingAttr::getReplicated(context));
+    return success();
+  }
+  case ShardStyle::Rowwise:
+    if (k % tp != 0)
+      return op.emitOpError()
+             << "cannot shard '" << layer << "' row-parallel over tp=" << tp
+             << ": " << k << " input features are not divisible by " << tp;
+    annotate(op, ShardingAttr::getPartial(context), "rowwise");
+    return success();
+  }
+  return success();
+}
+
+LogicalResult Seeder::run(func::FuncOp fn) {
+  MLIRContext *context = fn.getContext();
+  WalkResult walk = fn.walk([&](Operation *op) {
+    // Annotations already in the input are the user's: they stay.
+    if (op->hasAttr(RoseDialect::kShardingAttrName))
+      return WalkResult::advance();
+    if (auto mm = dyn_cast<MatMulOp>(op))
+      return failed(seedMatMul(mm)) ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+    if (auto emb = dyn_cast<EmbeddingOp>(op);
+        emb && plan.styleOf(emb) == ShardStyle::Vocab)
+      annotate(emb, ShardingAttr::getPartial(context), "vocab", /*pad=*/true);
+    if (auto ln = dyn_cast<LayerNormOp>(op);
+        ln && sequenceParallel && ln.getType().getRank() >= 3)
+      annotate(ln, ShardingAttr::getSplit(context, 1), "sequence_parallel");
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  // lm-head=sharded: logits split on the vocab stay split for a
+  // loss-parallel consumer.
+  if (!gatherLogits)
+    fn.walk([&](func::ReturnOp ret) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        Operation *producer = v.getDefiningOp();
+        auto layout =
+            producer ? dyn_cast_or_null<ShardingAttr>(
+                           producer->getAttr(RoseDialect::kShardingAttrName))
+                     : ShardingAttr();
+        int64_t last = cast<RankedTensorType>(v.getType()).getRank() - 1;
+        if (layout && layout.isSplit() && layout.getDim() == last &&
+            layout.getGroups() == 1)
+          fn.setResultAttr(i, RoseDialect::kShardingAttrName, layout);
+      }
+    });
+  return success();
+}
+
+namespace {
+struct RoseShardSeedPass
+    : public mlir::rose::impl::RoseShardSeedBase<RoseShardSeedPass> {
+  using RoseShardSeedBase::RoseShardSeedBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (tp < 1) {
+      module.emitError() << "rose-tp-shard: tp must be >= 1, got "
+                         << static_cast<int64_t>(tp);
+      return signalPassFailure();
+    }
+    if (auto done =
+            module->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName)) {
+      module.emitError() << "rose-tp-shard: the module is already sharded ("
+                         << RoseDialect::kTPAttrName << " = " << done.getInt()
+                         << ")";
+      return signalPassFailure();
+    }
+    if (lmHead != "gather" && lmHead != "sharded") {
+      module.emitError() << "rose-tp-shard: lm-head must be 'gather' or "
+                            "'sharded', got '"
+                         << std::string(lmHead) << "'";
+      return signalPassFailure();
+    }
+    std::optional<ShardingPlan> shardingPlan;
+    if (plan == "auto" || plan == "rosellm") {
+      if (!planFile.empty()) {
+        module.emitError() << "rose-tp-shard: plan-file needs plan=file";
+        return signalPassFailure();
+      }
+      shardingPlan = ShardingPlan::automatic(plan == "rosellm", vocabParallel);
+    } else if (plan == "file") {
+      std::string error;
+      FailureOr<ShardingPlan> fromFile =
+          ShardingPlan::fromFile(planFile, error);
+      if (failed(fromFile)) {
+        module.emitError() << "rose-tp-shard: " << error;
+        return signalPassFailure();
+      }
+      shardingPlan = std::move(*fromFile);
+    } else {
+      module.emitError() << "rose-tp-shard: unknown plan '" << std::string(plan)
+                         << "' (auto, rosellm, file)";
+      return signalPassFailure();
+    }
+    MLIRContext *context = &getContext();
+    module->setAttr(
+        RoseDialect::kMeshAttrName,
+        DictionaryAttr::get(
+            context, {NamedAttribute(StringAttr::get(context, "tp"),
+                                     IntegerAttr::get(
+                                         IntegerType::get(context, 64), tp))}));
+    if (tp == 1)
+      return; // Nothing to split: propagation leaves everything replicated.
+    Seeder seeder{*shardingPlan, tp, sequenceParallel, lmHead == "gather"};
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (fn.isExternal())
+        continue;
+      if (!fn.getBody().hasOneBlock()) {
+        fn.emitError("rose-tp-shard: functions must have one block");
+        return signalPassFailure();
+      }
+      if (failed(seeder.run(fn)))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace
