@@ -44,9 +44,7 @@ def Rose_Dialect : Dialect {
     /// padded with zeros): vocab rows, and gathered LM-head columns.
     static constexpr ::llvm::StringLiteral kShardingPadAttrName =
         "rose.sharding_pad";
-    /// Module attribute: the device mesh to shard for, {axis = size, ...}
-    /// (read by propagation and partition; partition replaces it by rose.tp).
-    static constexpr ::llvm::StringLiteral kMeshAttrName = "rose.mesh";
+
     /// Module attribute: path of the safetensors file the params name.
     static constexpr ::llvm::StringLiteral kWeightsAttrName = "rose.weights";
     /// Module attribute: the model's hyperparameters (config.json names).

@@ -197,18 +197,6 @@ LogicalResult RoseDialect::verifyOperationAttribute(Operation *op,
       return op->emitOpError() << "'" << name << "' must be a dictionary";
     return success();
   }
-  if (name == kMeshAttrName) {
-    auto mesh = dyn_cast<DictionaryAttr>(attr.getValue());
-    if (!isa<ModuleOp>(op))
-      return op->emitOpError() << "'" << name << "' belongs on a module";
-    if (!mesh || mesh.empty() || !llvm::all_of(mesh, [](NamedAttribute axis) {
-          auto size = dyn_cast<IntegerAttr>(axis.getValue());
-          return size && size.getInt() >= 1;
-        }))
-      return op->emitOpError()
-             << "'" << name << "' must map axis names to positive sizes";
-    return success();
-  }
   if (name == kShardingPadAttrName) {
     if (!isa<UnitAttr>(attr.getValue()))
       return op->emitOpError() << "'" << name << "' must be a unit attribute";

@@ -5,6 +5,7 @@
 include "dialect/RoseBase.td"
 include "dialect/RoseShardingInterface.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -49,10 +50,42 @@ class Rose_BinaryOp<string mnemonic, list<Trait> traits = []>
 }
 
 // Collectives communicate over one TP axis of `group_size` ranks.
+// Their sharding rules serve the other mesh axes (a dp-split batch passes
+// through a TP all_reduce).
 class Rose_CollectiveOp<string mnemonic, list<Trait> traits = []>
-    : Rose_Op<mnemonic, traits> {
+    : Rose_Op<mnemonic, !listconcat(traits, [Rose_Shardable])> {
   let results = (outs Rose_FloatTensor:$result);
   let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The device mesh
+//===----------------------------------------------------------------------===//
+
+def Rose_MeshOp : Op<Rose_Dialect, "mesh", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "the device mesh a module is sharded for: named axes and sizes";
+  let description = [{
+    Ranks are numbered row-major over the axes (the last axis varies
+    fastest), so with `tp` last the ranks of a TP group are adjacent.
+    Collectives name the axis they run over; the runtime builds one group per
+    slice of each axis. The axis named `dp` splits the batch.
+
+    ```mlir
+    rose.mesh @mesh(dp = 2, tp = 4)
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrArrayAttr:$axes,
+                       DenseI64ArrayAttr:$sizes);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Size of the named axis, or nullopt.
+    std::optional<int64_t> sizeOf(::llvm::StringRef axis);
+    /// Index of the named axis, or -1.
+    int64_t indexOf(::llvm::StringRef axis);
+    /// The module's mesh, if it has one.
+    static MeshOp find(::mlir::ModuleOp module);
+  }];
 }
 
 //===----------------------------------------------------------------------===//

@@ -313,3 +313,18 @@ ShardingRule SliceOp::getShardingRule() {
   return sameShapeRule(*this,
                        normalized(getAxis(), shapeOf(getInput()).size()));
 }
+
+//===----------------------------------------------------------------------===//
+// Collectives: over another mesh axis, every dim but the exchanged one.
+//===----------------------------------------------------------------------===//
+
+ShardingRule AllReduceOp::getShardingRule() { return sameShapeRule(*this); }
+ShardingRule AllGatherOp::getShardingRule() {
+  return sameShapeRule(*this, getDim());
+}
+ShardingRule ReduceScatterOp::getShardingRule() {
+  return sameShapeRule(*this, getDim());
+}
+ShardingRule ShardSliceOp::getShardingRule() {
+  return sameShapeRule(*this, getDim());
+}

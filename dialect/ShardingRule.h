@@ -24,10 +24,10 @@ enum class FactorKind {
   /// Summed over (a matmul's k, an embedding's vocab rows): a split leaves
   /// every result partial.
   Reduction,
-  /// Must stay whole on every rank (a normalised axis, a softmax axis, the
-  /// sequence of causal attention): operands split on it are gathered first.
-  Blocked,
 };
+// A dim that must stay whole on every rank (a normalised axis, a softmax
+// axis, the sequence of causal attention) has no factor: operands split on
+// it are gathered first.
 
 struct Factor {
   FactorKind kind = FactorKind::Parallel;

@@ -43,15 +43,27 @@ struct RoseCommReportPass
     // Blocks in first-appearance order.
     std::vector<std::string> order;
     std::map<std::string, Row> rows;
-    int64_t tp = 1;
-    if (auto attr = getOperation()->getAttrOfType<IntegerAttr>(
-            RoseDialect::kTPAttrName))
-      tp = attr.getInt();
+    // The mesh: "tp=2", or "dp=2, tp=2" (then rows are per block and axis:
+    // "h.0/tp").
+    std::string mesh;
+    bool multiAxis = false;
+    if (MeshOp meshOp = MeshOp::find(getOperation())) {
+      multiAxis = meshOp.getAxes().size() > 1;
+      for (auto [i, axis] : llvm::enumerate(meshOp.getAxes()))
+        mesh += (i ? ", " : "") + cast<StringAttr>(axis).str() + "=" +
+                std::to_string(meshOp.getSizes()[i]);
+    } else {
+      auto attr =
+          getOperation()->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName);
+      mesh = "tp=" + std::to_string(attr ? attr.getInt() : 1);
+    }
     Operation *overflowed = nullptr;
     getOperation().walk([&](Operation *op) {
       if (!isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op))
         return;
       std::string block = blockName(layerOf(op));
+      if (multiAxis)
+        block += "/" + op->getAttrOfType<StringAttr>("axis").str();
       if (!rows.count(block))
         order.push_back(block);
       Row &row = rows[block];
@@ -92,7 +104,7 @@ struct RoseCommReportPass
                                  << "': " << ec.message();
       return signalPassFailure();
     }
-    file << "rose comm report (tp=" << tp
+    file << "rose comm report (" << mesh
          << "): collectives per block; bytes = payload each rank sends\n";
     file << llvm::formatv("{0,-10} {1,10} {2,10} {3,14} {4,11}  {5}\n", "block",
                           "all_reduce", "all_gather", "reduce_scatter",

@@ -113,6 +113,7 @@ int64_t normalizedAxis(int64_t axis, int64_t rank) {
 /// Params shared by the program's entry points, deduplicated.
 struct ParamTable {
   flatbuffers::FlatBufferBuilder &fbb;
+  int32_t sliceAxis; // the mesh axis params are sliced over (tp)
   std::vector<flatbuffers::Offset<fb::Param>> params;
   std::map<std::string, int32_t> ids; // by name + shape + slice
 
@@ -142,8 +143,8 @@ FailureOr<int32_t> ParamTable::get(ParamOp param) {
     return it->second;
   int32_t id = params.size();
   params.push_back(fb::CreateParamDirect(fbb, param.getName().str().c_str(),
-                                         *et, &shape, &full, dim, parts,
-                                         groups));
+                                         *et, &shape, &full, dim, parts, groups,
+                                         sliceAxis));
   ids[key] = id;
   return id;
 }
@@ -156,8 +157,9 @@ struct LoweredValue {
 
 class Lowerer {
 public:
-  Lowerer(flatbuffers::FlatBufferBuilder &fbb, ParamTable &params, int64_t tp)
-      : fbb(fbb), params(params), tp(tp) {}
+  Lowerer(flatbuffers::FlatBufferBuilder &fbb, ParamTable &params, int64_t tp,
+          std::vector<std::string> mesh)
+      : fbb(fbb), params(params), tp(tp), mesh(std::move(mesh)) {}
   FailureOr<flatbuffers::Offset<fb::Function>> lower(ModuleOp module,
                                                      StringRef name);
   int64_t vocab = 0;
@@ -176,6 +178,13 @@ private:
   flatbuffers::FlatBufferBuilder &fbb;
   ParamTable &params;
   int64_t tp;
+  std::vector<std::string> mesh; // axis names, in mesh order
+  /// Index of a mesh axis, or -1.
+  int32_t axisIndex(llvm::StringRef axis) const {
+    auto it = llvm::find(mesh, axis.str());
+    return it == mesh.end() ? -1 : static_cast<int32_t>(it - mesh.begin());
+  }
+  FailureOr<int32_t> collectiveAxis(Operation *op);
   std::vector<LoweredValue> values;
   std::vector<flatbuffers::Offset<fb::Op>> ops;
   llvm::DenseMap<Value, int32_t> valueIds;
@@ -325,7 +334,8 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
           vocab = table.getSliceAttr() ? table.getSliceAttr().getFull()[0]
                                        : table.getType().getDimSize(0);
         return set(fb::OpAttrs::Embedding,
-                   fb::CreateEmbedding(fbb, e.getVocabShards().value_or(0), 0));
+                   fb::CreateEmbedding(fbb, e.getVocabShards().value_or(0),
+                                       std::max(axisIndex("tp"), 0)));
       })
       .Case([&](PositionsOp p) {
         return set(fb::OpAttrs::Positions,
@@ -400,25 +410,46 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                        fbb, normalizedAxis(s.getAxis(), s.getType().getRank()),
                        s.getStart(), s.getEnd()));
       })
-      .Case([&](AllReduceOp) {
-        return set(fb::OpAttrs::AllReduce, fb::CreateAllReduce(fbb, 0));
+      .Case([&](AllReduceOp r) -> FailureOr<Offset> {
+        FailureOr<int32_t> axis = collectiveAxis(r);
+        if (failed(axis))
+          return failure();
+        return set(fb::OpAttrs::AllReduce, fb::CreateAllReduce(fbb, *axis));
       })
-      .Case([&](AllGatherOp g) {
+      .Case([&](AllGatherOp g) -> FailureOr<Offset> {
+        FailureOr<int32_t> axis = collectiveAxis(g);
+        if (failed(axis))
+          return failure();
         return set(fb::OpAttrs::AllGather,
-                   fb::CreateAllGather(fbb, 0, g.getDim()));
+                   fb::CreateAllGather(fbb, *axis, g.getDim()));
       })
-      .Case([&](ReduceScatterOp r) {
+      .Case([&](ReduceScatterOp r) -> FailureOr<Offset> {
+        FailureOr<int32_t> axis = collectiveAxis(r);
+        if (failed(axis))
+          return failure();
         return set(fb::OpAttrs::ReduceScatter,
-                   fb::CreateReduceScatter(fbb, 0, r.getDim()));
+                   fb::CreateReduceScatter(fbb, *axis, r.getDim()));
       })
-      .Case([&](ShardSliceOp s) {
+      .Case([&](ShardSliceOp s) -> FailureOr<Offset> {
+        FailureOr<int32_t> axis = collectiveAxis(s);
+        if (failed(axis))
+          return failure();
         return set(fb::OpAttrs::ShardSlice,
-                   fb::CreateShardSlice(fbb, 0, s.getDim()));
+                   fb::CreateShardSlice(fbb, *axis, s.getDim()));
       })
       .Default([&](Operation *) -> FailureOr<Offset> {
         return op->emitError() << "rose-compile: '" << op->getName()
                                << "' is not supported by the runtime";
       });
+}
+
+FailureOr<int32_t> Lowerer::collectiveAxis(Operation *op) {
+  StringRef axis = op->getAttrOfType<StringAttr>("axis").getValue();
+  int32_t index = axisIndex(axis);
+  if (index < 0)
+    return op->emitError() << "rose-compile: collective over '" << axis
+                           << "', which is not a mesh axis";
+  return index;
 }
 
 LogicalResult Lowerer::lowerOp(Operation *op) {
@@ -520,7 +551,8 @@ FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
                        ? tp
                        : 0;
   return fb::CreateFunctionDirect(fbb, name.str().c_str(), &fbValues, &ops,
-                                  &inputs, &outputs, &checkpoints, shards);
+                                  &inputs, &outputs, &checkpoints, shards,
+                                  axisIndex("dp"));
 }
 
 FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
@@ -528,17 +560,31 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
                                                   ProgramStats *stats,
                                                   unsigned version) {
   flatbuffers::FlatBufferBuilder fbb;
-  ParamTable params{fbb, {}, {}};
   int64_t tp = 1;
   if (auto attr = main->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName))
     tp = attr.getInt();
-  Lowerer mainLowerer(fbb, params, tp);
+  // The mesh: rose.mesh's axes, or one "tp" axis.
+  std::vector<std::string> axes = {"tp"};
+  std::vector<int64_t> sizes = {tp};
+  if (MeshOp meshOp = MeshOp::find(main)) {
+    axes.clear();
+    for (Attribute a : meshOp.getAxes())
+      axes.push_back(cast<StringAttr>(a).str());
+    sizes.assign(meshOp.getSizes().begin(), meshOp.getSizes().end());
+    if (meshOp.sizeOf("tp").value_or(1) != tp)
+      return main.emitError() << "rose-compile: mesh @" << meshOp.getSymName()
+                              << " disagrees with rose.tp = " << tp;
+  }
+  auto tpIndex = llvm::find(axes, "tp");
+  ParamTable params{
+      fbb, tpIndex == axes.end() ? 0 : int32_t(tpIndex - axes.begin()), {}, {}};
+  Lowerer mainLowerer(fbb, params, tp, axes);
   auto mainFn = mainLowerer.lower(main, "forward");
   if (failed(mainFn))
     return failure();
   std::vector<flatbuffers::Offset<fb::Function>> functions = {*mainFn};
   if (dense) {
-    Lowerer denseLowerer(fbb, params, 1);
+    Lowerer denseLowerer(fbb, params, 1, {});
     auto lowered = denseLowerer.lower(dense, "dense");
     if (failed(lowered))
       return failure();
@@ -548,8 +594,9 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
     return main.emitError("rose-compile: no token embedding found");
   std::vector<flatbuffers::Offset<flatbuffers::String>> symbols = {
       fbb.CreateString("batch"), fbb.CreateString("seq")};
-  std::vector<flatbuffers::Offset<fb::MeshAxis>> mesh = {
-      fb::CreateMeshAxisDirect(fbb, "tp", tp)};
+  std::vector<flatbuffers::Offset<fb::MeshAxis>> mesh;
+  for (auto [axis, size] : llvm::zip(axes, sizes))
+    mesh.push_back(fb::CreateMeshAxisDirect(fbb, axis.c_str(), size));
   auto program =
       fb::CreateProgramDirect(fbb, version ? version : ::rose::kProgramVersion,
                               weightsPath.str().c_str(), mainLowerer.vocab,

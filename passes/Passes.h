@@ -23,6 +23,9 @@ void populateCollectiveSimplifyPatterns(RewritePatternSet &patterns);
 struct TPPipelineOptions : public PassPipelineOptions<TPPipelineOptions> {
   Option<int64_t> tp{*this, "tp", llvm::cl::desc("TP degree"),
                      llvm::cl::init(1)};
+  Option<int64_t> dp{*this, "dp",
+                     llvm::cl::desc("data-parallel degree (batch split)"),
+                     llvm::cl::init(1)};
   Option<std::string> plan{*this, "plan",
                            llvm::cl::desc("auto | rosellm | file"),
                            llvm::cl::init("auto")};

@@ -19,6 +19,8 @@ def RoseShardSeed : Pass<"rose-shard-seed", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"tp", "tp", "int64_t", "1", "TP degree (ranks)">,
+    Option<"dp", "dp", "int64_t", "1",
+           "data-parallel degree: the batch splits over a 'dp' mesh axis">,
     Option<"plan", "plan", "std::string", "\"auto\"",
            "auto | rosellm | file (with plan-file)">,
     Option<"planFile", "plan-file", "std::string", "\"\"",
@@ -44,6 +46,8 @@ def RoseShardPropagate : Pass<"rose-shard-propagate", "::mlir::ModuleOp"> {
     rule run replicated, with a remark when that gathers a sharded operand.
   }];
   let options = [
+    Option<"axis", "axis", "std::string", "\"tp\"",
+           "the mesh axis to propagate over">,
     Option<"sequenceDim", "sequence-dim", "int64_t", "-1",
            "partial sums settle split on this dim (sequence parallelism); "
            "-1: replicated">,
@@ -64,6 +68,10 @@ def RoseShardPartition : Pass<"rose-shard-partition", "::mlir::ModuleOp"> {
     layer, the reason and the bytes per rank); split params get a
     `#rose.slice`; op attributes that count a split dim are localized.
   }];
+  let options = [
+    Option<"axis", "axis", "std::string", "\"tp\"",
+           "the mesh axis to partition over">,
+  ];
   let dependentDialects = ["::mlir::rose::RoseDialect"];
 }
 

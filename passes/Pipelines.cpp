@@ -13,6 +13,7 @@ void mlir::rose::buildTPShardPipeline(OpPassManager &pm,
                                       const TPPipelineOptions &options) {
   RoseShardSeedOptions seed;
   seed.tp = options.tp;
+  seed.dp = options.dp;
   seed.plan = options.plan;
   seed.planFile = options.planFile;
   seed.vocabParallel = options.vocabParallel;
@@ -24,6 +25,16 @@ void mlir::rose::buildTPShardPipeline(OpPassManager &pm,
   propagate.sequenceDim = options.sequenceParallel ? 1 : -1;
   pm.addPass(createRoseShardPropagate(propagate));
   pm.addPass(createRoseShardPartition());
+  // A 2-D mesh is sharded one axis at a time: the batch over dp on the
+  // per-TP-rank function.
+  if (options.dp > 1) {
+    RoseShardPropagateOptions dpPropagate;
+    dpPropagate.axis = "dp";
+    pm.addPass(createRoseShardPropagate(dpPropagate));
+    RoseShardPartitionOptions dpPartition;
+    dpPartition.axis = "dp";
+    pm.addPass(createRoseShardPartition(dpPartition));
+  }
 }
 
 void mlir::rose::buildTPPipeline(OpPassManager &pm,

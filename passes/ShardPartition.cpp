@@ -56,13 +56,27 @@ FailureOr<Value> Partitioner::param(ParamOp orig, ShardingAttr layout,
   if (layout.isPartial())
     return user->emitOpError() << "a param cannot be partial";
   bool split = layout.isSplit() && mesh.size > 1;
+  // Weight slices (and the vocab offsets of a masked lookup) are taken on
+  // the tp axis: the program file records no other.
+  if (split && mesh.axis != "tp")
+    return user->emitOpError()
+           << "rose-shard-partition: param '" << orig.getName()
+           << "' would be split over '" << mesh.axis
+           << "'; only the 'tp' axis splits params";
   auto key = std::make_tuple(orig.getOperation(), split ? layout.getDim() : -1,
                              split ? layout.getGroups() : 1);
   if (Value cached = params[key])
     return cached;
   RankedTensorType full = orig.getType();
   Type type = full;
-  WeightSliceAttr slice;
+  // Unsplit, the param stays as it is (with the slice an earlier axis's
+  // partition gave it).
+  WeightSliceAttr slice = orig.getSliceAttr();
+  if (split && slice)
+    return user->emitOpError()
+           << "rose-shard-partition: param '" << orig.getName()
+           << "' is already sliced; it cannot be split again over '"
+           << mesh.axis << "'";
   if (split) {
     int64_t dim = layout.getDim(), groups = layout.getGroups();
     int64_t size = full.getDimSize(dim);
@@ -210,8 +224,8 @@ LogicalResult Partitioner::visit(Operation *op) {
 LogicalResult Partitioner::visitReturn(func::ReturnOp op) {
   SmallVector<Value> results;
   for (auto [i, v] : llvm::enumerate(op.getOperands())) {
-    auto want =
-        fn.getResultAttrOfType<ShardingAttr>(i, RoseDialect::kShardingAttrName);
+    ShardingAttr want =
+        mesh.own(fn.getResultAttr(i, RoseDialect::kShardingAttrName));
     if (!want)
       want = ShardingAttr::getReplicated(b.getContext(), mesh.axis);
     auto it = mapped.find(v);
@@ -227,22 +241,36 @@ LogicalResult Partitioner::visitReturn(func::ReturnOp op) {
   }
   b.setInsertionPoint(op);
   b.create<func::ReturnOp>(op.getLoc(), results);
-  fn.setType(
-      b.getFunctionType(fn.getArgumentTypes(), ValueRange(results).getTypes()));
+  fn.setType(b.getFunctionType(fn.getBody().getArgumentTypes(),
+                               ValueRange(results).getTypes()));
   return success();
 }
 
 LogicalResult Partitioner::run() {
   Block &body = fn.getBody().front();
   for (BlockArgument arg : body.getArguments()) {
-    auto layout = fn.getArgAttrOfType<ShardingAttr>(
-        arg.getArgNumber(), RoseDialect::kShardingAttrName);
-    if (layout && !layout.isReplicated())
-      return fn.emitError()
-             << "rose-shard-partition: argument #" << arg.getArgNumber()
-             << " must be replicated on a 1-D mesh, got " << layout;
-    mapped[arg] = {arg, ShardingAttr::getReplicated(b.getContext(), mesh.axis),
-                   nullptr, ""};
+    ShardingAttr layout = mesh.own(
+        fn.getArgAttr(arg.getArgNumber(), RoseDialect::kShardingAttrName));
+    if (!layout)
+      layout = ShardingAttr::getReplicated(b.getContext(), mesh.axis);
+    if (layout.isPartial() || layout.getGroups() != 1)
+      return fn.emitError() << "rose-shard-partition: argument #"
+                            << arg.getArgNumber() << " cannot be " << layout;
+    if (layout.isSplit()) {
+      // The caller passes each rank its chunk (the runtime splits the
+      // batch over dp).
+      auto type = cast<RankedTensorType>(arg.getType());
+      int64_t size = type.getDimSize(layout.getDim());
+      if (!ShapedType::isDynamic(size) && size % mesh.size != 0)
+        return fn.emitError()
+               << "rose-shard-partition: argument #" << arg.getArgNumber()
+               << " dim " << layout.getDim() << " of size " << size
+               << " is not divisible by " << mesh.axis << "=" << mesh.size;
+      SmallVector<int64_t> local(type.getShape());
+      local[layout.getDim()] = localSize(size, mesh.size);
+      arg.setType(RankedTensorType::get(local, type.getElementType()));
+    }
+    mapped[arg] = {arg, layout, nullptr, ""};
   }
   SmallVector<Operation *> original = llvm::map_to_vector(
       body.getOperations(), [](Operation &op) { return &op; });
@@ -253,20 +281,25 @@ LogicalResult Partitioner::run() {
   }
   for (Operation *op : llvm::reverse(original))
     op->erase();
+  StringAttr name =
+      StringAttr::get(fn.getContext(), RoseDialect::kShardingAttrName);
   for (unsigned i = 0; i < fn.getNumArguments(); ++i)
-    fn.removeArgAttr(i, RoseDialect::kShardingAttrName);
+    if (mesh.own(fn.getArgAttr(i, name)))
+      fn.removeArgAttr(i, name);
   for (unsigned i = 0; i < fn.getNumResults(); ++i)
-    fn.removeResultAttr(
-        i, StringAttr::get(fn.getContext(), RoseDialect::kShardingAttrName));
+    if (mesh.own(fn.getResultAttr(i, name)))
+      fn.removeResultAttr(i, name);
   return success();
 }
 
 namespace {
 struct RoseShardPartitionPass
     : public mlir::rose::impl::RoseShardPartitionBase<RoseShardPartitionPass> {
+  using RoseShardPartitionBase::RoseShardPartitionBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    FailureOr<Mesh> mesh = Mesh::of(module, "rose-shard-partition");
+    FailureOr<Mesh> mesh = Mesh::of(module, "rose-shard-partition", axis);
     if (failed(mesh))
       return signalPassFailure();
     for (auto fn : module.getOps<func::FuncOp>()) {
@@ -276,10 +309,10 @@ struct RoseShardPartitionPass
       if (failed(partitioner.run()))
         return signalPassFailure();
     }
-    module->removeAttr(RoseDialect::kMeshAttrName);
-    module->setAttr(
-        RoseDialect::kTPAttrName,
-        IntegerAttr::get(IntegerType::get(&getContext(), 64), mesh->size));
+    if (mesh->axis == "tp")
+      module->setAttr(
+          RoseDialect::kTPAttrName,
+          IntegerAttr::get(IntegerType::get(&getContext(), 64), mesh->size));
   }
 };
 } // namespace

@@ -73,7 +73,10 @@ FailureOr<Candidate> Propagator::decide(Operation *op,
     allPartial &= operands.back() && operands.back()->layout.isPartial();
   }
   SmallVector<Candidate> candidates;
-  if (auto annotated = recordedLayouts(op)) {
+  std::optional<SmallVector<ShardingAttr>> annotated = recordedLayouts(op);
+  if (annotated && (*annotated)[0].getAxis() != mesh.axis)
+    annotated.reset(); // another axis's annotation
+  if (annotated) {
     FailureOr<FactorChoice> choice =
         choiceFor(rule, (*annotated)[0], allPartial);
     if (failed(choice))
@@ -173,8 +176,11 @@ void Propagator::record(Operation *op, ArrayRef<ShardingAttr> results,
 FailureOr<Operation *> Propagator::visit(Operation *op) {
   if (isa<ParamOp, ConstantOp, func::ReturnOp>(op))
     return op;
-  if (isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op))
-    return op->emitOpError("input to rose-tp-shard already has collectives");
+  if (isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op) &&
+      op->getAttrOfType<StringAttr>("axis").getValue() == mesh.axis)
+    return op->emitOpError()
+           << "input to rose-tp-shard already has collectives over '"
+           << mesh.axis << "'";
   auto iface = dyn_cast<ShardingRuleOpInterface>(op);
   if (!iface) {
     bool sharded = llvm::any_of(op->getOperands(), [&](Value v) {
@@ -212,8 +218,8 @@ FailureOr<Operation *> Propagator::visit(Operation *op) {
 LogicalResult Propagator::run(func::FuncOp fn) {
   Block &body = fn.getBody().front();
   for (BlockArgument arg : body.getArguments()) {
-    auto layout = fn.getArgAttrOfType<ShardingAttr>(
-        arg.getArgNumber(), RoseDialect::kShardingAttrName);
+    ShardingAttr layout = mesh.own(
+        fn.getArgAttr(arg.getArgNumber(), RoseDialect::kShardingAttrName));
     layouts[arg] = {
         layout ? layout
                : ShardingAttr::getReplicated(fn.getContext(), mesh.axis),
@@ -236,7 +242,7 @@ struct RoseShardPropagatePass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    FailureOr<Mesh> mesh = Mesh::of(module, "rose-shard-propagate");
+    FailureOr<Mesh> mesh = Mesh::of(module, "rose-shard-propagate", axis);
     if (failed(mesh))
       return signalPassFailure();
     for (auto fn : module.getOps<func::FuncOp>()) {

@@ -42,6 +42,8 @@ struct Seeder {
 
   LogicalResult run(func::FuncOp fn);
   LogicalResult seedMatMul(MatMulOp op);
+  /// A plan file's output_layouts: the layout users get (rose.sharding_out).
+  LogicalResult handOver(Operation *op);
   void annotate(Operation *op, ShardingAttr layout, llvm::StringRef style,
                 bool pad = false);
 };
@@ -96,6 +98,7 @@ LogicalResult Seeder::seedMatMul(MatMulOp op) {
       annotate(op, ShardingAttr::getReplicated(context), "replicate");
     return success();
   case ShardStyle::Vocab:
+  case ShardStyle::SequenceParallel:
     return success();
   case ShardStyle::Colwise:
   case ShardStyle::ColwiseGather: {
@@ -119,7 +122,7 @@ LogicalResult Seeder::seedMatMul(MatMulOp op) {
     if (style == ShardStyle::ColwiseGather)
       op->setAttr(RoseDialect::kShardingOutAttrName,
                   ShardingAttr::getReplicated(context));
-    return success();
+    return handOver(op);
   }
   case ShardStyle::Rowwise:
     if (k % tp != 0)
@@ -127,8 +130,24 @@ LogicalResult Seeder::seedMatMul(MatMulOp op) {
              << "cannot shard '" << layer << "' row-parallel over tp=" << tp
              << ": " << k << " input features are not divisible by " << tp;
     annotate(op, ShardingAttr::getPartial(context), "rowwise");
-    return success();
+    return handOver(op);
   }
+  return success();
+}
+
+LogicalResult Seeder::handOver(Operation *op) {
+  std::optional<int64_t> output = plan.outputLayoutOf(op);
+  if (!output)
+    return success();
+  int64_t rank = cast<RankedTensorType>(op->getResult(0).getType()).getRank();
+  if (*output >= rank)
+    return op->emitOpError()
+           << "output_layouts shard(" << *output << ") of '" << layerName(op)
+           << "': the result has rank " << rank;
+  MLIRContext *context = op->getContext();
+  op->setAttr(RoseDialect::kShardingOutAttrName,
+              *output < 0 ? ShardingAttr::getReplicated(context)
+                          : ShardingAttr::getSplit(context, *output));
   return success();
 }
 
@@ -141,11 +160,18 @@ LogicalResult Seeder::run(func::FuncOp fn) {
     if (auto mm = dyn_cast<MatMulOp>(op))
       return failed(seedMatMul(mm)) ? WalkResult::interrupt()
                                     : WalkResult::advance();
+    // PyTorch shards an embedding's rows with RowwiseParallel: here that is
+    // the vocab style.
     if (auto emb = dyn_cast<EmbeddingOp>(op);
-        emb && plan.styleOf(emb) == ShardStyle::Vocab)
+        emb && (plan.styleOf(emb) == ShardStyle::Vocab ||
+                plan.styleOf(emb) == ShardStyle::Rowwise)) {
       annotate(emb, ShardingAttr::getPartial(context), "vocab", /*pad=*/true);
+      if (failed(handOver(emb)))
+        return WalkResult::interrupt();
+    }
     if (auto ln = dyn_cast<LayerNormOp>(op);
-        ln && sequenceParallel && ln.getType().getRank() >= 3)
+        ln && ln.getType().getRank() >= 3 &&
+        (sequenceParallel || plan.styleOf(ln) == ShardStyle::SequenceParallel))
       annotate(ln, ShardingAttr::getSplit(context, 1), "sequence_parallel");
     return WalkResult::advance();
   });
@@ -174,6 +200,44 @@ namespace {
 struct RoseShardSeedPass
     : public mlir::rose::impl::RoseShardSeedBase<RoseShardSeedPass> {
   using RoseShardSeedBase::RoseShardSeedBase;
+
+  /// rose.mesh @mesh(dp = D, tp = T) (dp only when > 1), or the module's
+  /// own if it matches.
+  LogicalResult addMesh(ModuleOp module) {
+    SmallVector<Attribute> axes;
+    SmallVector<int64_t> sizes;
+    OpBuilder b(module.getBodyRegion());
+    if (dp > 1) {
+      axes.push_back(b.getStringAttr("dp"));
+      sizes.push_back(dp);
+    }
+    axes.push_back(b.getStringAttr("tp"));
+    sizes.push_back(tp);
+    if (MeshOp existing = MeshOp::find(module)) {
+      if (existing.getAxes() == b.getArrayAttr(axes) &&
+          existing.getSizes() == ArrayRef<int64_t>(sizes))
+        return success();
+      return existing.emitError()
+             << "rose-tp-shard: the module's mesh differs from tp=" << tp
+             << (dp > 1 ? " dp=" + std::to_string(dp) : std::string());
+    }
+    b.setInsertionPointToStart(module.getBody());
+    b.create<MeshOp>(module.getLoc(), "mesh", b.getArrayAttr(axes),
+                     b.getDenseI64ArrayAttr(sizes));
+    return success();
+  }
+
+  /// Data parallelism: every function's inputs and results split on the
+  /// batch (dim 0) over dp; the runtime feeds each dp group its rows.
+  void splitBatchOverDP(ModuleOp module) {
+    ShardingAttr batch = ShardingAttr::getSplit(&getContext(), 0, "dp");
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        fn.setArgAttr(i, RoseDialect::kShardingAttrName, batch);
+      for (unsigned i = 0; i < fn.getNumResults(); ++i)
+        fn.setResultAttr(i, RoseDialect::kShardingAttrName, batch);
+    }
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -216,13 +280,20 @@ struct RoseShardSeedPass
                          << "' (auto, rosellm, file)";
       return signalPassFailure();
     }
-    MLIRContext *context = &getContext();
-    module->setAttr(
-        RoseDialect::kMeshAttrName,
-        DictionaryAttr::get(
-            context, {NamedAttribute(StringAttr::get(context, "tp"),
-                                     IntegerAttr::get(
-                                         IntegerType::get(context, 64), tp))}));
+    if (dp < 1) {
+      module.emitError() << "rose-tp-shard: dp must be >= 1, got "
+                         << static_cast<int64_t>(dp);
+      return signalPassFailure();
+    }
+    if (dp > 1 && lmHead == "sharded") {
+      module.emitError() << "rose-tp-shard: lm-head=sharded needs dp=1 (the "
+                            "logits of a dp mesh are gathered)";
+      return signalPassFailure();
+    }
+    if (failed(addMesh(module)))
+      return signalPassFailure();
+    if (dp > 1)
+      splitBatchOverDP(module);
     if (tp == 1)
       return; // Nothing to split: propagation leaves everything replicated.
     Seeder seeder{*shardingPlan, tp, sequenceParallel, lmHead == "gather"};

@@ -5,18 +5,30 @@
 using namespace mlir;
 using namespace mlir::rose;
 
-FailureOr<Mesh> Mesh::of(ModuleOp module, llvm::StringRef pass) {
-  auto dict = module->getAttrOfType<DictionaryAttr>(RoseDialect::kMeshAttrName);
-  if (!dict || dict.size() != 1) {
-    module.emitError() << pass << ": the module needs a 1-D mesh ("
-                       << RoseDialect::kMeshAttrName
-                       << " = {tp = N}, as --rose-tp-shard seeds it)";
+FailureOr<Mesh> Mesh::of(ModuleOp module, llvm::StringRef pass,
+                         llvm::StringRef axis) {
+  MeshOp op = MeshOp::find(module);
+  if (!op) {
+    module.emitError() << pass
+                       << ": the module has no rose.mesh (--rose-tp-shard "
+                          "seeds one: rose.mesh @mesh(tp = N))";
+    return failure();
+  }
+  std::optional<int64_t> size = op.sizeOf(axis);
+  if (!size) {
+    op.emitError() << pass << ": mesh @" << op.getSymName() << " has no axis '"
+                   << axis << "'";
     return failure();
   }
   Mesh mesh;
-  mesh.axis = dict.begin()->getName().str();
-  mesh.size = cast<IntegerAttr>(dict.begin()->getValue()).getInt();
+  mesh.axis = axis.str();
+  mesh.size = *size;
   return mesh;
+}
+
+ShardingAttr Mesh::own(Attribute attr) const {
+  auto layout = dyn_cast_or_null<ShardingAttr>(attr);
+  return layout && layout.getAxis() == axis ? layout : ShardingAttr();
 }
 
 ShardingAttr mlir::rose::layoutUnder(MLIRContext *context,

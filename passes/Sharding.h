@@ -20,12 +20,18 @@
 
 namespace mlir::rose {
 
-/// The mesh a module is sharded for: one named axis (1-D) today.
+/// The mesh axis a propagation or partition runs over. A 2-D mesh is sharded
+/// one axis at a time (tp, then dp): annotations and argument layouts of
+/// other axes are left for their own run.
 struct Mesh {
   std::string axis = "tp";
   int64_t size = 1;
-  /// Reads the module's rose.mesh; emits an error naming `pass` if absent.
-  static FailureOr<Mesh> of(ModuleOp module, llvm::StringRef pass);
+  /// Reads `axis` of the module's rose.mesh; emits an error naming `pass` if
+  /// there is no mesh or no such axis.
+  static FailureOr<Mesh> of(ModuleOp module, llvm::StringRef pass,
+                            llvm::StringRef axis);
+  /// `attr` if it is a layout over this axis, else null.
+  ShardingAttr own(Attribute attr) const;
 };
 
 /// Priority of a layout nobody asked for (weaker than every annotation).

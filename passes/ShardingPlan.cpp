@@ -16,6 +16,7 @@ std::optional<ShardStyle> mlir::rose::parseShardStyle(llvm::StringRef name) {
       .Case("colwise_gather", ShardStyle::ColwiseGather)
       .Case("rowwise", ShardStyle::Rowwise)
       .Case("vocab", ShardStyle::Vocab)
+      .Case("sequence_parallel", ShardStyle::SequenceParallel)
       .Default(std::nullopt);
 }
 
@@ -31,6 +32,8 @@ llvm::StringRef mlir::rose::stringifyShardStyle(ShardStyle style) {
     return "rowwise";
   case ShardStyle::Vocab:
     return "vocab";
+  case ShardStyle::SequenceParallel:
+    return "sequence_parallel";
   }
   return "?";
 }
@@ -68,6 +71,20 @@ std::string mlir::rose::blockName(llvm::StringRef layer) {
   return layer.substr(0, dot).str();
 }
 
+/// "replicate" -> -1, "shard(d)" -> d (PyTorch's Replicate() / Shard(d),
+/// either case, parentheses optional for replicate).
+static std::optional<int64_t> parseLayout(llvm::StringRef text) {
+  std::string lower = text.lower();
+  llvm::StringRef t(lower);
+  if (t == "replicate" || t == "replicate()")
+    return -1;
+  int64_t dim;
+  if (t.consume_front("shard(") && t.consume_back(")") &&
+      !t.getAsInteger(10, dim) && dim >= 0)
+    return dim;
+  return std::nullopt;
+}
+
 ShardingPlan ShardingPlan::automatic(bool rosellmQKV, bool vocabParallel) {
   ShardingPlan plan;
   plan.structural = true;
@@ -94,37 +111,71 @@ FailureOr<ShardingPlan> ShardingPlan::fromFile(llvm::StringRef path,
   ShardingPlan plan;
   plan.structural = false;
   for (auto it = json.begin(); it != json.end(); ++it) {
+    std::string where = (path + ": layer '" + it.key() + "': ").str();
+    // "style", or {"style": ..., "output_layouts": "replicate" | "shard(d)"}
+    // as PyTorch's ParallelStyle(output_layouts=...) says it.
+    const nlohmann::json *styleJson = &*it;
+    std::optional<int64_t> output;
+    if (it->is_object()) {
+      for (auto field = it->begin(); field != it->end(); ++field)
+        if (field.key() != "style" && field.key() != "output_layouts") {
+          error = where + "unknown key '" + field.key() +
+                  "' (style, output_layouts)";
+          return failure();
+        }
+      if (!it->contains("style")) {
+        error = where + "needs a \"style\"";
+        return failure();
+      }
+      styleJson = &(*it)["style"];
+      if (it->contains("output_layouts")) {
+        const nlohmann::json &layout = (*it)["output_layouts"];
+        output = layout.is_string() ? parseLayout(layout.get<std::string>())
+                                    : std::nullopt;
+        if (!output) {
+          error = where + "output_layouts must be \"replicate\" or "
+                          "\"shard(d)\"";
+          return failure();
+        }
+      }
+    }
     std::optional<ShardStyle> style =
-        it->is_string() ? parseShardStyle(it->get<std::string>())
-                        : std::nullopt;
+        styleJson->is_string() ? parseShardStyle(styleJson->get<std::string>())
+                               : std::nullopt;
     if (!style) {
-      error = (path + ": layer '" + it.key() +
-               "': style must be one of colwise, colwise_gather, rowwise, "
-               "replicate, vocab")
-                  .str();
+      error = where + "style must be one of colwise, colwise_gather, rowwise, "
+                      "replicate, vocab, sequence_parallel";
       return failure();
     }
     auto text = std::make_shared<std::string>(it.key());
     llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(*text);
     if (!glob) {
-      error = (path + ": layer '" + it.key() +
-               "': bad glob: " + llvm::toString(glob.takeError()))
-                  .str();
+      error = where + "bad glob: " + llvm::toString(glob.takeError());
       return failure();
     }
-    plan.rules.push_back({text, std::move(*glob), *style});
+    plan.rules.push_back({text, std::move(*glob), *style, output});
   }
   return plan;
+}
+
+const ShardingPlan::Rule *ShardingPlan::ruleFor(Operation *op) const {
+  std::string layer = layerName(op);
+  for (const Rule &rule : rules)
+    if (rule.glob.match(layer))
+      return &rule;
+  return nullptr;
+}
+
+std::optional<int64_t> ShardingPlan::outputLayoutOf(Operation *op) const {
+  const Rule *rule = structural ? nullptr : ruleFor(op);
+  return rule ? rule->output : std::nullopt;
 }
 
 ShardStyle ShardingPlan::styleOf(Operation *op) const {
   if (structural)
     return structuralStyle(op);
-  std::string layer = layerName(op);
-  for (const Rule &rule : rules)
-    if (rule.glob.match(layer))
-      return rule.style;
-  return ShardStyle::Replicate;
+  const Rule *rule = ruleFor(op);
+  return rule ? rule->style : ShardStyle::Replicate;
 }
 
 /// True when `v` is split into equal pieces that all feed one attention.

@@ -16,11 +16,12 @@ namespace mlir::rose {
 /// How one layer (a matmul or an embedding) is parallelized, in the spirit of
 /// PyTorch's `parallelize_module` styles.
 enum class ShardStyle {
-  Replicate,     // every rank holds the whole weight
-  Colwise,       // split output features; fused QKV is split by heads
-  ColwiseGather, // split output features contiguously, gather the output
-  Rowwise,       // split input features; partial sums are all-reduced
-  Vocab,         // embedding rows split by vocab; masked lookup + all_reduce
+  Replicate,        // every rank holds the whole weight
+  Colwise,          // split output features; fused QKV is split by heads
+  ColwiseGather,    // split output features contiguously, gather the output
+  Rowwise,          // split input features; partial sums are all-reduced
+  Vocab,            // embedding rows split by vocab; masked lookup + all_reduce
+  SequenceParallel, // a norm runs on this rank's tokens (split on dim 1)
 };
 
 std::optional<ShardStyle> parseShardStyle(llvm::StringRef name);
@@ -46,8 +47,11 @@ public:
   static FailureOr<ShardingPlan> fromFile(llvm::StringRef path,
                                           std::string &error);
 
-  /// The style of a matmul or embedding op.
+  /// The style of a matmul, embedding or norm op.
   ShardStyle styleOf(Operation *op) const;
+  /// A plan file's `output_layouts` for the op's layer: -1 replicate, d >= 0
+  /// shard(d); nullopt when the file says nothing (the style's default).
+  std::optional<int64_t> outputLayoutOf(Operation *op) const;
   /// True for `auto` and `rosellm` (styles recognised from the structure).
   bool isStructural() const { return structural; }
 
@@ -62,7 +66,9 @@ private:
     std::shared_ptr<std::string> text;
     llvm::GlobPattern glob;
     ShardStyle style;
+    std::optional<int64_t> output;
   };
+  const Rule *ruleFor(Operation *op) const;
   std::vector<Rule> rules;
 };
 

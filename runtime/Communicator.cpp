@@ -116,3 +116,8 @@ private:
 std::unique_ptr<Communicator> LocalGroup::communicator(int rank) {
   return std::make_unique<LocalCommunicator>(*this, rank);
 }
+
+StatusOr<std::unique_ptr<Communicator>> Communicator::split(int, int) {
+  return Status::error("the ", name(),
+                       " communicator cannot split into mesh-axis groups");
+}

@@ -43,6 +43,10 @@ public:
   /// Wakes every rank blocked in a collective with an error: a rank that
   /// failed must not leave the others waiting forever.
   virtual void abort(const std::string &why) = 0;
+  /// The group of the ranks that pass the same `color`, ordered by `key`
+  /// (MPI_Comm_split): one per slice of a mesh axis. Collective: every rank
+  /// calls it. Transports without it say so.
+  virtual StatusOr<std::unique_ptr<Communicator>> split(int color, int key);
 };
 
 /// State shared by the threads of an in-process group (CPU ranks, or ranks

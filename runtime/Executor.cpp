@@ -4,8 +4,9 @@
 
 using namespace rose;
 
-Executor::Executor(const Entry &entry, Backend &backend, Communicator &comm)
-    : entry_(entry), backend(backend), comm(comm),
+Executor::Executor(const Entry &entry, Backend &backend,
+                   std::vector<Communicator *> comms)
+    : entry_(entry), backend(backend), comms(std::move(comms)),
       paramShapes_(paramShapes(*entry.program)) {}
 
 StatusOr<void *> BufferSet::get(const fb::Program &program, int32_t index,
@@ -43,7 +44,27 @@ size_t BufferSet::bytes() const {
 StatusOr<std::unique_ptr<Executor>>
 Executor::create(const Entry &entry, const RankWeights &weights,
                  Backend &backend, Communicator &comm, BufferSet *buffers) {
-  std::unique_ptr<Executor> e(new Executor(entry, backend, comm));
+  return create(entry, weights, backend, std::vector<Communicator *>{&comm},
+                buffers);
+}
+
+StatusOr<std::unique_ptr<Executor>>
+Executor::create(const Entry &entry, const RankWeights &weights,
+                 Backend &backend, std::vector<Communicator *> comms,
+                 BufferSet *buffers) {
+  size_t axes = entry.program->mesh()->size();
+  if (comms.size() != axes)
+    return Status::error("a mesh of ", axes,
+                         " axes needs one communicator "
+                         "per axis, got ",
+                         comms.size());
+  for (size_t a = 0; a < axes; ++a)
+    if (!comms[a] || comms[a]->size() != entry.axisSize(a))
+      return Status::error("the communicator of mesh axis '",
+                           entry.program->mesh()->Get(a)->name()->str(),
+                           "' has ", comms[a] ? comms[a]->size() : 0,
+                           " ranks, the axis ", entry.axisSize(a));
+  std::unique_ptr<Executor> e(new Executor(entry, backend, std::move(comms)));
   if (!buffers) {
     e->ownBuffers = std::make_unique<BufferSet>(backend);
     buffers = e->ownBuffers.get();
@@ -179,7 +200,9 @@ Status Executor::runOp(const fb::Op &op) {
     return operandShape(operands->Get(i));
   };
   const size_t es = storageBytes(backend.storage());
-  // One mesh axis today: every collective runs over the whole group.
+  // Collectives run within the group of their mesh axis (validated index).
+  int32_t axis = collectiveAxis(op);
+  Communicator &comm = *comms[axis >= 0 ? axis : 0];
   int tp = comm.size(), rank = comm.rank();
 
   switch (op.attrs_type()) {
@@ -189,7 +212,9 @@ Status Executor::runOp(const fb::Op &op) {
     return backend.embedding(
         in(0), table[0], table[1],
         static_cast<const int64_t *>(data(operands->Get(1)->value())),
-        numElements(inShape(1)), shards ? rank * table[0] : 0, shards != 0, y);
+        numElements(inShape(1)),
+        shards ? comms[op.attrs_as_Embedding()->axis()]->rank() * table[0] : 0,
+        shards != 0, y);
   }
   case fb::OpAttrs::Positions:
     return backend.positions(static_cast<int64_t *>(y), outShape[0],
@@ -378,7 +403,8 @@ Status Executor::enqueue(bool marks, std::vector<Checkpoint> *checkpoints) {
 }
 
 Status Executor::finish() {
-  ROSE_RETURN_IF_ERROR(comm.synchronize());
+  for (Communicator *comm : comms)
+    ROSE_RETURN_IF_ERROR(comm->synchronize());
   return backend.finish();
 }
 

@@ -73,6 +73,11 @@ public:
   static StatusOr<std::unique_ptr<Executor>>
   create(const Entry &entry, const RankWeights &weights, Backend &backend,
          Communicator &comm, BufferSet *buffers = nullptr);
+  /// On a mesh of several axes: one communicator per axis (this rank's
+  /// group along it, in mesh order).
+  static StatusOr<std::unique_ptr<Executor>>
+  create(const Entry &entry, const RankWeights &weights, Backend &backend,
+         std::vector<Communicator *> comms, BufferSet *buffers = nullptr);
 
   /// Binds the symbols for batch x seq tokens and `extra` (see
   /// layoutCall): lays out the call (or takes `laid`, a layout the caller
@@ -108,7 +113,8 @@ public:
   size_t paramBytes() const { return paramBytes_; }
 
 private:
-  Executor(const Entry &entry, Backend &backend, Communicator &comm);
+  Executor(const Entry &entry, Backend &backend,
+           std::vector<Communicator *> comms);
   Status runOp(const fb::Op &op);
   Status copyAxis(const void *x, const Shape &xShape, int64_t axis,
                   int64_t xStart, void *y, int64_t yRows, int64_t yStart,
@@ -119,7 +125,7 @@ private:
 
   Entry entry_;
   Backend &backend;
-  Communicator &comm;
+  std::vector<Communicator *> comms; // per mesh axis
   std::vector<Shape> paramShapes_;
   std::vector<const void *> params; // null for params the entry never reads
   size_t paramBytes_ = 0;

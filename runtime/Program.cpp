@@ -47,6 +47,30 @@ bool rose::isCollective(const fb::Op &op) {
   }
 }
 
+int32_t rose::collectiveAxis(const fb::Op &op) {
+  switch (op.attrs_type()) {
+  case fb::OpAttrs::AllReduce:
+    return op.attrs_as_AllReduce()->axis();
+  case fb::OpAttrs::AllGather:
+    return op.attrs_as_AllGather()->axis();
+  case fb::OpAttrs::ReduceScatter:
+    return op.attrs_as_ReduceScatter()->axis();
+  case fb::OpAttrs::ShardSlice:
+    return op.attrs_as_ShardSlice()->axis();
+  default:
+    return -1;
+  }
+}
+
+int Entry::coord(int rank, int32_t axis) const {
+  // Row-major: the last axis varies fastest.
+  int64_t stride = 1;
+  for (int32_t a = static_cast<int32_t>(program->mesh()->size()) - 1; a > axis;
+       --a)
+    stride *= axisSize(a);
+  return static_cast<int>((rank / stride) % axisSize(axis));
+}
+
 int64_t Entry::ranks() const {
   int64_t n = 1;
   for (const fb::MeshAxis *a : *program->mesh())
@@ -587,7 +611,11 @@ Status checkProgram(const fb::Program &root) {
       return Status::error("param '", name, "' has a bad shape");
     if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
         p->slice_parts() < 1 || p->slice_groups() < 1 ||
-        p->slice_parts() > kMaxRanks || p->slice_groups() > kMaxRanks)
+        p->slice_parts() > kMaxRanks || p->slice_groups() > kMaxRanks ||
+        p->slice_axis() < 0 ||
+        p->slice_axis() >= static_cast<int32_t>(root.mesh()->size()) ||
+        (p->slice_dim() >= 0 &&
+         p->slice_parts() != root.mesh()->Get(p->slice_axis())->size()))
       return Status::error("param '", name, "' has a bad slice");
     // The rank's shape must be what slicing the full shape gives.
     for (size_t d = 0; d < p->shape()->size(); ++d) {

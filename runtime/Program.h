@@ -43,6 +43,9 @@ struct Entry {
   int64_t ranks() const;
   /// The size of mesh axis `axis`.
   int64_t axisSize(int32_t axis) const;
+  /// Rank `rank`'s coordinate on mesh axis `axis` (ranks are row-major over
+  /// the axes, the last varying fastest).
+  int coord(int rank, int32_t axis) const;
   std::string name() const;
   int32_t input() const { return fn->inputs()->Get(0); }
   int32_t output() const { return fn->outputs()->Get(0); }
@@ -135,6 +138,8 @@ const char *opName(const fb::Op &op);
 
 /// True for ops that exchange data between ranks.
 bool isCollective(const fb::Op &op);
+/// The mesh axis a collective runs over; -1 for other ops.
+int32_t collectiveAxis(const fb::Op &op);
 
 } // namespace rose
 

@@ -300,7 +300,13 @@ Status rose::checkOps(const Entry &entry, const std::vector<Shape> &shapes) {
                          "vocab] computed by the program");
   // Vocab-sharded logits: one column block per rank of mesh axis 0, which
   // together cover the vocab.
+  int32_t batchAxis = fn.batch_axis();
+  if (batchAxis < -1 ||
+      batchAxis >= static_cast<int32_t>(entry.program->mesh()->size()))
+    return Status::error("batch_axis ", batchAxis, " is not a mesh axis");
   int64_t shards = fn.logits_vocab_shards();
+  if (shards > 0 && entry.program->mesh()->size() != 1)
+    return Status::error("vocab-sharded logits need a 1-D mesh");
   if (shards < 0 ||
       (shards > 0 &&
        (shards != entry.axisSize(0) || !checkedMul(logits[2], shards) ||

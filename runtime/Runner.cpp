@@ -7,24 +7,99 @@
 #include "runtime/cpu/Kernels.h"
 #include "runtime/cpu/Parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 
 using namespace rose;
+
+namespace {
+
+/// The per-axis groups of a mesh: for every axis, one group per slice (the
+/// ranks that differ only in that axis's coordinate). Threads of this
+/// process share LocalGroups; a process of an mpirun launch splits its world
+/// communicator.
+class MeshGroups {
+public:
+  MeshGroups(const Entry &entry, std::chrono::seconds timeout)
+      : entry(entry), world(static_cast<int>(entry.ranks()), timeout) {
+    int axes = static_cast<int>(entry.program->mesh()->size());
+    local.resize(axes);
+    for (int a = 0; a < axes; ++a)
+      for (int r = 0; r < entry.ranks(); ++r)
+        if (!local[a].count(sliceOf(r, a)))
+          local[a][sliceOf(r, a)] = std::make_unique<LocalGroup>(
+              static_cast<int>(entry.axisSize(a)), timeout);
+  }
+
+  /// The slice of axis `a` rank `r` belongs to: its rank with that
+  /// coordinate zeroed.
+  int sliceOf(int r, int a) const {
+    int64_t stride = 1;
+    for (int b = static_cast<int>(entry.program->mesh()->size()) - 1; b > a;
+         --b)
+      stride *= entry.axisSize(b);
+    return r - static_cast<int>(entry.coord(r, a) * stride);
+  }
+
+  /// Rank `r`'s communicator on every axis, owned by `owned`.
+  StatusOr<std::vector<Communicator *>>
+  communicators(int r, Communicator *process,
+                std::vector<std::unique_ptr<Communicator>> &owned) {
+    std::vector<Communicator *> out;
+    for (size_t a = 0; a < local.size(); ++a) {
+      if (process && entry.axisSize(a) == process->size()) {
+        out.push_back(process); // a 1-D launch: the world is the axis
+        continue;
+      }
+      StatusOr<std::unique_ptr<Communicator>> made =
+          process
+              ? process->split(sliceOf(r, a), entry.coord(r, a))
+              : StatusOr<std::unique_ptr<Communicator>>(
+                    local[a][sliceOf(r, a)]->communicator(entry.coord(r, a)));
+      if (!made)
+        return made.status();
+      owned.push_back(made.take());
+      out.push_back(owned.back().get());
+    }
+    return out;
+  }
+
+  /// Wakes every rank of every group: one failed rank stops them all.
+  void abort(const std::string &why) {
+    world.abort(why);
+    for (auto &groups : local)
+      for (auto &[slice, group] : groups)
+        group->abort(why);
+  }
+
+  const Entry &entry;
+  LocalGroup world; // barriers between the threads of this process
+  std::vector<std::map<int, std::unique_ptr<LocalGroup>>> local;
+};
+
+} // namespace
 
 StatusOr<RunResult> rose::runOnCpu(const Program &program,
                                    const RunRequest &req) {
   const Entry &fn = req.entry;
   ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
                                      program.root().vocab_size()));
-  if (fn.program->mesh()->size() != 1)
-    return Status::error("a mesh of ", fn.program->mesh()->size(),
-                         " axes: this runtime runs 1-D meshes");
   int tp = static_cast<int>(fn.ranks());
+  // A batch axis (dp) gives each of its coordinates its rows of the batch.
+  int32_t batchAxis = fn.fn->batch_axis();
+  int64_t batchParts = batchAxis >= 0 ? fn.axisSize(batchAxis) : 1;
+  if (req.batch % batchParts != 0)
+    return Status::error(
+        "batch ", req.batch, " is not divisible by mesh axis '",
+        fn.program->mesh()->Get(batchAxis)->name()->str(), "' (", batchParts,
+        " ranks): each gets an equal share of the sequences");
+  const int64_t localBatch = req.batch / batchParts;
   // Fail before any rank starts on a call the program cannot lay out.
-  auto layout = layoutCall(fn, req.batch, req.seq);
+  auto layout = layoutCall(fn, localBatch, req.seq);
   if (!layout)
     return layout.status();
   // One rank per process (mpirun): this process runs its rank alone.
@@ -50,13 +125,27 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
   size_t totalBytes = paramBytes(fn, *req.weights);
   std::atomic<size_t> loaded{0};
 
-  LocalGroup group(tp, std::chrono::seconds(req.timeoutSeconds));
-  auto barrier = [&](Communicator &comm) {
+  MeshGroups groups(fn, std::chrono::seconds(req.timeoutSeconds));
+  auto barrier = [&]() {
     if (!processComm)
-      return group.barrier();
+      return groups.world.barrier();
     float token = 0.0f; // an all_reduce of one float is a barrier
-    return comm.allReduceSum(&token, 1);
+    return processComm->allReduceSum(&token, 1);
   };
+  auto abortAll = [&](const std::string &why) {
+    groups.abort(why);
+    if (processComm)
+      processComm->abort(why);
+  };
+  // The ranks whose other coordinates are all 0 report their batch rows.
+  auto reports = [&](int rank) {
+    for (int32_t a = 0; a < static_cast<int32_t>(fn.program->mesh()->size());
+         ++a)
+      if (a != batchAxis && fn.coord(rank, a) != 0)
+        return false;
+    return true;
+  };
+  std::mutex resultMutex;
   RunResult result;
   result.traces.resize(tp);
   std::mutex progressMutex;
@@ -69,9 +158,17 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     struct Unset {
       ~Unset() { cpu::setThreadPool(nullptr); }
     } unset;
-    std::unique_ptr<Communicator> owned =
-        processComm ? nullptr : group.communicator(rank);
-    Communicator *comm = processComm ? processComm.get() : owned.get();
+    std::vector<std::unique_ptr<Communicator>> owned;
+    auto comms = groups.communicators(rank, processComm.get(), owned);
+    if (!comms) {
+      abortAll("rank " + std::to_string(rank) + " has no mesh groups");
+      return comms.status();
+    }
+    // Axis 0's group (the whole mesh when 1-D) serves loss parallelism.
+    Communicator *comm = (*comms)[0];
+    int64_t rowStart =
+        batchAxis >= 0 ? fn.coord(rank, batchAxis) * localBatch : 0;
+    const int64_t *tokens = req.tokens.data() + rowStart * req.seq;
     auto progress = [&](size_t bytes) {
       size_t done = loaded += bytes;
       if (req.loadProgress) {
@@ -81,27 +178,27 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     };
     auto weights = RankWeights::load(fn, *req.weights, rank, progress);
     if (!weights) {
-      comm->abort("rank " + std::to_string(rank) + " failed to load");
+      abortAll("rank " + std::to_string(rank) + " failed to load");
       return weights.status();
     }
     // Every rank waits for the others to load before timing the run.
-    ROSE_RETURN_IF_ERROR(barrier(*comm));
+    ROSE_RETURN_IF_ERROR(barrier());
     if (rank == 0)
       loadDoneNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - start)
                        .count();
     cpu::CpuBackend backend;
-    auto executor = Executor::create(fn, *weights, backend, *comm);
-    Status status = executor ? (*executor)->bind(req.batch, req.seq, &*layout)
+    auto executor = Executor::create(fn, *weights, backend, *comms);
+    Status status = executor ? (*executor)->bind(localBatch, req.seq, &*layout)
                              : executor.status();
     auto runStart = std::chrono::steady_clock::now();
     if (status.ok())
       status = (*executor)->run(
-          req.tokens.data(), req.batch, req.seq,
+          tokens, localBatch, req.seq,
           req.trace ? &result.traces[rank] : nullptr,
           rank == 0 && req.checkpoints ? &result.checkpoints : nullptr);
     if (!status.ok()) {
-      comm->abort("rank " + std::to_string(rank) + " failed");
+      abortAll("rank " + std::to_string(rank) + " failed");
       return status.withContext("rank " + std::to_string(rank));
     }
     if (rank == 0)
@@ -111,7 +208,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     // Repeats: every rank starts each one together (a barrier), rank 0
     // times it to the end of its last op.
     for (int i = 0; i < req.repeats; ++i) {
-      if (Status b = barrier(*comm); !b.ok())
+      if (Status b = barrier(); !b.ok())
         return b.withContext("rank " + std::to_string(rank));
       auto t0 = std::chrono::steady_clock::now();
       // With --profile, the last repeat's trace replaces the first run's
@@ -121,9 +218,9 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
         result.traces[rank].clear();
         trace = &result.traces[rank];
       }
-      status = (*executor)->run(req.tokens.data(), req.batch, req.seq, trace);
+      status = (*executor)->run(tokens, localBatch, req.seq, trace);
       if (!status.ok()) {
-        comm->abort("rank " + std::to_string(rank) + " failed");
+        abortAll("rank " + std::to_string(rank) + " failed");
         return status.withContext("rank " + std::to_string(rank));
       }
       if (rank == 0)
@@ -144,7 +241,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
                                           vocab, *comm, whole)
                             : Status::success();
       if (!stats || !gathered.ok()) {
-        comm->abort("rank " + std::to_string(rank) + " failed");
+        abortAll("rank " + std::to_string(rank) + " failed");
         return (!stats ? stats.status() : gathered)
             .withContext("rank " + std::to_string(rank));
       }
@@ -159,9 +256,35 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       }
       return Status::success();
     }
-    if (rank == 0) {
-      result.shape = shape;
-      result.logits.assign(logits, logits + numElements(shape));
+    if (processComm && batchParts > 1) {
+      // One rank per process: rank 0 collects every dp group's rows.
+      size_t n = numElements(shape);
+      std::vector<float> all(n * tp);
+      Status gathered = processComm->allGather(logits, n, all.data());
+      if (!gathered.ok()) {
+        abortAll("rank " + std::to_string(rank) + " failed");
+        return gathered.withContext("rank " + std::to_string(rank));
+      }
+      if (rank == 0) {
+        result.shape = {req.batch, shape[1], shape[2]};
+        result.logits.resize(n * batchParts);
+        for (int r = 0; r < tp; ++r)
+          if (reports(r))
+            std::copy(all.begin() + r * n, all.begin() + (r + 1) * n,
+                      result.logits.begin() + fn.coord(r, batchAxis) * n);
+      }
+      return Status::success();
+    }
+    if (reports(rank)) {
+      // This rank's rows of the whole [batch, seq, vocab] logits.
+      std::lock_guard<std::mutex> lock(resultMutex);
+      size_t row = numElements(shape) / std::max<int64_t>(shape[0], 1);
+      if (result.logits.empty()) {
+        result.shape = {req.batch, shape[1], shape[2]};
+        result.logits.resize(req.batch * row);
+      }
+      std::copy(logits, logits + numElements(shape),
+                result.logits.begin() + rowStart * row);
     }
     return Status::success();
   };

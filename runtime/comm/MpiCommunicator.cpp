@@ -21,8 +21,13 @@ std::string mpiError(int code) {
 
 class MpiCommunicator : public Communicator {
 public:
-  MpiCommunicator(int rank, int size, std::chrono::seconds timeout)
-      : r(rank), n(size), timeout(timeout) {}
+  MpiCommunicator(MPI_Comm comm, int rank, int size,
+                  std::chrono::seconds timeout, bool owned = false)
+      : comm(comm), r(rank), n(size), timeout(timeout), owned(owned) {}
+  ~MpiCommunicator() override {
+    if (owned)
+      MPI_Comm_free(&comm);
+  }
   int rank() const override { return r; }
   int size() const override { return n; }
   const char *name() const override { return "mpi"; }
@@ -39,8 +44,7 @@ public:
   Status allGather(const void *in, size_t count, void *out) override {
     MPI_Request request;
     int rc = MPI_Iallgather(in, static_cast<int>(count), MPI_FLOAT, out,
-                            static_cast<int>(count), MPI_FLOAT, MPI_COMM_WORLD,
-                            &request);
+                            static_cast<int>(count), MPI_FLOAT, comm, &request);
     return wait(rc, request, "all_gather");
   }
 
@@ -60,6 +64,19 @@ public:
   }
 
   void abort(const std::string &) override { aborted = true; }
+
+  StatusOr<std::unique_ptr<Communicator>> split(int color, int key) override {
+    MPI_Comm sub;
+    int rc = MPI_Comm_split(comm, color, key, &sub);
+    if (rc != MPI_SUCCESS)
+      return Status::error("MPI_Comm_split: ", mpiError(rc));
+    MPI_Comm_set_errhandler(sub, MPI_ERRORS_RETURN);
+    int rank = 0, size = 0;
+    MPI_Comm_rank(sub, &rank);
+    MPI_Comm_size(sub, &size);
+    return std::unique_ptr<Communicator>(
+        std::make_unique<MpiCommunicator>(sub, rank, size, timeout, true));
+  }
 
 private:
   /// Like LocalGroup: rank k reduces elements [k x c, (k + 1) x c) over the
@@ -83,8 +100,7 @@ private:
   Status allToAll(const float *in, size_t count, float *out) {
     MPI_Request request;
     int rc = MPI_Ialltoall(in, static_cast<int>(count), MPI_FLOAT, out,
-                           static_cast<int>(count), MPI_FLOAT, MPI_COMM_WORLD,
-                           &request);
+                           static_cast<int>(count), MPI_FLOAT, comm, &request);
     return wait(rc, request, "all_to_all");
   }
 
@@ -109,8 +125,10 @@ private:
     }
   }
 
+  MPI_Comm comm;
   int r, n;
   std::chrono::seconds timeout;
+  bool owned;
   bool aborted = false;
 };
 
@@ -140,7 +158,7 @@ rose::mpiCommunicator(int expectedSize, std::chrono::seconds timeout) {
                          " processes but the program has ", expectedSize,
                          " ranks");
   return std::unique_ptr<Communicator>(
-      std::make_unique<MpiCommunicator>(rank, size, timeout));
+      std::make_unique<MpiCommunicator>(MPI_COMM_WORLD, rank, size, timeout));
 }
 
 void rose::mpiShutdown(bool failed) {

@@ -64,7 +64,8 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                                      program.root().vocab_size()));
   if (fn.program->mesh()->size() != 1)
     return Status::error("a mesh of ", fn.program->mesh()->size(),
-                         " axes: this runtime runs 1-D meshes");
+                         " axes: the CUDA backend runs 1-D (tp) meshes; run a "
+                         "dp x tp mesh with --backend cpu");
   int tp = static_cast<int>(fn.ranks());
   std::chrono::seconds timeout(req.timeoutSeconds);
 

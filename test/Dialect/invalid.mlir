@@ -564,3 +564,41 @@ func.func @f() {
   %w = rose.param "w" slice <dim = 0, parts = 4, groups = 1, full = [10, 8]> : tensor<2x8xf32>
   return
 }
+
+// -----
+
+// expected-error@+1 {{'rose.mesh' op axis 'tp' appears twice}}
+rose.mesh @mesh(tp = 2, tp = 4)
+
+// -----
+
+// expected-error@+1 {{'rose.mesh' op axis 'dp' has size 0; sizes must be >= 1}}
+rose.mesh @mesh(dp = 0, tp = 4)
+
+// -----
+
+// expected-error@+1 {{'rose.mesh' op needs at least one axis}}
+"rose.mesh"() {sym_name = "mesh", axes = [], sizes = array<i64>} : () -> ()
+
+// -----
+
+// expected-error@+1 {{'rose.mesh' op 2 axes but 1 sizes}}
+"rose.mesh"() {sym_name = "mesh", axes = ["dp", "tp"], sizes = array<i64: 2>} : () -> ()
+
+// -----
+
+// expected-error@+1 {{expected 'axis' or 'groups', got 'parts'}}
+func.func private @f() attributes {s = #rose.shard<split = 1, parts = 2>}
+
+// -----
+
+// expected-error@+1 {{groups = 3: only a split takes groups, and at least 1}}
+func.func private @f() attributes {s = #rose.shard<partial, groups = 3>}
+
+// -----
+
+func.func @f() {
+  // expected-error@+1 {{'rose.mesh' op expects parent op 'builtin.module'}}
+  rose.mesh @mesh(tp = 2)
+  return
+}

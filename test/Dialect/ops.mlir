@@ -5,6 +5,9 @@
 // CHECK: module attributes {rose.gpt_config = {n_layer = 2 : i64}, rose.weights = "model.safetensors"}
 module attributes {rose.weights = "model.safetensors", rose.gpt_config = {n_layer = 2 : i64}} {
 
+// CHECK: rose.mesh @mesh(dp = 2, tp = 4)
+rose.mesh @mesh(dp = 2, tp = 4)
+
 // CHECK-LABEL: func @params
 func.func @params() -> (tensor<768x2304xf32>, tensor<4xbf16>) {
   // CHECK: rose.param "h.0.attn.c_attn.weight" : tensor<768x2304xf32>
@@ -134,8 +137,8 @@ func.func @sharding_attr(%x: tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
   %w = rose.param "w" {rose.sharding = #rose.shard<split = 1>} : tensor<8x8xf32>
   // CHECK: {rose.sharding = #rose.shard<partial>}
   %y = rose.matmul %x, %w {rose.sharding = #rose.shard<partial>} : tensor<?x?x8xf32>, tensor<8x8xf32> -> tensor<?x?x8xf32>
-  // CHECK: {rose.sharding = [#rose.shard<replicated, axis = "tp2">, #rose.shard<split = 2>]}
-  %a:2 = rose.split %y axis 2 sizes [4, 4] {rose.sharding = [#rose.shard<replicated, axis = "tp2">, #rose.shard<split = 2>]} : tensor<?x?x8xf32> -> tensor<?x?x4xf32>, tensor<?x?x4xf32>
+  // CHECK: {rose.sharding = [#rose.shard<replicated, axis = "tp2">, #rose.shard<split = 2, groups = 2, axis = "dp">]}
+  %a:2 = rose.split %y axis 2 sizes [4, 4] {rose.sharding = [#rose.shard<replicated, axis = "tp2">, #rose.shard<split = 2, groups = 2, axis = "dp">]} : tensor<?x?x8xf32> -> tensor<?x?x4xf32>, tensor<?x?x4xf32>
   return %y : tensor<?x?x8xf32>
 }
 

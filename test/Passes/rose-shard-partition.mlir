@@ -10,7 +10,8 @@
 // CHECK: %[[Y:.*]] = rose.matmul %arg0, %[[W]] : tensor<4x8xf32>, tensor<8x3xf32> -> tensor<4x3xf32>
 // CHECK: %[[G:.*]] = rose.all_gather %[[Y]] over "tp"(2) dim 1 : tensor<4x3xf32> -> tensor<4x6xf32>
 // CHECK: return %[[G]]
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @colwise(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
   %w = rose.param "w" : tensor<8x6xf32>
   %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>} : tensor<4x8xf32>, tensor<8x6xf32> -> tensor<4x6xf32>
@@ -29,7 +30,8 @@ func.func @colwise(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
 // CHECK: %[[P:.*]] = rose.matmul %[[X]], %[[W]] : tensor<4x4xf32>, tensor<4x6xf32> -> tensor<4x6xf32>
 // CHECK: %[[R:.*]] = rose.all_reduce %[[P]] sum over "tp"(2)
 // CHECK: rose.add %[[R]], %[[B]]
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @rowwise_bias(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
   %w = rose.param "w" : tensor<8x6xf32>
   %b = rose.param "b" : tensor<6xf32>
@@ -56,7 +58,8 @@ func.func @rowwise_bias(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
 // CHECK-NOT: rose.all_
 // CHECK-NOT: rose.shard_slice
 // CHECK: return
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @mlp_reshape_transpose(%x: tensor<3x5x6xf32>) -> tensor<3x5x6xf32> {
   %w1 = rose.param "w1" : tensor<6x8xf32>
   %w2 = rose.param "w2" : tensor<8x6xf32>
@@ -78,7 +81,8 @@ func.func @mlp_reshape_transpose(%x: tensor<3x5x6xf32>) -> tensor<3x5x6xf32> {
 // CHECK-LABEL: func.func @reshape_uneven
 // CHECK: %[[G:.*]] = rose.all_gather %{{.*}} over "tp"(2) dim 1 : tensor<2x6xf32> -> tensor<2x12xf32>
 // CHECK: rose.reshape %[[G]] [2, 3, 4]
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @reshape_uneven(%x: tensor<2x8xf32>) -> tensor<2x3x4xf32> {
   %w = rose.param "w" : tensor<8x12xf32>
   %h = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>} : tensor<2x8xf32>, tensor<8x12xf32> -> tensor<2x12xf32>
@@ -96,7 +100,8 @@ func.func @reshape_uneven(%x: tensor<2x8xf32>) -> tensor<2x3x4xf32> {
 // CHECK: %[[G:.*]] = rose.all_gather %[[Y]] over "tp"(2) dim 1
 // CHECK: rose.softmax %[[G]] axis 1
 // CHECK: rose.softmax %[[Y]] axis 0 : tensor<4x3xf32>
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @softmax_axis(%x: tensor<4x8xf32>) -> (tensor<4x6xf32>, tensor<4x6xf32>) {
   %w = rose.param "w" : tensor<8x6xf32>
   %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>} : tensor<4x8xf32>, tensor<8x6xf32> -> tensor<4x6xf32>
@@ -115,7 +120,8 @@ func.func @softmax_axis(%x: tensor<4x8xf32>) -> (tensor<4x6xf32>, tensor<4x6xf32
 // CHECK-DAG: %[[C:.*]] = rose.param "c" : tensor<4x1xf32>
 // CHECK: %[[A:.*]] = rose.add %{{.*}}, %[[B]] : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
 // CHECK: rose.mul %[[A]], %[[C]] : tensor<4x3xf32>, tensor<4x1xf32> -> tensor<4x3xf32>
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @broadcast(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
   %w = rose.param "w" : tensor<8x6xf32>
   %b = rose.param "b" : tensor<6xf32>
@@ -136,7 +142,8 @@ func.func @broadcast(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
 // CHECK: %[[R:.*]] = rose.all_reduce %[[S]]
 // CHECK: rose.mul %[[R]], %[[R]]
 // CHECK-NOT: rose.all_reduce
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @partial_sum(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
   %w = rose.param "w" : tensor<8x6xf32>
   %v = rose.param "v" : tensor<8x6xf32>
@@ -156,7 +163,8 @@ func.func @partial_sum(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
 // CHECK: %[[T:.*]] = rose.param "wte" slice <dim = 0, parts = 2, groups = 1, full = [5, 4]> : tensor<3x4xf32>
 // CHECK: %[[E:.*]] = rose.embedding %[[T]][%arg0] {vocab_shards = 2 : i64}
 // CHECK: rose.all_reduce %[[E]]
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @vocab(%ids: tensor<?x?xi64>) -> tensor<?x?x4xf32> {
   %t = rose.param "wte" : tensor<5x4xf32>
   %e = rose.embedding %t[%ids] {rose.sharding = #rose.shard<partial>, rose.sharding_pad} : tensor<5x4xf32>, tensor<?x?xi64> -> tensor<?x?x4xf32>
@@ -173,7 +181,8 @@ func.func @vocab(%ids: tensor<?x?xi64>) -> tensor<?x?x4xf32> {
 // CHECK: %[[C:.*]] = rose.concat %[[A]], %[[A]] axis 1 : tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
 // CHECK: %[[S:.*]] = rose.slice %[[C]] axis 1 from 0 to 1 : tensor<?x?x8xf32> -> tensor<?x1x8xf32>
 // CHECK: rose.all_gather %[[S]] over "tp"(2) dim 2
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @heads_concat_slice(%x: tensor<?x?x16xf32>) -> tensor<?x1x16xf32> {
   %wq = rose.param "wq" : tensor<16x16xf32>
   %q = rose.matmul %x, %wq {rose.sharding = #rose.shard<split = 2>} : tensor<?x?x16xf32>, tensor<16x16xf32> -> tensor<?x?x16xf32>

@@ -9,7 +9,8 @@
 // CHECK: rose.matmul {{.*}}rose.sharding = #rose.shard<split = 1>
 // CHECK: rose.gelu {{.*}}rose.sharding = #rose.shard<replicated>
 // EXPLAIN: remark: rose-shard-explain: 'w' split on dim 1 over tp because of 'w' (plan: colwise)
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @user_beats_plan(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
   %w = rose.param "w" : tensor<8x6xf32>
   %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>, rose.sharding_priority = 1, rose.sharding_origin = "'w' (plan: colwise)"} : tensor<4x8xf32>, tensor<8x6xf32> -> tensor<4x6xf32>
@@ -25,7 +26,8 @@ func.func @user_beats_plan(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
 // CHECK-LABEL: func.func @operand_beats_weak_annotation
 // CHECK: rose.gelu {{.*}}rose.sharding = #rose.shard<split = 1>
 // EXPLAIN: remark: rose-shard-explain: 'gelu' split on dim 1 over tp because of annotation on 'w'
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @operand_beats_weak_annotation(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
   %w = rose.param "w" : tensor<8x6xf32>
   %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>} : tensor<4x8xf32>, tensor<8x6xf32> -> tensor<4x6xf32>
@@ -40,7 +42,8 @@ func.func @operand_beats_weak_annotation(%x: tensor<4x8xf32>) -> tensor<4x6xf32>
 // priority; the other is re-laid out by partition.
 // CHECK-LABEL: func.func @operands_disagree
 // CHECK: rose.add {{.*}}rose.sharding = #rose.shard<split = 0>
-module attributes {rose.mesh = {tp = 2 : i64}} {
+module {
+rose.mesh @mesh(tp = 2)
 func.func @operands_disagree(%a: tensor<4x6xf32>, %b: tensor<4x6xf32>) -> tensor<4x6xf32> {
   %x = rose.relu %a {rose.sharding = #rose.shard<split = 0>} : tensor<4x6xf32> -> tensor<4x6xf32>
   %y = rose.relu %b {rose.sharding = #rose.shard<split = 1>} : tensor<4x6xf32> -> tensor<4x6xf32>

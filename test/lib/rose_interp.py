@@ -6,6 +6,10 @@ passes: dense IR, sharded IR and the PyTorch reference must agree. It reads
 the custom assembly rose-opt prints.
 
     python3 rose_interp.py model.mlir --tokens 1,2,3 [--weights file]
+    python3 rose_interp.py f.mlir --inputs ids.npy,x.npy --weights w.safetensors
+
+With --inputs, the function's arguments are read from .npy files in order
+(each rank gets the whole array: arguments are replicated over tp).
 """
 import argparse
 import math
@@ -93,14 +97,20 @@ def attention(q, k, v, heads, causal, scale):
     return (p @ v).transpose(0, 2, 1, 3).reshape(b, s, d)
 
 
-def run(path, tokens, weights_path=None):
+def run(path, tokens, weights_path=None, inputs=None):
     text = open(path).read()
     tp = int(re.search(r"rose\.tp = (\d+)", text).group(1)) if "rose.tp" in text else 1
     wpath = weights_path or re.search(r'rose\.weights = "([^"]+)"', text).group(1)
     weights = {k: v.astype(np.float64) for k, v in gpt2ref.read_safetensors(wpath).items()}
     env = {}
-    arg = ARG.search(text).group("args").split(":")[0].strip()
-    env[arg] = [tokens] * tp
+    args = [a.split(":")[0].strip() for a in split_top(ARG.search(text).group("args"))]
+    if inputs is None:
+        env[args[0]] = [tokens] * tp
+    else:
+        for name, value in zip(args, inputs):
+            if value.dtype.kind == "f":
+                value = value.astype(np.float64)
+            env[name] = [value] * tp
     for line in text.splitlines():
         r = RET.match(line)
         if r:
@@ -161,6 +171,25 @@ def run(path, tokens, weights_path=None):
             causal = " causal" in rest.split(":")[0]
             out = [attention(q, k, v, heads, causal, float(scale) if scale else None)
                    for q, k, v in zip(val(0), val(1), val(2))]
+        elif op == "rose.reshape":
+            spec = ints(re.match(r"%[\w#]+ \[([^\]]*)\]", rest).group(1))
+            out = []
+            for x in val(0):
+                shape = [x.shape[i] if d == 0 else d for i, d in enumerate(spec)]
+                out.append(x.reshape(shape))
+        elif op == "rose.transpose":
+            perm = ints(re.match(r"%[\w#]+ \[([^\]]*)\]", rest).group(1))
+            out = [np.transpose(x, perm) for x in val(0)]
+        elif op == "rose.softmax":
+            axis = int(re.search(r"axis (-?\d+)", rest).group(1))
+            out = []
+            for x in val(0):
+                e = np.exp(x - x.max(axis, keepdims=True))
+                out.append(e / e.sum(axis, keepdims=True))
+        elif op == "rose.concat":
+            axis = int(re.search(r"axis (-?\d+)", rest).group(1))
+            out = [np.concatenate([val(i)[r] for i in range(len(operands))], axis=axis)
+                   for r in range(tp)]
         elif op == "rose.split":
             axis = int(re.search(r"axis (-?\d+)", rest).group(1))
             sizes = ints(re.search(r"sizes \[([^\]]*)\]", rest).group(1))
@@ -193,18 +222,24 @@ def run(path, tokens, weights_path=None):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("model")
-    p.add_argument("--tokens", required=True, help="comma-separated ids; ';' separates sequences")
+    p.add_argument("--tokens", help="comma-separated ids; ';' separates sequences")
+    p.add_argument("--inputs", help="comma-separated .npy files, one per function argument")
     p.add_argument("--weights")
     p.add_argument("--save", help="write rank 0's logits (.npy)")
     a = p.parse_args()
-    tokens = np.array([[int(t) for t in row.split(",")] for row in a.tokens.split(";")])
-    results, tp = run(a.model, tokens, a.weights)
+    tokens = np.array([[int(t) for t in row.split(",")] for row in a.tokens.split(";")]) \
+        if a.tokens else None
+    inputs = [np.load(f) for f in a.inputs.split(",")] if a.inputs else None
+    if tokens is None and inputs is None:
+        sys.exit("rose_interp: give --tokens or --inputs")
+    results, tp = run(a.model, tokens, a.weights, inputs)
     logits = results[0]
     for r in range(1, tp):  # every rank must return the same logits
         assert np.array_equal(logits[0], logits[r]), f"rank {r} disagrees with rank 0"
     if a.save:
         np.save(a.save, logits[0].astype(np.float32))
-    print("argmax", logits[0][:, -1].argmax(-1).tolist())
+    if logits[0].ndim == 3:
+        print("argmax", logits[0][:, -1].argmax(-1).tolist())
 
 
 if __name__ == "__main__":

@@ -37,7 +37,12 @@ static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
 static cl::opt<std::string> outputPath("o", cl::Required,
                                        cl::desc("output program file"),
                                        cl::value_desc("model.rose"));
-static cl::opt<int64_t> tp("tp", cl::init(1), cl::desc("TP degree (ranks)"));
+static cl::opt<int64_t>
+    tp("tp", cl::init(1), cl::desc("TP degree (ranks); --tp N is --mesh tp=N"));
+static cl::opt<std::string>
+    meshSpec("mesh", cl::init(""),
+             cl::desc("device mesh, e.g. dp=2,tp=4: the batch splits over "
+                      "dp, tensor parallelism runs within each dp group"));
 static cl::opt<std::string> plan("plan", cl::init("auto"),
                                  cl::desc("auto | rosellm | file"));
 static cl::opt<std::string> planFile("plan-file", cl::init(""),
@@ -91,6 +96,31 @@ int main(int argc, char **argv) {
                               "for rose-run\n");
   if (tp < 1)
     return fail("--tp must be >= 1, got " + llvm::Twine(int64_t(tp)));
+  int64_t dp = 1;
+  if (!meshSpec.empty()) {
+    // --mesh dp=D,tp=T (either axis may be left out: size 1).
+    int64_t meshTp = 1;
+    llvm::SmallVector<llvm::StringRef> axes;
+    llvm::StringRef(meshSpec).split(axes, ',');
+    for (llvm::StringRef axis : axes) {
+      auto [name, value] = axis.split('=');
+      int64_t size = 0;
+      if (value.getAsInteger(10, size) || size < 1)
+        return fail("--mesh '" + meshSpec + "': '" + axis +
+                    "' is not axis=size with a size >= 1");
+      if (name == "dp")
+        dp = size;
+      else if (name == "tp")
+        meshTp = size;
+      else
+        return fail("--mesh '" + meshSpec + "': unknown axis '" + name +
+                    "' (dp, tp)");
+    }
+    if (tp.getNumOccurrences() && tp != meshTp)
+      return fail("--tp " + llvm::Twine(int64_t(tp)) +
+                  " disagrees with --mesh '" + meshSpec + "'");
+    tp = meshTp;
+  }
   MLIRContext context;
   context.printOpOnDiagnostic(false);
   context.loadDialect<mlir::rose::RoseDialect, func::FuncDialect>();
@@ -164,10 +194,11 @@ int main(int argc, char **argv) {
                    llvm::Twine(shardedFor.getInt()) + ", but --tp " +
                    llvm::Twine(tp.getValue()) + " was given");
   OwningOpRef<ModuleOp> dense;
-  if (!noDense && tp > 1 && !shardedFor)
+  if (!noDense && (tp > 1 || dp > 1) && !shardedFor)
     dense = module->clone();
   mlir::rose::TPPipelineOptions options;
   options.tp = tp.getValue();
+  options.dp = dp;
   options.plan = plan.getValue();
   options.planFile = planFile.getValue();
   options.vocabParallel = vocabParallel.getValue();
@@ -204,8 +235,10 @@ int main(int argc, char **argv) {
           outputPath, {{program->data(), program->size()}});
       !s.ok())
     return cleanup(s.message());
-  llvm::outs() << "rose-compile: " << outputPath << ": tp=" << tp << ", "
-               << stats.ops << " ops, " << stats.params << " params; memory "
+  llvm::outs() << "rose-compile: " << outputPath << ": "
+               << (dp > 1 ? "dp=" + std::to_string(dp) + ", " : "")
+               << "tp=" << tp << ", " << stats.ops << " ops, " << stats.params
+               << " params; memory "
                << "plan peak " << stats.peakBytesPerToken << " bytes/token ("
                << stats.naiveBytesPerToken << " without reuse); weights "
                << weightsAttr.getValue() << "\n";

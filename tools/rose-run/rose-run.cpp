@@ -406,8 +406,13 @@ static int runMain(int argc, char **argv) {
                                      "--check-against)"
                                    : "")
                 << "\n";
-    std::cout << "tp=" << (*program)->main().ranks() << ", " << request.batch
-              << "x" << request.seq << " tokens: load "
+    // "tp=4", or "dp=2 x tp=2" on a 2-D mesh.
+    const Entry main = (*program)->main();
+    for (uint32_t a = 0; a < main.program->mesh()->size(); ++a)
+      std::cout << (a ? " x " : "")
+                << main.program->mesh()->Get(a)->name()->str() << "="
+                << main.axisSize(a);
+    std::cout << ", " << request.batch << "x" << request.seq << " tokens: load "
               << result->loadSeconds * 1e3 << " ms, run "
               << result->runSeconds * 1e3 << " ms\n";
     if (!result->repeatMs.empty()) {
