@@ -160,6 +160,8 @@ ROSE_COMPATIBLE_RESULTS(DivOp)
 ROSE_COMPATIBLE_RESULTS(LayerNormOp)
 ROSE_COMPATIBLE_RESULTS(GeluOp)
 ROSE_COMPATIBLE_RESULTS(ReluOp)
+ROSE_COMPATIBLE_RESULTS(SiluOp)
+ROSE_COMPATIBLE_RESULTS(RmsNormOp)
 ROSE_COMPATIBLE_RESULTS(SoftmaxOp)
 ROSE_COMPATIBLE_RESULTS(AttentionOp)
 ROSE_COMPATIBLE_RESULTS(ReshapeOp)
@@ -329,6 +331,31 @@ static FailureOr<Shape> layerNormShape(LayerNormOp::Adaptor op,
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(LayerNormOp, layerNormShape, getInput)
 
+static FailureOr<Shape> rmsNormShape(RmsNormOp::Adaptor op, const Reporter &r) {
+  RankedTensorType input = rankedType(op.getInput());
+  if (input.getRank() < 1)
+    return r.fail("input must have rank >= 1");
+  RankedTensorType scale = rankedType(op.getScale());
+  if (scale.getRank() != 1)
+    return r.fail("scale must be 1-D, got rank ", scale.getRank());
+  if (!dimsAgree(scale.getDimSize(0), input.getShape().back()))
+    return r.fail("scale has ", scale.getDimSize(0), " elements, expected ",
+                  input.getShape().back(), " (the last dim of input)");
+  if (failed(
+          sameElementType(op.getScale(), "scale", op.getInput(), "input", r)))
+    return failure();
+  if (!(op.getEpsilon().convertToDouble() > 0.0))
+    return r.fail("epsilon must be positive, got ",
+                  op.getEpsilon().convertToDouble());
+  return Shape(input.getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(RmsNormOp, rmsNormShape, getInput)
+
+static FailureOr<Shape> siluShape(SiluOp::Adaptor op, const Reporter &) {
+  return Shape(rankedType(op.getInput()).getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(SiluOp, siluShape, getInput)
+
 static FailureOr<Shape> geluShape(GeluOp::Adaptor op, const Reporter &) {
   return Shape(rankedType(op.getInput()).getShape());
 }
@@ -354,18 +381,32 @@ static FailureOr<Shape> attentionShape(AttentionOp::Adaptor op,
     return r.fail("query must be rank 3 [batch, seq, heads * head_dim], got "
                   "rank ",
                   query.getRank());
-  for (auto [value, name] :
-       {std::pair(op.getKey(), "key"), std::pair(op.getValue(), "value")})
-    if (value.getType() != query)
-      return r.fail(name, " type ", value.getType(),
-                    " differs from query type ", query);
   int64_t heads = op.getNumHeads();
   if (heads <= 0)
     return r.fail("num_heads must be positive, got ", heads);
+  int64_t kvHeads = op.getKvHeads() ? *op.getKvHeads() : heads;
+  if (kvHeads <= 0 || heads % kvHeads != 0)
+    return r.fail("kv_heads = ", kvHeads,
+                  " must be positive and divide "
+                  "num_heads = ",
+                  heads);
   int64_t hidden = query.getDimSize(2);
   if (!ShapedType::isDynamic(hidden) && hidden % heads != 0)
     return r.fail("num_heads = ", heads, " does not divide the hidden size ",
                   hidden);
+  // k and v: [batch, seq, kv_heads * head_dim].
+  SmallVector<int64_t> kvShape(query.getShape());
+  if (!ShapedType::isDynamic(hidden))
+    kvShape[2] = hidden / heads * kvHeads;
+  RankedTensorType kvType =
+      RankedTensorType::get(kvShape, query.getElementType());
+  for (auto [value, name] :
+       {std::pair(op.getKey(), "key"), std::pair(op.getValue(), "value")})
+    if (!isCompatibleResultType(value.getType(), kvType) ||
+        rankedType(value).getRank() != 3)
+      return r.fail(name, " type ", value.getType(),
+                    " does not fit query type ", query, " with ", kvHeads,
+                    " kv heads: expected ", kvType);
   if (std::optional<APFloat> scale = op.getScale();
       scale && !(scale->convertToDouble() > 0.0))
     return r.fail("scale must be positive, got ", scale->convertToDouble());

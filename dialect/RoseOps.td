@@ -209,6 +209,25 @@ def Rose_LayerNormOp : Rose_Op<"layer_norm", [Rose_Shardable]> {
   }];
 }
 
+def Rose_RmsNormOp : Rose_Op<"rms_norm", [Rose_Shardable]> {
+  let summary = "RMS normalization over the last axis (ONNX RMSNormalization)";
+  let description = [{
+    `x / sqrt(mean(x^2) + epsilon) * scale` over the last dim, computed in
+    float32 whatever the storage type; `scale` is 1-D of that size. Llama's
+    RMSNorm (ONNX opset 23 `RMSNormalization` with axis -1).
+
+    ```mlir
+    %y = rose.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x?x512xf32>, tensor<512xf32> -> tensor<?x?x512xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_FloatTensor:$scale,
+                       DefaultValuedAttr<F64Attr, "1.0e-6">:$epsilon);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale attr-dict `:` type($input) `,` type($scale) `->` type($result)
+  }];
+}
+
 def Rose_GeluOp : Rose_Op<"gelu", [Rose_Shardable]> {
   let summary = "GELU, exact (erf) or tanh-approximated";
   let arguments = (ins Rose_FloatTensor:$input,
@@ -224,6 +243,13 @@ def Rose_ReluOp : Rose_Op<"relu", [Rose_Shardable]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
+def Rose_SiluOp : Rose_Op<"silu", [Rose_Shardable]> {
+  let summary = "SiLU (swish), x * sigmoid(x)";
+  let arguments = (ins Rose_FloatTensor:$input);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
 def Rose_SoftmaxOp : Rose_Op<"softmax", [Rose_Shardable]> {
   let summary = "softmax along one axis";
   let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$axis);
@@ -234,21 +260,43 @@ def Rose_SoftmaxOp : Rose_Op<"softmax", [Rose_Shardable]> {
 def Rose_AttentionOp : Rose_Op<"attention", [Rose_ShardableLocal]> {
   let summary = "scaled-dot-product multi-head attention, optionally causal";
   let description = [{
-    q, k and v are `[batch, seq, heads * head_dim]` with heads packed in the
-    last dim (head h owns columns [h * head_dim, (h + 1) * head_dim)). Per head:
-    `softmax(q k^T * scale + causal_mask) v`; `scale` defaults to
-    `1 / sqrt(head_dim)`. Splitting the last dim by whole heads shards it.
+    q is `[batch, seq, heads * head_dim]` with heads packed in the last dim
+    (head h owns columns [h * head_dim, (h + 1) * head_dim)); k and v are
+    `[batch, seq, kv_heads * head_dim]`. Query head h attends with kv head
+    `h / (heads / kv_heads)` (grouped-query attention; `kv_heads` defaults to
+    `heads`, 1 is multi-query), as ONNX opset 23 `Attention`'s
+    `q_num_heads`/`kv_num_heads`. Per head: `softmax(q k^T * scale +
+    causal_mask) v`; `scale` defaults to `1 / sqrt(head_dim)`. Splitting the
+    last dims by whole kv-head groups shards it.
 
     ```mlir
     %o = rose.attention %q, %k, %v heads 12 causal : tensor<?x?x768xf32> -> tensor<?x?x768xf32>
+    %g = rose.attention %q, %k, %v heads 8 kv_heads 2 causal : tensor<?x?x512xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32> -> tensor<?x?x512xf32>
     ```
   }];
   let arguments = (ins Rose_FloatTensor:$query, Rose_FloatTensor:$key,
                        Rose_FloatTensor:$value, Rose_I64Attr:$num_heads,
+                       OptionalAttr<Rose_I64Attr>:$kv_heads,
                        UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `heads` $num_heads (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+    $query `,` $key `,` $value `heads` $num_heads (`kv_heads` $kv_heads^)? (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+  }];
+  let builders = [
+    // Multi-head attention (kv_heads = heads).
+    OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
+                   "::mlir::Value":$value, "int64_t":$num_heads,
+                   "bool":$causal, "::mlir::FloatAttr":$scale), [{
+      build($_builder, $_state, query, key, value,
+            $_builder.getI64IntegerAttr(num_heads), ::mlir::IntegerAttr(),
+            causal ? $_builder.getUnitAttr() : ::mlir::UnitAttr(), scale);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// kv_heads, or num_heads when absent.
+    int64_t getNumKvHeads() {
+      return getKvHeads() ? *getKvHeads() : getNumHeads();
+    }
   }];
 }
 

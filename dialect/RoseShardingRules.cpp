@@ -149,7 +149,15 @@ ShardingRule LayerNormOp::getShardingRule() {
   return rule;
 }
 
+ShardingRule RmsNormOp::getShardingRule() {
+  // Normalises whole rows: the last dim stays whole, scale too.
+  ShardingRule rule = sameShapeRule(*this, shapeOf(getInput()).size() - 1);
+  rule.operands.push_back({{-1, 0}});
+  return rule;
+}
+
 ShardingRule GeluOp::getShardingRule() { return sameShapeRule(*this); }
+ShardingRule SiluOp::getShardingRule() { return sameShapeRule(*this); }
 ShardingRule ReluOp::getShardingRule() { return sameShapeRule(*this); }
 
 ShardingRule SoftmaxOp::getShardingRule() {
@@ -171,11 +179,14 @@ ROSE_BINARY_RULE(DivOp, false)
 
 ShardingRule AttentionOp::getShardingRule() {
   // [batch, seq, heads * head_dim]: batches and whole heads are independent;
-  // every query attends to the whole (causal) key sequence.
+  // every query attends to the whole (causal) key sequence. q and k/v split
+  // alike by kv-head groups: rank r holds query heads [r H/t, (r+1) H/t) and
+  // the kv heads they use, [r KV/t, (r+1) KV/t), when t divides KV.
   ShardingRule rule;
   ArrayRef<int64_t> q = shapeOf(getQuery());
   int64_t batch = rule.addFactor(FactorKind::Parallel, q[0], "batch");
-  int64_t heads = rule.addFactor(FactorKind::Parallel, getNumHeads(), "heads");
+  int64_t heads =
+      rule.addFactor(FactorKind::Parallel, getNumKvHeads(), "kv heads");
   SmallVector<DimFactor> dims = {{batch, 0}, {-1, 0}, {heads, 0}};
   rule.operands = {dims, dims, dims};
   rule.results = {dims};
@@ -183,11 +194,13 @@ ShardingRule AttentionOp::getShardingRule() {
 }
 
 LogicalResult AttentionOp::localizeAttributes(ArrayRef<int64_t> shards) {
-  int64_t heads = shards[1];
-  if (getNumHeads() % heads != 0)
-    return emitOpError() << getNumHeads() << " heads cannot be split in "
-                         << heads << " parts";
-  setNumHeads(getNumHeads() / heads);
+  int64_t parts = shards[1];
+  if (getNumKvHeads() % parts != 0)
+    return emitOpError() << getNumKvHeads() << " kv heads cannot be split in "
+                         << parts << " parts";
+  if (getKvHeads())
+    setKvHeads(getNumKvHeads() / parts);
+  setNumHeads(getNumHeads() / parts);
   return success();
 }
 

@@ -357,9 +357,17 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         return set(fb::OpAttrs::LayerNorm,
                    fb::CreateLayerNorm(fbb, l.getEpsilon().convertToDouble()));
       })
+      .Case([&](RmsNormOp l) {
+        return set(fb::OpAttrs::RmsNorm,
+                   fb::CreateRmsNorm(fbb, l.getEpsilon().convertToDouble()));
+      })
       .Case([&](ReluOp) {
         return set(fb::OpAttrs::Unary,
                    fb::CreateUnary(fbb, fb::UnaryFn::Relu).Union());
+      })
+      .Case([&](SiluOp) {
+        return set(fb::OpAttrs::Unary,
+                   fb::CreateUnary(fbb, fb::UnaryFn::Silu).Union());
       })
       .Case([&](GeluOp g) {
         return set(fb::OpAttrs::Gelu,
@@ -376,9 +384,9 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         int64_t headDim = a.getType().getDimSize(2) / a.getNumHeads();
         double scale = a.getScale() ? a.getScale()->convertToDouble()
                                     : 1.0 / std::sqrt(double(headDim));
-        return set(
-            fb::OpAttrs::Attention,
-            fb::CreateAttention(fbb, a.getNumHeads(), a.getCausal(), scale));
+        return set(fb::OpAttrs::Attention,
+                   fb::CreateAttention(fbb, a.getNumHeads(), a.getCausal(),
+                                       scale, a.getNumKvHeads()));
       })
       .Case([&](ReshapeOp) {
         return set(fb::OpAttrs::Reshape, fb::CreateReshape(fbb));

@@ -90,6 +90,8 @@ public:
   virtual Status binary(BinaryKind kind, const void *a, const Shape &aShape,
                         const void *b, const Shape &bShape, void *y,
                         const Shape &outShape) = 0;
+  /// Layer norm over the last dim; without `bias` (null), RMS norm:
+  /// x / sqrt(mean(x^2) + eps) * scale. Statistics in float32 or wider.
   virtual Status layerNorm(const void *x, const void *scale, const void *bias,
                            int64_t rows, int64_t dim, double eps, void *y) = 0;
   virtual Status gelu(const void *x, int64_t n, bool tanhForm, void *y) = 0;
@@ -98,11 +100,13 @@ public:
   /// Softmax over the middle dim of [outer, axis, inner].
   virtual Status softmax(const void *x, int64_t outer, int64_t axis,
                          int64_t inner, void *y) = 0;
-  /// Multi-head attention on [batch, seq, heads x headDim] q, k, v.
+  /// Multi-head attention on [batch, seq, heads x headDim] q and
+  /// [batch, seq, kvHeads x headDim] k, v: query head h uses kv head
+  /// h / (heads / kvHeads).
   virtual Status attention(const void *q, const void *k, const void *v,
                            int64_t batch, int64_t seq, int64_t heads,
-                           int64_t headDim, bool causal, float scale,
-                           void *y) = 0;
+                           int64_t kvHeads, int64_t headDim, bool causal,
+                           float scale, void *y) = 0;
   /// y dim i is x dim perm[i].
   virtual Status transpose(const void *x, const Shape &shape,
                            const std::vector<int64_t> &perm, void *y) = 0;

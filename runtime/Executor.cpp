@@ -245,6 +245,13 @@ Status Executor::runOp(const fb::Op &op) {
     return backend.layerNorm(in(0), in(1), in(2), numElements(outShape) / dim,
                              dim, op.attrs_as_LayerNorm()->epsilon(), y);
   }
+  case fb::OpAttrs::RmsNorm: {
+    int64_t dim = outShape.back();
+    if (dim == 0)
+      return Status::success();
+    return backend.layerNorm(in(0), in(1), nullptr, numElements(outShape) / dim,
+                             dim, op.attrs_as_RmsNorm()->epsilon(), y);
+  }
   case fb::OpAttrs::Unary:
     return backend.unary(op.attrs_as_Unary()->fn(), in(0),
                          numElements(outShape), y);
@@ -259,9 +266,10 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpAttrs::Attention: {
     // [batch, seq, heads x head_dim]; the checker bounded seq x seq scores.
     auto *a = op.attrs_as_Attention();
-    return backend.attention(in(0), in(1), in(2), outShape[0], outShape[1],
-                             a->heads(), outShape[2] / a->heads(), a->causal(),
-                             static_cast<float>(a->scale()), y);
+    return backend.attention(
+        in(0), in(1), in(2), outShape[0], outShape[1], a->heads(),
+        a->kv_heads() ? a->kv_heads() : a->heads(), outShape[2] / a->heads(),
+        a->causal(), static_cast<float>(a->scale()), y);
   }
   case fb::OpAttrs::Reshape: {
     size_t bytes = numElements(outShape) * es;

@@ -136,6 +136,9 @@ bool OpCheck::run() const {
     return allFloat() && isValue(0) && in(0) == out() && !out().empty() &&
            in(1) == Dims{out().back()} && in(2) == Dims{out().back()} &&
            op.attrs_as_LayerNorm()->epsilon() >= 0;
+  case fb::OpAttrs::RmsNorm:
+    return allFloat() && isValue(0) && in(0) == out() && !out().empty() &&
+           in(1) == Dims{out().back()} && op.attrs_as_RmsNorm()->epsilon() >= 0;
   case fb::OpAttrs::Gelu:
   case fb::OpAttrs::Unary:
     return allFloat() && in(0) == out();
@@ -143,12 +146,17 @@ bool OpCheck::run() const {
     return allFloat() && in(0) == out() &&
            validAxis(op.attrs_as_Softmax()->axis(), out());
   case fb::OpAttrs::Attention: {
-    // q, k, v and the result are [batch, seq, heads x head_dim].
-    int64_t heads = op.attrs_as_Attention()->heads();
+    // q and the result are [batch, seq, heads x head_dim], k and v
+    // [batch, seq, kv_heads x head_dim] (kv_heads 0: heads).
+    auto *a = op.attrs_as_Attention();
+    int64_t heads = a->heads(), kv = a->kv_heads() ? a->kv_heads() : heads;
     const Dims &o = out();
-    return allFloat() && o.size() == 3 && in(0) == o && in(1) == o &&
-           in(2) == o && heads > 0 && o[2] % heads == 0 && isValue(0) &&
-           isValue(1) && isValue(2) && checkedMul(o[1], o[1], 4).has_value();
+    if (!allFloat() || o.size() != 3 || in(0) != o || heads <= 0 || kv <= 0 ||
+        heads % kv != 0 || o[2] % heads != 0 || !isValue(0) || !isValue(1) ||
+        !isValue(2) || !checkedMul(o[1], o[1], 4))
+      return false;
+    Dims kvDims = {o[0], o[1], o[2] / heads * kv};
+    return in(1) == kvDims && in(2) == kvDims;
   }
   case fb::OpAttrs::Reshape: {
     std::optional<int64_t> a = checkedProduct(in(0)), b = checkedProduct(out());

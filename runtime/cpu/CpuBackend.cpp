@@ -114,6 +114,9 @@ Status CpuBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
   case fb::UnaryFn::Relu:
     cpu::relu(f(x), n, f(y));
     return Status::success();
+  case fb::UnaryFn::Silu:
+    cpu::silu(f(x), n, f(y));
+    return Status::success();
   }
   return Status::error("unknown unary function ", static_cast<int>(fn));
 }
@@ -126,10 +129,10 @@ Status CpuBackend::softmax(const void *x, int64_t outer, int64_t axis,
 
 Status CpuBackend::attention(const void *q, const void *k, const void *v,
                              int64_t batch, int64_t seq, int64_t heads,
-                             int64_t headDim, bool causal, float scale,
-                             void *y) {
-  cpu::attention(f(q), f(k), f(v), batch, seq, heads, headDim, causal, scale,
-                 f(y));
+                             int64_t kvHeads, int64_t headDim, bool causal,
+                             float scale, void *y) {
+  cpu::attention(f(q), f(k), f(v), batch, seq, heads, kvHeads, headDim, causal,
+                 scale, f(y));
   return Status::success();
 }
 

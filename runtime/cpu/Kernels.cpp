@@ -178,6 +178,19 @@ void rose::cpu::binary(Binary kind, const float *a, const Shape &aShape,
 
 void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
                           int64_t rows, int64_t dim, double eps, float *y) {
+  if (!bias) {
+    forRows(rows, dim, [&](int64_t r) {
+      const float *row = x + r * dim;
+      double sq = 0.0; // in double, like layer norm's statistics
+      for (int64_t i = 0; i < dim; ++i)
+        sq += double(row[i]) * row[i];
+      float inv = static_cast<float>(1.0 / std::sqrt(sq / dim + eps));
+      float *out = y + r * dim;
+      for (int64_t i = 0; i < dim; ++i)
+        out[i] = row[i] * inv * scale[i];
+    });
+    return;
+  }
   forRows(rows, dim, [&](int64_t r) {
     const float *row = x + r * dim;
     // Two passes in double: the mean and variance of 768 floats.
@@ -226,6 +239,13 @@ void rose::cpu::relu(const float *x, int64_t n, float *y) {
   });
 }
 
+void rose::cpu::silu(const float *x, int64_t n, float *y) {
+  forBlocks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      y[i] = x[i] / (1.0f + std::exp(-x[i]));
+  });
+}
+
 void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
                         float *y) {
   int64_t outer = 1, inner = 1, len = shape[axis];
@@ -252,23 +272,25 @@ void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
 
 void rose::cpu::attention(const float *q, const float *k, const float *v,
                           int64_t batch, int64_t seq, int64_t heads,
-                          int64_t headDim, bool causal, float scale, float *y) {
+                          int64_t kvHeads, int64_t headDim, bool causal,
+                          float scale, float *y) {
   // Per (batch, head): scores = q k^T and out = p v as strided GEMMs over the
   // packed [seq, heads * headDim] layout; softmax per row in between. The
   // seq x seq scores of one head at a time are the only scratch.
   // (batch, head) pairs are split over the pool; each part has its own
   // scores and runs single-threaded GEMMs (OpenBLAS overlaps concurrent
   // one-thread calls: measured 1.06x the time of one).
-  int64_t width = heads * headDim;
+  int64_t width = heads * headDim, kvWidth = kvHeads * headDim;
+  int64_t group = heads / kvHeads; // query heads per kv head
   rose::cpu::parallelFor(batch * heads, 2, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(seq * seq);
     for (int64_t bh = begin; bh < end; ++bh) {
       int64_t b = bh / heads, h = bh % heads;
       const float *qh = q + b * seq * width + h * headDim;
-      const float *kh = k + b * seq * width + h * headDim;
-      const float *vh = v + b * seq * width + h * headDim;
+      const float *kh = k + b * seq * kvWidth + (h / group) * headDim;
+      const float *vh = v + b * seq * kvWidth + (h / group) * headDim;
       float *yh = y + b * seq * width + h * headDim;
-      sgemm(true, seq, seq, headDim, scale, qh, width, kh, width, 0.0f,
+      sgemm(true, seq, seq, headDim, scale, qh, width, kh, kvWidth, 0.0f,
             scores.data(), seq);
       for (int64_t i = 0; i < seq; ++i) {
         float *row = scores.data() + i * seq;
@@ -285,8 +307,8 @@ void rose::cpu::attention(const float *q, const float *k, const float *v,
         // Masked keys get probability zero.
         std::fill(row + keys, row + seq, 0.0f);
       }
-      sgemm(false, seq, headDim, seq, 1.0f, scores.data(), seq, vh, width, 0.0f,
-            yh, width);
+      sgemm(false, seq, headDim, seq, 1.0f, scores.data(), seq, vh, kvWidth,
+            0.0f, yh, width);
     }
   });
 }

@@ -24,17 +24,22 @@ enum class Binary { Add, Sub, Mul, Div };
 void binary(Binary kind, const float *a, const Shape &aShape, const float *b,
             const Shape &bShape, float *y, const Shape &outShape);
 
+/// Without `bias` (null): RMS norm, x / sqrt(mean(x^2) + eps) * scale.
 void layerNorm(const float *x, const float *scale, const float *bias,
                int64_t rows, int64_t dim, double eps, float *y);
 void gelu(const float *x, int64_t n, bool tanhForm, float *y);
 void relu(const float *x, int64_t n, float *y);
+/// x * sigmoid(x).
+void silu(const float *x, int64_t n, float *y);
 /// Softmax along `axis` of `shape`.
 void softmax(const float *x, const Shape &shape, int64_t axis, float *y);
 
-/// Multi-head attention on [batch, seq, heads * headDim] q, k, v.
+/// Multi-head attention on [batch, seq, heads * headDim] q and
+/// [batch, seq, kvHeads * headDim] k, v (query head h uses kv head
+/// h / (heads / kvHeads)).
 void attention(const float *q, const float *k, const float *v, int64_t batch,
-               int64_t seq, int64_t heads, int64_t headDim, bool causal,
-               float scale, float *y);
+               int64_t seq, int64_t heads, int64_t kvHeads, int64_t headDim,
+               bool causal, float scale, float *y);
 
 /// Permutes dims: y dim i is x dim perm[i].
 void transpose(const float *x, const Shape &shape,

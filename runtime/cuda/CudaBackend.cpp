@@ -226,6 +226,9 @@ Status CudaBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
   case fb::UnaryFn::Relu:
     cuda::relu(storage_, x, n, y, stream());
     return launched("relu");
+  case fb::UnaryFn::Silu:
+    cuda::silu(storage_, x, n, y, stream());
+    return launched("silu");
   }
   return Status::error("unknown unary function ", static_cast<int>(fn));
 }
@@ -238,10 +241,10 @@ Status CudaBackend::softmax(const void *x, int64_t outer, int64_t axis,
 
 Status CudaBackend::attention(const void *q, const void *k, const void *v,
                               int64_t batch, int64_t seq, int64_t heads,
-                              int64_t headDim, bool causal, float scale,
-                              void *y) {
-  if (!cuda::attention(storage_, q, k, v, batch, seq, heads, headDim, causal,
-                       scale, y, stream()))
+                              int64_t kvHeads, int64_t headDim, bool causal,
+                              float scale, void *y) {
+  if (!cuda::attention(storage_, q, k, v, batch, seq, heads, kvHeads, headDim,
+                       causal, scale, y, stream()))
     return Status::error("attention with head dim ", headDim, " and ", batch,
                          " x ", heads,
                          " batch x heads is not supported by the CUDA "

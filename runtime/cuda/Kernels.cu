@@ -145,6 +145,18 @@ __global__ void layerNormKernel(const T *x, const T *scale, const T *bias,
   if (row >= rows)
     return;
   const T *xr = x + row * dim;
+  T *yr = y + row * dim;
+  if (!bias) { // RMS norm
+    float sq = 0.0f;
+    for (int64_t d = lane; d < dim; d += 32) {
+      float v = load(xr + d);
+      sq += v * v;
+    }
+    float inv = rsqrtf(warpSum(sq) / dim + eps);
+    for (int64_t d = lane; d < dim; d += 32)
+      yr[d] = store<T>(load(xr + d) * inv * load(scale + d));
+    return;
+  }
   float sum = 0.0f;
   for (int64_t d = lane; d < dim; d += 32)
     sum += load(xr + d);
@@ -155,7 +167,6 @@ __global__ void layerNormKernel(const T *x, const T *scale, const T *bias,
     sq += c * c;
   }
   float inv = rsqrtf(warpSum(sq) / dim + eps);
-  T *yr = y + row * dim;
   for (int64_t d = lane; d < dim; d += 32)
     yr[d] = store<T>((load(xr + d) - mean) * inv * load(scale + d) +
                      load(bias + d));
@@ -177,6 +188,13 @@ template <typename T> __global__ void reluKernel(const T *x, int64_t n, T *y) {
   GRID_STRIDE(i, n) {
     float v = load(x + i);
     y[i] = store<T>(v > 0.0f ? v : 0.0f);
+  }
+}
+
+template <typename T> __global__ void siluKernel(const T *x, int64_t n, T *y) {
+  GRID_STRIDE(i, n) {
+    float v = load(x + i);
+    y[i] = store<T>(v / (1.0f + __expf(-v)));
   }
 }
 
@@ -214,10 +232,11 @@ constexpr int kAttnWarps = 4, kAttnRowsPerWarp = 8,
 template <typename T, int DPL>
 __global__ void __launch_bounds__(kAttnWarps * 32)
     attentionKernel(const T *q, const T *k, const T *v, int64_t seq,
-                    int64_t heads, int64_t headDim, bool causal, float scale,
-                    T *y) {
+                    int64_t heads, int64_t kvHeads, int64_t headDim,
+                    bool causal, float scale, T *y) {
   extern __shared__ float smem[];
   const int64_t dim = headDim, stride = heads * headDim;
+  const int64_t kvStride = kvHeads * headDim;
   const int64_t kPitch = dim + 1;         // odd pitch: lanes hit distinct banks
   float *qs = smem;                       // [QueryTile][dim]
   float *ks = qs + kAttnQueryTile * dim;  // [KeyTile][kPitch]
@@ -226,6 +245,8 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
   const int64_t q0 = blockIdx.x * int64_t(kAttnQueryTile);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t base = b * seq * stride + h * dim;
+  // Grouped-query attention: query head h reads kv head h / (heads / kv).
+  const int64_t kvBase = b * seq * kvStride + (h / (heads / kvHeads)) * dim;
 
   for (int64_t i = threadIdx.x; i < kAttnQueryTile * dim; i += blockDim.x) {
     int64_t r = i / dim, d = i % dim;
@@ -244,8 +265,9 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
     for (int64_t i = threadIdx.x; i < kAttnKeyTile * dim; i += blockDim.x) {
       int64_t j = i / dim, d = i % dim;
       bool in = k0 + j < seq;
-      ks[j * kPitch + d] = in ? load(k + base + (k0 + j) * stride + d) : 0.f;
-      vs[j * dim + d] = in ? load(v + base + (k0 + j) * stride + d) : 0.f;
+      ks[j * kPitch + d] =
+          in ? load(k + kvBase + (k0 + j) * kvStride + d) : 0.f;
+      vs[j * dim + d] = in ? load(v + kvBase + (k0 + j) * kvStride + d) : 0.f;
     }
     __syncthreads();
     const int64_t key = k0 + lane;
@@ -439,6 +461,15 @@ void rose::cuda::relu(Storage s, const void *x, int64_t n, void *y,
   });
 }
 
+void rose::cuda::silu(Storage s, const void *x, int64_t n, void *y,
+                      cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    siluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), n, static_cast<T *>(y));
+  });
+}
+
 void rose::cuda::softmax(Storage s, const void *x, int64_t outer, int64_t axis,
                          int64_t inner, void *y, cudaStream_t stream) {
   constexpr int warps = 8;
@@ -453,8 +484,8 @@ void rose::cuda::softmax(Storage s, const void *x, int64_t outer, int64_t axis,
 template <typename T, int DPL>
 static bool launchAttention(const void *q, const void *k, const void *v,
                             int64_t batch, int64_t seq, int64_t heads,
-                            int64_t headDim, bool causal, float scale, void *y,
-                            cudaStream_t stream) {
+                            int64_t kvHeads, int64_t headDim, bool causal,
+                            float scale, void *y, cudaStream_t stream) {
   size_t smem =
       sizeof(float) * (kAttnQueryTile * headDim + kAttnKeyTile * (headDim + 1) +
                        kAttnKeyTile * headDim);
@@ -468,24 +499,27 @@ static bool launchAttention(const void *q, const void *k, const void *v,
             static_cast<unsigned>(batch * heads));
   kernel<<<grid, kAttnWarps * 32, smem, stream>>>(
       static_cast<const T *>(q), static_cast<const T *>(k),
-      static_cast<const T *>(v), seq, heads, headDim, causal, scale,
+      static_cast<const T *>(v), seq, heads, kvHeads, headDim, causal, scale,
       static_cast<T *>(y));
   return true;
 }
 
 bool rose::cuda::attention(Storage s, const void *q, const void *k,
                            const void *v, int64_t batch, int64_t seq,
-                           int64_t heads, int64_t headDim, bool causal,
-                           float scale, void *y, cudaStream_t stream) {
+                           int64_t heads, int64_t kvHeads, int64_t headDim,
+                           bool causal, float scale, void *y,
+                           cudaStream_t stream) {
   std::optional<int64_t> grid = checkedMul(batch, heads);
-  if (headDim < 1 || headDim > kMaxHeadDim || !grid || *grid > 65535)
+  if (headDim < 1 || headDim > kMaxHeadDim || !grid || *grid > 65535 ||
+      kvHeads < 1 || heads % kvHeads != 0)
     return false;
   bool ok = false;
   dispatch(s, [&](auto t) {
     using T = decltype(t);
     auto go = [&](auto dpl) {
-      ok = launchAttention<T, decltype(dpl)::value>(
-          q, k, v, batch, seq, heads, headDim, causal, scale, y, stream);
+      ok = launchAttention<T, decltype(dpl)::value>(q, k, v, batch, seq, heads,
+                                                    kvHeads, headDim, causal,
+                                                    scale, y, stream);
     };
     // Output dims per lane, rounded up to a power of two.
     if (headDim <= 32)

@@ -57,6 +57,7 @@ struct BroadcastShape {
 void binary(Storage s, Binary kind, const void *a, const void *b, void *y,
             const BroadcastShape &shape, int64_t n, cudaStream_t stream);
 
+/// Without `bias` (null): RMS norm, x / sqrt(mean(x^2) + eps) * scale.
 void layerNorm(Storage s, const void *x, const void *scale, const void *bias,
                int64_t rows, int64_t dim, float eps, void *y,
                cudaStream_t stream);
@@ -64,6 +65,8 @@ void gelu(Storage s, const void *x, int64_t n, bool tanhForm, void *y,
           cudaStream_t stream);
 /// y = max(x, 0).
 void relu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
+/// y = x * sigmoid(x).
+void silu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
 /// Softmax over the middle dim of [outer, axis, inner].
 void softmax(Storage s, const void *x, int64_t outer, int64_t axis,
              int64_t inner, void *y, cudaStream_t stream);
@@ -71,12 +74,14 @@ void softmax(Storage s, const void *x, int64_t outer, int64_t axis,
 /// The largest head dim the fused attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
 /// Fused (flash-style) multi-head attention on [batch, seq, heads * headDim]
-/// q, k, v: scores are formed a tile at a time with an online softmax, so
-/// nothing of size seq x seq is ever stored. Returns false when headDim is
-/// above kMaxHeadDim or the launch cannot be configured.
+/// q and [batch, seq, kvHeads * headDim] k, v (query head h uses kv head
+/// h / (heads / kvHeads)): scores are formed a tile at a time with an online
+/// softmax, so nothing of size seq x seq is ever stored. Returns false when
+/// headDim is above kMaxHeadDim or the launch cannot be configured.
 bool attention(Storage s, const void *q, const void *k, const void *v,
-               int64_t batch, int64_t seq, int64_t heads, int64_t headDim,
-               bool causal, float scale, void *y, cudaStream_t stream);
+               int64_t batch, int64_t seq, int64_t heads, int64_t kvHeads,
+               int64_t headDim, bool causal, float scale, void *y,
+               cudaStream_t stream);
 
 /// y dim i is x dim perm[i]; `shape` is x's shape.
 void transpose(Storage s, const void *x, int rank, const int64_t *shape,

@@ -257,7 +257,7 @@ func.func @f(%x: tensor<?x8xf32>) {
 // -----
 
 func.func @f(%q: tensor<?x?x8xf32>, %k: tensor<?x?x16xf32>) {
-  // expected-error@+1 {{key type 'tensor<?x?x16xf32>' differs from query type 'tensor<?x?x8xf32>'}}
+  // expected-error@+1 {{key type 'tensor<?x?x16xf32>' does not fit query type 'tensor<?x?x8xf32>' with 2 kv heads: expected 'tensor<?x?x8xf32>'}}
   %y = rose.attention %q, %k, %q heads 2 : tensor<?x?x8xf32>, tensor<?x?x16xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   return
 }
@@ -600,5 +600,29 @@ func.func private @f() attributes {s = #rose.shard<partial, groups = 3>}
 func.func @f() {
   // expected-error@+1 {{'rose.mesh' op expects parent op 'builtin.module'}}
   rose.mesh @mesh(tp = 2)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %w: tensor<6xf32>) {
+  // expected-error@+1 {{'rose.rms_norm' op scale has 6 elements, expected 8 (the last dim of input)}}
+  %y = rose.rms_norm %x, %w : tensor<2x3x8xf32>, tensor<6xf32> -> tensor<2x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x3x8xf32>, %k: tensor<2x3x4xf32>) {
+  // expected-error@+1 {{'rose.attention' op kv_heads = 3 must be positive and divide num_heads = 4}}
+  %y = rose.attention %q, %k, %k heads 4 kv_heads 3 causal : tensor<2x3x8xf32>, tensor<2x3x4xf32>, tensor<2x3x4xf32> -> tensor<2x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<2x3x8xf32>, %k: tensor<2x3x8xf32>) {
+  // expected-error@+1 {{'rose.attention' op key type 'tensor<2x3x8xf32>' does not fit query type 'tensor<2x3x8xf32>' with 2 kv heads: expected 'tensor<2x3x4xf32>'}}
+  %y = rose.attention %q, %k, %k heads 4 kv_heads 2 causal : tensor<2x3x8xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32> -> tensor<2x3x8xf32>
   return
 }

@@ -85,6 +85,10 @@ func.func @norm_act(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf
   %t = rose.gelu %n tanh : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.relu %{{.*}} : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %relu = rose.relu %n : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  // CHECK: rose.silu %{{.*}} : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  %silu = rose.silu %n : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  // CHECK: rose.rms_norm %{{.*}}, %{{.*}} : tensor<?x?x8xf32>, tensor<8xf32> -> tensor<?x?x8xf32>
+  %rms = rose.rms_norm %x, %g : tensor<?x?x8xf32>, tensor<8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.gelu %{{.*}} erf : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %e = rose.gelu %n erf : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.softmax %{{.*}} axis -1 : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
@@ -98,6 +102,10 @@ func.func @attention(%q: tensor<?x?x8xf32>, %k: tensor<?x?x8xf32>, %v: tensor<?x
   %o = rose.attention %q, %k, %v heads 2 causal : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   // CHECK: rose.attention %{{.*}}, %{{.*}}, %{{.*}} heads 4 {scale = 1.250000e-01 : f64} :
   %p = rose.attention %q, %k, %v heads 4 {scale = 0.125 : f64} : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  // Grouped-query: 4 query heads of dim 2 over 1 kv head.
+  %kv = rose.slice %k axis 2 from 0 to 2 : tensor<?x?x8xf32> -> tensor<?x?x2xf32>
+  // CHECK: rose.attention %{{.*}}, %{{.*}}, %{{.*}} heads 4 kv_heads 1 causal : tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x8xf32>
+  %m = rose.attention %q, %kv, %kv heads 4 kv_heads 1 causal : tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x8xf32>
   return %o, %p : tensor<?x?x8xf32>, tensor<?x?x8xf32>
 }
 

@@ -3,7 +3,10 @@
 // QKV split by heads (groups = 3), attention, a reshape into heads and a
 // transpose, softmax and gelu on the split, the reverse reshape, a row-parallel
 // matmul with a bias, concat and slice, a column-parallel matmul, mul, a
-// softmax over the split axis, and a final matmul.
+// softmax over the split axis, a final matmul; then Llama's pieces: an RMS
+// norm, separate q/k/v projections into grouped-query attention (4 heads, 2
+// kv heads: at tp=4 the kv heads cannot be split, so it runs whole), SiLU,
+// and a row-parallel output projection without a bias.
 module {
 rose.mesh @mesh(tp = TP)
 func.func @rules(%ids: tensor<2x5xi64>, %x: tensor<2x5x8xf32>) -> tensor<2x5x8xf32> {
@@ -37,6 +40,19 @@ func.func @rules(%ids: tensor<2x5xi64>, %x: tensor<2x5x8xf32>) -> tensor<2x5x8xf
   %wp = rose.param "wp" : tensor<12x8xf32>
   %p = rose.matmul %sm2, %wp : tensor<2x5x12xf32>, tensor<12x8xf32> -> tensor<2x5x8xf32>
   %y = rose.sub %p, %res : tensor<2x5x8xf32>, tensor<2x5x8xf32> -> tensor<2x5x8xf32>
-  return %y : tensor<2x5x8xf32>
+  %rw = rose.param "rw" : tensor<8xf32>
+  %rn = rose.rms_norm %y, %rw {epsilon = 1.0e-06 : f64} : tensor<2x5x8xf32>, tensor<8xf32> -> tensor<2x5x8xf32>
+  %wq = rose.param "wq" : tensor<8x8xf32>
+  %wk = rose.param "wk" : tensor<8x4xf32>
+  %wv = rose.param "wv" : tensor<8x4xf32>
+  %q = rose.matmul %rn, %wq {rose.sharding = #rose.shard<split = 2>} : tensor<2x5x8xf32>, tensor<8x8xf32> -> tensor<2x5x8xf32>
+  %k = rose.matmul %rn, %wk {rose.sharding = #rose.shard<split = 2>} : tensor<2x5x8xf32>, tensor<8x4xf32> -> tensor<2x5x4xf32>
+  %v = rose.matmul %rn, %wv {rose.sharding = #rose.shard<split = 2>} : tensor<2x5x8xf32>, tensor<8x4xf32> -> tensor<2x5x4xf32>
+  %ga = rose.attention %q, %k, %v heads 4 kv_heads 2 causal : tensor<2x5x8xf32>, tensor<2x5x4xf32>, tensor<2x5x4xf32> -> tensor<2x5x8xf32>
+  %sw = rose.silu %ga : tensor<2x5x8xf32> -> tensor<2x5x8xf32>
+  %wo2 = rose.param "wo2" : tensor<8x8xf32>
+  %o2 = rose.matmul %sw, %wo2 {rose.sharding = #rose.shard<partial>} : tensor<2x5x8xf32>, tensor<8x8xf32> -> tensor<2x5x8xf32>
+  %z = rose.add %y, %o2 : tensor<2x5x8xf32>, tensor<2x5x8xf32> -> tensor<2x5x8xf32>
+  return %z : tensor<2x5x8xf32>
 }
 }

@@ -192,3 +192,30 @@ func.func @heads_concat_slice(%x: tensor<?x?x16xf32>) -> tensor<?x1x16xf32> {
   return %s : tensor<?x1x16xf32>
 }
 }
+
+// -----
+
+// Grouped-query attention splits by kv-head groups: 8 query heads over 2 kv
+// heads at tp=2 run 4 over 1 on each rank; RMS norm keeps a sequence split
+// and SiLU any split.
+// CHECK-LABEL: func.func @gqa
+// CHECK: rose.attention {{.*}} heads 4 kv_heads 1 causal : tensor<?x?x16xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32> -> tensor<?x?x16xf32>
+// CHECK-NEXT: rose.silu {{.*}} : tensor<?x?x16xf32>
+// CHECK-NOT: rose.all_gather
+// CHECK: rose.all_reduce
+module {
+rose.mesh @mesh(tp = 2)
+func.func @gqa(%x: tensor<?x?x32xf32>) -> tensor<?x?x32xf32> {
+  %n = rose.param "n" : tensor<32xf32>
+  %h = rose.rms_norm %x, %n : tensor<?x?x32xf32>, tensor<32xf32> -> tensor<?x?x32xf32>
+  %wq = rose.param "wq" : tensor<32x32xf32>
+  %wk = rose.param "wk" : tensor<32x8xf32>
+  %q = rose.matmul %h, %wq {rose.sharding = #rose.shard<split = 2>} : tensor<?x?x32xf32>, tensor<32x32xf32> -> tensor<?x?x32xf32>
+  %k = rose.matmul %h, %wk {rose.sharding = #rose.shard<split = 2>} : tensor<?x?x32xf32>, tensor<32x8xf32> -> tensor<?x?x8xf32>
+  %a = rose.attention %q, %k, %k heads 8 kv_heads 2 causal : tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x32xf32>
+  %s = rose.silu %a : tensor<?x?x32xf32> -> tensor<?x?x32xf32>
+  %wo = rose.param "wo" : tensor<32x32xf32>
+  %o = rose.matmul %s, %wo : tensor<?x?x32xf32>, tensor<32x32xf32> -> tensor<?x?x32xf32>
+  return %o : tensor<?x?x32xf32>
+}
+}

@@ -72,6 +72,10 @@ TEST(ThreadPool, KernelsMatchTheirInlineRun) {
     std::vector<float> z(rows * dim);
     layerNorm(x.data(), s.data(), t.data(), rows, dim, 1e-5, z.data());
     out.insert(out.end(), z.begin(), z.end());
+    layerNorm(x.data(), s.data(), nullptr, rows, dim, 1e-6, z.data());
+    out.insert(out.end(), z.begin(), z.end());
+    silu(x.data(), rows * dim, z.data());
+    out.insert(out.end(), z.begin(), z.end());
     gelu(x.data(), rows * dim, true, z.data());
     out.insert(out.end(), z.begin(), z.end());
     binary(Binary::Add, x.data(), {rows, dim}, s.data(), {dim}, z.data(),
@@ -81,8 +85,13 @@ TEST(ThreadPool, KernelsMatchTheirInlineRun) {
     out.insert(out.end(), z.begin(), z.end());
     // [2, seq, heads x 64] attention.
     std::vector<float> q = random(2 * seq * heads * 64), a(q.size());
-    attention(q.data(), q.data(), q.data(), 2, seq, heads, 64, true, 0.125f,
-              a.data());
+    attention(q.data(), q.data(), q.data(), 2, seq, heads, heads, 64, true,
+              0.125f, a.data());
+    out.insert(out.end(), a.begin(), a.end());
+    // Grouped-query: 12 query heads over 3 kv heads.
+    std::vector<float> kv = random(2 * seq * 3 * 64);
+    attention(q.data(), kv.data(), kv.data(), 2, seq, heads, 3, 64, true,
+              0.125f, a.data());
     out.insert(out.end(), a.begin(), a.end());
     return out;
   };
@@ -96,6 +105,61 @@ TEST(ThreadPool, KernelsMatchTheirInlineRun) {
   ASSERT_EQ(alone.size(), pooled.size());
   for (size_t i = 0; i < alone.size(); ++i)
     ASSERT_EQ(alone[i], pooled[i]) << "element " << i;
+}
+
+// Grouped-query attention equals multi-head attention on k and v with each
+// kv head repeated for its group of query heads (Llama's repeat_kv): an
+// independent construction of the same result.
+TEST(CpuKernels, GroupedQueryEqualsRepeatedKv) {
+  const int64_t batch = 2, seq = 9, heads = 8, kvHeads = 2, dim = 16;
+  std::mt19937 gen(5);
+  std::normal_distribution<float> dist;
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float &x : v)
+      x = dist(gen);
+    return v;
+  };
+  std::vector<float> q = random(batch * seq * heads * dim),
+                     k = random(batch * seq * kvHeads * dim),
+                     v = random(batch * seq * kvHeads * dim);
+  std::vector<float> kr(q.size()), vr(q.size());
+  for (int64_t t = 0; t < batch * seq; ++t)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t d = 0; d < dim; ++d) {
+        int64_t src = (t * kvHeads + h / (heads / kvHeads)) * dim + d;
+        kr[(t * heads + h) * dim + d] = k[src];
+        vr[(t * heads + h) * dim + d] = v[src];
+      }
+  std::vector<float> gqa(q.size()), mha(q.size());
+  attention(q.data(), k.data(), v.data(), batch, seq, heads, kvHeads, dim, true,
+            0.25f, gqa.data());
+  attention(q.data(), kr.data(), vr.data(), batch, seq, heads, heads, dim, true,
+            0.25f, mha.data());
+  for (size_t i = 0; i < q.size(); ++i)
+    ASSERT_EQ(gqa[i], mha[i]) << "element " << i;
+}
+
+// RMS norm and SiLU against their definitions, in double.
+TEST(CpuKernels, RmsNormAndSilu) {
+  const int64_t rows = 3, dim = 10;
+  std::vector<float> x(rows * dim), scale(dim), y(rows * dim);
+  for (int64_t i = 0; i < rows * dim; ++i)
+    x[i] = std::sin(0.7 * i) * 3.0f;
+  for (int64_t i = 0; i < dim; ++i)
+    scale[i] = 0.5f + 0.1f * i;
+  layerNorm(x.data(), scale.data(), nullptr, rows, dim, 1e-6, y.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    double sq = 0;
+    for (int64_t i = 0; i < dim; ++i)
+      sq += double(x[r * dim + i]) * x[r * dim + i];
+    double inv = 1.0 / std::sqrt(sq / dim + 1e-6);
+    for (int64_t i = 0; i < dim; ++i)
+      EXPECT_NEAR(y[r * dim + i], x[r * dim + i] * inv * scale[i], 1e-5);
+  }
+  silu(x.data(), rows * dim, y.data());
+  for (int64_t i = 0; i < rows * dim; ++i)
+    EXPECT_NEAR(y[i], x[i] / (1.0 + std::exp(-double(x[i]))), 1e-5);
 }
 
 } // namespace

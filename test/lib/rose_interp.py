@@ -81,13 +81,15 @@ def gelu(x, approx):
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
-def attention(q, k, v, heads, causal, scale):
+def attention(q, k, v, heads, causal, scale, kv_heads=None):
     b, s, d = q.shape
     hd = d // heads
+    kv_heads = kv_heads or heads
     scale = scale if scale is not None else 1.0 / math.sqrt(hd)
     q = q.reshape(b, s, heads, hd).transpose(0, 2, 1, 3)
-    k = k.reshape(b, s, heads, hd).transpose(0, 2, 1, 3)
-    v = v.reshape(b, s, heads, hd).transpose(0, 2, 1, 3)
+    # Grouped-query: each kv head serves heads / kv_heads query heads.
+    k = np.repeat(k.reshape(b, s, kv_heads, hd).transpose(0, 2, 1, 3), heads // kv_heads, axis=1)
+    v = np.repeat(v.reshape(b, s, kv_heads, hd).transpose(0, 2, 1, 3), heads // kv_heads, axis=1)
     scores = q @ k.transpose(0, 1, 3, 2) * scale
     if causal:
         scores = np.where(np.triu(np.ones((s, s), bool), 1), -np.inf, scores)
@@ -165,11 +167,19 @@ def run(path, tokens, weights_path=None, inputs=None):
             out = [gelu(x, approx) for x in val(0)]
         elif op == "rose.relu":
             out = [np.maximum(x, 0.0) for x in val(0)]
+        elif op == "rose.silu":
+            out = [x / (1.0 + np.exp(-x)) for x in val(0)]
+        elif op == "rose.rms_norm":
+            eps = float(attr(rest, "epsilon", 1e-6))
+            out = [x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
+                   for x, w in zip(val(0), val(1))]
         elif op == "rose.attention":
-            heads = int(re.search(r"heads (\d+)", rest).group(1))
+            heads = int(re.search(r" heads (\d+)", rest).group(1))
+            kvm = re.search(r"kv_heads (\d+)", rest)
             scale = attr(rest, "scale")
             causal = " causal" in rest.split(":")[0]
-            out = [attention(q, k, v, heads, causal, float(scale) if scale else None)
+            out = [attention(q, k, v, heads, causal, float(scale) if scale else None,
+                             int(kvm.group(1)) if kvm else None)
                    for q, k, v in zip(val(0), val(1), val(2))]
         elif op == "rose.reshape":
             spec = ints(re.match(r"%[\w#]+ \[([^\]]*)\]", rest).group(1))

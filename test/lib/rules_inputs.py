@@ -9,7 +9,8 @@ import numpy as np
 import gpt2ref
 
 SHAPES = {"wte": (7, 8), "lw": (8,), "lb": (8,), "wqkv": (8, 24), "bqkv": (24,),
-          "wo": (8, 8), "bo": (8,), "wf": (8, 12), "wp": (12, 8)}
+          "wo": (8, 8), "bo": (8,), "wf": (8, 12), "wp": (12, 8), "rw": (8,),
+          "wq": (8, 8), "wk": (8, 4), "wv": (8, 4), "wo2": (8, 8)}
 
 
 def main():

@@ -225,6 +225,11 @@ TEST(CudaKernel, LayerNormGeluSoftmax) {
                    want.data());
     expectClose(want, y.download(), 4 * storageEps(s),
                 std::string("layerNorm ") + name(s));
+    cuda::layerNorm(s, dx.data, ds.data, nullptr, rows, dim, 1e-6f, y.data,
+                    nullptr);
+    cpu::layerNorm(rx.data(), rs.data(), nullptr, rows, dim, 1e-6, want.data());
+    expectClose(want, y.download(), 4 * storageEps(s),
+                std::string("rmsNorm ") + name(s));
     for (bool tanhForm : {true, false}) {
       cuda::gelu(s, dx.data, rows * dim, tanhForm, y.data, nullptr);
       cpu::gelu(rx.data(), rows * dim, tanhForm, want.data());
@@ -234,6 +239,10 @@ TEST(CudaKernel, LayerNormGeluSoftmax) {
     cuda::relu(s, dx.data, rows * dim, y.data, nullptr);
     cpu::relu(rx.data(), rows * dim, want.data());
     expectClose(want, y.download(), 0.0, std::string("relu ") + name(s));
+    cuda::silu(s, dx.data, rows * dim, y.data, nullptr);
+    cpu::silu(rx.data(), rows * dim, want.data());
+    expectClose(want, y.download(), 2 * storageEps(s),
+                std::string("silu ") + name(s));
     // Softmax over the middle dim of [rows, 8, dim / 8].
     cuda::softmax(s, dx.data, rows, 8, dim / 8, y.data, nullptr);
     cpu::softmax(rx.data(), {rows, 8, dim / 8}, 1, want.data());
@@ -246,26 +255,30 @@ TEST(CudaKernel, AttentionShapes) {
   REQUIRE_GPU();
   // Head dims around the kernel's tiling, sequences around its tiles; large
   // scores (peaked softmax) so a missing online-softmax rescale shows.
+  // kvHeads < heads: grouped-query (and 1: multi-query) attention.
   struct Case {
-    int64_t batch, seq, heads, headDim;
+    int64_t batch, seq, heads, kvHeads, headDim;
     bool causal;
   };
-  for (Case c : {Case{2, 17, 3, 16, true}, Case{1, 70, 2, 64, true},
-                 Case{2, 33, 2, 33, false}, Case{1, 129, 1, 128, true},
-                 Case{1, 5, 4, 256, false}}) {
+  for (Case c : {Case{2, 17, 3, 3, 16, true}, Case{1, 70, 2, 2, 64, true},
+                 Case{2, 33, 2, 2, 33, false}, Case{1, 129, 1, 1, 128, true},
+                 Case{1, 5, 4, 4, 256, false}, Case{2, 40, 8, 2, 64, true},
+                 Case{1, 37, 4, 1, 32, true}}) {
     int64_t width = c.heads * c.headDim, n = c.batch * c.seq * width;
+    int64_t nkv = c.batch * c.seq * c.kvHeads * c.headDim;
     std::vector<float> q = randomVector(n, 9, 2.0f),
-                       k = randomVector(n, 10, 2.0f), v = randomVector(n, 11);
+                       k = randomVector(nkv, 10, 2.0f),
+                       v = randomVector(nkv, 11);
     float scale = 1.0f / std::sqrt(float(c.headDim));
     for (Storage s : kStorages) {
       std::vector<float> rq = rounded(s, q), rk = rounded(s, k),
                          rv = rounded(s, v), want(n);
       DeviceTensor dq(s, q), dk(s, k), dv(s, v), y(s, n);
       ASSERT_TRUE(cuda::attention(s, dq.data, dk.data, dv.data, c.batch, c.seq,
-                                  c.heads, c.headDim, c.causal, scale, y.data,
-                                  nullptr));
+                                  c.heads, c.kvHeads, c.headDim, c.causal,
+                                  scale, y.data, nullptr));
       cpu::attention(rq.data(), rk.data(), rv.data(), c.batch, c.seq, c.heads,
-                     c.headDim, c.causal, scale, want.data());
+                     c.kvHeads, c.headDim, c.causal, scale, want.data());
       expectClose(want, y.download(), 4 * storageEps(s),
                   "attention seq " + std::to_string(c.seq) + " head dim " +
                       std::to_string(c.headDim) + " " + name(s));
