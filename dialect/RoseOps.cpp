@@ -161,6 +161,7 @@ ROSE_COMPATIBLE_RESULTS(LayerNormOp)
 ROSE_COMPATIBLE_RESULTS(GeluOp)
 ROSE_COMPATIBLE_RESULTS(ReluOp)
 ROSE_COMPATIBLE_RESULTS(SiluOp)
+ROSE_COMPATIBLE_RESULTS(RotaryOp)
 ROSE_COMPATIBLE_RESULTS(RmsNormOp)
 ROSE_COMPATIBLE_RESULTS(SoftmaxOp)
 ROSE_COMPATIBLE_RESULTS(AttentionOp)
@@ -350,6 +351,33 @@ static FailureOr<Shape> rmsNormShape(RmsNormOp::Adaptor op, const Reporter &r) {
   return Shape(input.getShape());
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(RmsNormOp, rmsNormShape, getInput)
+
+static FailureOr<Shape> rotaryShape(RotaryOp::Adaptor op, const Reporter &r) {
+  RankedTensorType x = rankedType(op.getInput());
+  RankedTensorType pos = rankedType(op.getPositions());
+  if (x.getRank() != 3)
+    return r.fail("input must be rank 3 [batch, seq, heads * head_dim], got "
+                  "rank ",
+                  x.getRank());
+  if (pos.getRank() != 2 || !dimsAgree(pos.getDimSize(0), x.getDimSize(0)) ||
+      !dimsAgree(pos.getDimSize(1), x.getDimSize(1)))
+    return r.fail("positions ", op.getPositions().getType(),
+                  " must be [batch, seq] of input ", x);
+  int64_t heads = op.getNumHeads(), hidden = x.getDimSize(2);
+  if (heads <= 0)
+    return r.fail("num_heads must be positive, got ", heads);
+  if (!ShapedType::isDynamic(hidden) && hidden % heads != 0)
+    return r.fail("num_heads = ", heads, " does not divide the hidden size ",
+                  hidden);
+  int64_t pairs = op.getInvFreq().size();
+  if (pairs == 0)
+    return r.fail("inv_freq must not be empty");
+  if (!ShapedType::isDynamic(hidden) && 2 * pairs > hidden / heads)
+    return r.fail("inv_freq has ", pairs, " frequencies: rotating ", 2 * pairs,
+                  " dims exceeds the head dim ", hidden / heads);
+  return Shape(x.getShape());
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(RotaryOp, rotaryShape, getInput)
 
 static FailureOr<Shape> siluShape(SiluOp::Adaptor op, const Reporter &) {
   return Shape(rankedType(op.getInput()).getShape());

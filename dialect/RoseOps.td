@@ -243,6 +243,31 @@ def Rose_ReluOp : Rose_Op<"relu", [Rose_Shardable]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
+def Rose_RotaryOp : Rose_Op<"rotary", [Rose_ShardableLocal]> {
+  let summary = "rotary position embedding of packed heads (ONNX RotaryEmbedding)";
+  let description = [{
+    `x` is `[batch, seq, heads * head_dim]`, `positions` `[batch, seq]` (the
+    position of each token, offset by a cache when generating). In every
+    head, the first `2 * len(inv_freq)` dims are rotated by the angles
+    `position * inv_freq[i]`: dims (i, i + rotary_dim / 2) with the
+    rotate-half layout Hugging Face's Llama uses, or (2i, 2i + 1) with
+    `interleaved` (Meta's original); the rest pass through. The importer
+    computes `inv_freq` from `rope_theta` and `rope_scaling` (ONNX passes
+    cos/sin caches instead; the frequencies are the compact form).
+
+    ```mlir
+    %q = rose.rotary %x, %pos heads 8 inv_freq [1.0, 0.1] : tensor<?x?x32xf32>, tensor<?x?xi64> -> tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_IndexTensor:$positions,
+                       Rose_I64Attr:$num_heads, DenseF32ArrayAttr:$inv_freq,
+                       UnitAttr:$interleaved);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $positions `heads` $num_heads `inv_freq` $inv_freq (`interleaved` $interleaved^)? attr-dict `:` type($input) `,` type($positions) `->` type($result)
+  }];
+}
+
 def Rose_SiluOp : Rose_Op<"silu", [Rose_Shardable]> {
   let summary = "SiLU (swish), x * sigmoid(x)";
   let arguments = (ins Rose_FloatTensor:$input);

@@ -156,6 +156,28 @@ ShardingRule RmsNormOp::getShardingRule() {
   return rule;
 }
 
+ShardingRule RotaryOp::getShardingRule() {
+  // Each token is rotated by its own position (an input), so batch and
+  // sequence are parallel; heads split whole.
+  ShardingRule rule;
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  int64_t batch = rule.addFactor(FactorKind::Parallel, x[0], "batch");
+  int64_t seq = rule.addFactor(FactorKind::Parallel, x[1], "sequence");
+  int64_t heads = rule.addFactor(FactorKind::Parallel, getNumHeads(), "heads");
+  rule.operands = {{{batch, 0}, {seq, 0}, {heads, 0}}, {{batch, 0}, {seq, 0}}};
+  rule.results = {{{batch, 0}, {seq, 0}, {heads, 0}}};
+  return rule;
+}
+
+LogicalResult RotaryOp::localizeAttributes(ArrayRef<int64_t> shards) {
+  int64_t parts = shards[2];
+  if (getNumHeads() % parts != 0)
+    return emitOpError() << getNumHeads() << " heads cannot be split in "
+                         << parts << " parts";
+  setNumHeads(getNumHeads() / parts);
+  return success();
+}
+
 ShardingRule GeluOp::getShardingRule() { return sameShapeRule(*this); }
 ShardingRule SiluOp::getShardingRule() { return sameShapeRule(*this); }
 ShardingRule ReluOp::getShardingRule() { return sameShapeRule(*this); }

@@ -365,6 +365,12 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         return set(fb::OpAttrs::Unary,
                    fb::CreateUnary(fbb, fb::UnaryFn::Relu).Union());
       })
+      .Case([&](RotaryOp r) {
+        std::vector<float> freqs(r.getInvFreq().begin(), r.getInvFreq().end());
+        return set(fb::OpAttrs::Rotary,
+                   fb::CreateRotaryDirect(fbb, r.getNumHeads(),
+                                          r.getInterleaved(), &freqs));
+      })
       .Case([&](SiluOp) {
         return set(fb::OpAttrs::Unary,
                    fb::CreateUnary(fbb, fb::UnaryFn::Silu).Union());

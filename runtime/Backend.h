@@ -95,6 +95,13 @@ public:
   virtual Status layerNorm(const void *x, const void *scale, const void *bias,
                            int64_t rows, int64_t dim, double eps, void *y) = 0;
   virtual Status gelu(const void *x, int64_t n, bool tanhForm, void *y) = 0;
+  /// Rotary embedding of `rows` tokens of [heads x headDim] at `positions`
+  /// (int64, one per row): the first 2 x pairs dims of each head turn by
+  /// positions[r] x invFreq[i] (a host array); rotate-half or interleaved
+  /// pairs.
+  virtual Status rotary(const void *x, const int64_t *positions, int64_t rows,
+                        int64_t heads, int64_t headDim, const float *invFreq,
+                        int64_t pairs, bool interleaved, void *y) = 0;
   /// y = fn(x), elementwise.
   virtual Status unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) = 0;
   /// Softmax over the middle dim of [outer, axis, inner].

@@ -252,6 +252,14 @@ Status Executor::runOp(const fb::Op &op) {
     return backend.layerNorm(in(0), in(1), nullptr, numElements(outShape) / dim,
                              dim, op.attrs_as_RmsNorm()->epsilon(), y);
   }
+  case fb::OpAttrs::Rotary: {
+    auto *a = op.attrs_as_Rotary();
+    const Shape &x = inShape(0);
+    return backend.rotary(in(0), static_cast<const int64_t *>(in(1)),
+                          x[0] * x[1], a->heads(), x[2] / a->heads(),
+                          a->inv_freq()->data(), a->inv_freq()->size(),
+                          a->interleaved(), y);
+  }
   case fb::OpAttrs::Unary:
     return backend.unary(op.attrs_as_Unary()->fn(), in(0),
                          numElements(outShape), y);

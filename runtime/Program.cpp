@@ -451,6 +451,10 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return need(3, 3);
   case fb::OpAttrs::RmsNorm:
     return need(2, 2);
+  case fb::OpAttrs::Rotary:
+    if (!op.attrs_as_Rotary()->inv_freq())
+      return fail("rotary without inv_freq");
+    return need(2, 2);
   case fb::OpAttrs::Unary:
     if (op.attrs_as_Unary()->fn() > fb::UnaryFn::MAX)
       return fail("unknown unary function ",

@@ -139,6 +139,19 @@ bool OpCheck::run() const {
   case fb::OpAttrs::RmsNorm:
     return allFloat() && isValue(0) && in(0) == out() && !out().empty() &&
            in(1) == Dims{out().back()} && op.attrs_as_RmsNorm()->epsilon() >= 0;
+  case fb::OpAttrs::Rotary: {
+    // x [batch, seq, heads x head_dim], positions [batch, seq] i64; at most
+    // head_dim / 2 frequencies (and at most 128: the CUDA kernel's limit).
+    auto *a = op.attrs_as_Rotary();
+    const Dims &x = in(0);
+    int64_t pairs = a->inv_freq()->size();
+    return isValue(0) && isValue(1) && x.size() == 3 && out() == x &&
+           type(0) == fb::ElementType::F32 &&
+           resultType() == fb::ElementType::F32 &&
+           type(1) == fb::ElementType::I64 && in(1) == Dims{x[0], x[1]} &&
+           a->heads() > 0 && x[2] % a->heads() == 0 && pairs > 0 &&
+           pairs <= 128 && 2 * pairs <= x[2] / a->heads();
+  }
   case fb::OpAttrs::Gelu:
   case fb::OpAttrs::Unary:
     return allFloat() && in(0) == out();

@@ -109,6 +109,14 @@ Status CpuBackend::gelu(const void *x, int64_t n, bool tanhForm, void *y) {
   return Status::success();
 }
 
+Status CpuBackend::rotary(const void *x, const int64_t *positions, int64_t rows,
+                          int64_t heads, int64_t headDim, const float *invFreq,
+                          int64_t pairs, bool interleaved, void *y) {
+  cpu::rotary(f(x), positions, rows, heads, headDim, invFreq, pairs,
+              interleaved, f(y));
+  return Status::success();
+}
+
 Status CpuBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
   switch (fn) {
   case fb::UnaryFn::Relu:

@@ -43,6 +43,9 @@ public:
                    int64_t rows, int64_t dim, double eps, void *y) override;
   Status gelu(const void *x, int64_t n, bool tanhForm, void *y) override;
   Status unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) override;
+  Status rotary(const void *x, const int64_t *positions, int64_t rows,
+                int64_t heads, int64_t headDim, const float *invFreq,
+                int64_t pairs, bool interleaved, void *y) override;
   Status softmax(const void *x, int64_t outer, int64_t axis, int64_t inner,
                  void *y) override;
   Status attention(const void *q, const void *k, const void *v, int64_t batch,

@@ -246,6 +246,30 @@ void rose::cpu::silu(const float *x, int64_t n, float *y) {
   });
 }
 
+void rose::cpu::rotary(const float *x, const int64_t *positions, int64_t rows,
+                       int64_t heads, int64_t headDim, const float *invFreq,
+                       int64_t pairs, bool interleaved, float *y) {
+  int64_t width = heads * headDim;
+  forRows(rows, width, [&](int64_t r) {
+    float pos = static_cast<float>(positions[r]);
+    for (int64_t h = 0; h < heads; ++h) {
+      const float *in = x + r * width + h * headDim;
+      float *out = y + r * width + h * headDim;
+      for (int64_t d = 2 * pairs; d < headDim; ++d)
+        out[d] = in[d];
+      for (int64_t i = 0; i < pairs; ++i) {
+        float angle = pos * invFreq[i];
+        float c = std::cos(angle), s = std::sin(angle);
+        int64_t a = interleaved ? 2 * i : i;
+        int64_t b = interleaved ? 2 * i + 1 : i + pairs;
+        float xa = in[a], xb = in[b];
+        out[a] = xa * c - xb * s;
+        out[b] = xb * c + xa * s;
+      }
+    }
+  });
+}
+
 void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
                         float *y) {
   int64_t outer = 1, inner = 1, len = shape[axis];

@@ -31,6 +31,11 @@ void gelu(const float *x, int64_t n, bool tanhForm, float *y);
 void relu(const float *x, int64_t n, float *y);
 /// x * sigmoid(x).
 void silu(const float *x, int64_t n, float *y);
+/// Rotary embedding (Backend::rotary): angles position x invFreq[i] in
+/// float32, as Hugging Face computes them.
+void rotary(const float *x, const int64_t *positions, int64_t rows,
+            int64_t heads, int64_t headDim, const float *invFreq, int64_t pairs,
+            bool interleaved, float *y);
 /// Softmax along `axis` of `shape`.
 void softmax(const float *x, const Shape &shape, int64_t axis, float *y);
 

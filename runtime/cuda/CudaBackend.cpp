@@ -221,6 +221,19 @@ Status CudaBackend::gelu(const void *x, int64_t n, bool tanhForm, void *y) {
   return launched("gelu");
 }
 
+Status CudaBackend::rotary(const void *x, const int64_t *positions,
+                           int64_t rows, int64_t heads, int64_t headDim,
+                           const float *invFreq, int64_t pairs,
+                           bool interleaved, void *y) {
+  if (!cuda::rotary(storage_, x, positions, rows, heads, headDim, invFreq,
+                    pairs, interleaved, y, stream()))
+    return Status::error("rotary with ", pairs,
+                         " frequencies is not supported by the CUDA kernel "
+                         "(at most ",
+                         cuda::kMaxRotaryPairs, ")");
+  return launched("rotary");
+}
+
 Status CudaBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
   switch (fn) {
   case fb::UnaryFn::Relu:

@@ -470,6 +470,54 @@ void rose::cuda::silu(Storage s, const void *x, int64_t n, void *y,
   });
 }
 
+namespace {
+/// The frequencies travel as a kernel argument (<= 512 bytes).
+struct RotaryFreqs {
+  float f[rose::cuda::kMaxRotaryPairs];
+};
+} // namespace
+
+/// One thread per (row, head, pair); dims past the rotated ones are copied
+/// by the pair-0 thread of each head.
+template <typename T>
+__global__ void rotaryKernel(const T *x, const int64_t *positions, int64_t rows,
+                             int64_t heads, int64_t headDim, RotaryFreqs freqs,
+                             int64_t pairs, bool interleaved, T *y) {
+  GRID_STRIDE(t, rows * heads * pairs) {
+    int64_t i = t % pairs, rh = t / pairs, r = rh / heads, h = rh % heads;
+    int64_t base = (r * heads + h) * headDim;
+    float angle = static_cast<float>(positions[r]) * freqs.f[i];
+    float c = cosf(angle), s = sinf(angle);
+    int64_t a = interleaved ? 2 * i : i,
+            b = interleaved ? 2 * i + 1 : i + pairs;
+    float xa = load(x + base + a), xb = load(x + base + b);
+    y[base + a] = store<T>(xa * c - xb * s);
+    y[base + b] = store<T>(xb * c + xa * s);
+    if (i == 0)
+      for (int64_t d = 2 * pairs; d < headDim; ++d)
+        y[base + d] = x[base + d];
+  }
+}
+
+bool rose::cuda::rotary(Storage s, const void *x, const int64_t *positions,
+                        int64_t rows, int64_t heads, int64_t headDim,
+                        const float *invFreq, int64_t pairs, bool interleaved,
+                        void *y, cudaStream_t stream) {
+  if (pairs < 1 || pairs > kMaxRotaryPairs)
+    return false;
+  RotaryFreqs freqs{};
+  for (int64_t i = 0; i < pairs; ++i)
+    freqs.f[i] = invFreq[i];
+  int64_t n = rows * heads * pairs;
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    rotaryKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), positions, rows, heads, headDim, freqs,
+        pairs, interleaved, static_cast<T *>(y));
+  });
+  return true;
+}
+
 void rose::cuda::softmax(Storage s, const void *x, int64_t outer, int64_t axis,
                          int64_t inner, void *y, cudaStream_t stream) {
   constexpr int warps = 8;

@@ -67,6 +67,13 @@ void gelu(Storage s, const void *x, int64_t n, bool tanhForm, void *y,
 void relu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
 /// y = x * sigmoid(x).
 void silu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
+/// The most frequencies the rotary kernel takes (a rotated width of 256).
+inline constexpr int64_t kMaxRotaryPairs = 128;
+/// Rotary embedding (Backend::rotary); `invFreq` is a host array, passed by
+/// value to the kernel. Returns false for more than kMaxRotaryPairs.
+bool rotary(Storage s, const void *x, const int64_t *positions, int64_t rows,
+            int64_t heads, int64_t headDim, const float *invFreq, int64_t pairs,
+            bool interleaved, void *y, cudaStream_t stream);
 /// Softmax over the middle dim of [outer, axis, inner].
 void softmax(Storage s, const void *x, int64_t outer, int64_t axis,
              int64_t inner, void *y, cudaStream_t stream);

@@ -626,3 +626,19 @@ func.func @f(%q: tensor<2x3x8xf32>, %k: tensor<2x3x8xf32>) {
   %y = rose.attention %q, %k, %k heads 4 kv_heads 2 causal : tensor<2x3x8xf32>, tensor<2x3x8xf32>, tensor<2x3x8xf32> -> tensor<2x3x8xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %p: tensor<2x3xi64>) {
+  // expected-error@+1 {{'rose.rotary' op inv_freq has 3 frequencies: rotating 6 dims exceeds the head dim 4}}
+  %y = rose.rotary %x, %p heads 2 inv_freq [1.0, 0.5, 0.25] : tensor<2x3x8xf32>, tensor<2x3xi64> -> tensor<2x3x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x3x8xf32>, %p: tensor<2x4xi64>) {
+  // expected-error@+1 {{'rose.rotary' op positions 'tensor<2x4xi64>' must be [batch, seq] of input 'tensor<2x3x8xf32>'}}
+  %y = rose.rotary %x, %p heads 2 inv_freq [1.0] : tensor<2x3x8xf32>, tensor<2x4xi64> -> tensor<2x3x8xf32>
+  return
+}

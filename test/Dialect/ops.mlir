@@ -106,6 +106,12 @@ func.func @attention(%q: tensor<?x?x8xf32>, %k: tensor<?x?x8xf32>, %v: tensor<?x
   %kv = rose.slice %k axis 2 from 0 to 2 : tensor<?x?x8xf32> -> tensor<?x?x2xf32>
   // CHECK: rose.attention %{{.*}}, %{{.*}}, %{{.*}} heads 4 kv_heads 1 causal : tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x8xf32>
   %m = rose.attention %q, %kv, %kv heads 4 kv_heads 1 causal : tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x2xf32> -> tensor<?x?x8xf32>
+  %ids = rose.constant dense<0> : tensor<1x1xi64>
+  %pos = rose.positions %ids : tensor<1x1xi64> -> tensor<1x1xi64>
+  %qs = rose.slice %q axis 0 from 0 to 1 : tensor<?x?x8xf32> -> tensor<1x?x8xf32>
+  %q1 = rose.slice %qs axis 1 from 0 to 1 : tensor<1x?x8xf32> -> tensor<1x1x8xf32>
+  // CHECK: rose.rotary %{{.*}}, %{{.*}} heads 2 inv_freq [1.000000e+00] interleaved : tensor<1x1x8xf32>, tensor<1x1xi64> -> tensor<1x1x8xf32>
+  %r = rose.rotary %q1, %pos heads 2 inv_freq [1.0] interleaved : tensor<1x1x8xf32>, tensor<1x1xi64> -> tensor<1x1x8xf32>
   return %o, %p : tensor<?x?x8xf32>, tensor<?x?x8xf32>
 }
 

@@ -1,5 +1,6 @@
 // A one-block Llama-style model written by hand (issue 16's ops before the
-// importer): RMS norms, separate q/k/v projections into grouped-query
+// importer): RMS norms, separate q/k/v projections, rotary embeddings (theta
+// 100 over head dim 4: inv_freq [1, 0.1]) on q and k, grouped-query
 // attention (4 heads over 2 kv heads), a SiLU-gated MLP, a tied LM head.
 // User annotations shard q/k/v and gate/up colwise and o/down rowwise; the
 // auto plan adds the LM head.
@@ -15,7 +16,10 @@ func.func @forward(%ids: tensor<?x?xi64>) -> tensor<?x?x32xf32> {
   %q = rose.matmul %h, %wq {rose.sharding = #rose.shard<split = 2>} : tensor<?x?x16xf32>, tensor<16x16xf32> -> tensor<?x?x16xf32>
   %k = rose.matmul %h, %wk {rose.sharding = #rose.shard<split = 2>} : tensor<?x?x16xf32>, tensor<16x8xf32> -> tensor<?x?x8xf32>
   %v = rose.matmul %h, %wv {rose.sharding = #rose.shard<split = 2>} : tensor<?x?x16xf32>, tensor<16x8xf32> -> tensor<?x?x8xf32>
-  %a = rose.attention %q, %k, %v heads 4 kv_heads 2 causal : tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x16xf32>
+  %pos = rose.positions %ids : tensor<?x?xi64> -> tensor<?x?xi64>
+  %qr = rose.rotary %q, %pos heads 4 inv_freq [1.0, 0.1] : tensor<?x?x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+  %kr = rose.rotary %k, %pos heads 2 inv_freq [1.0, 0.1] : tensor<?x?x8xf32>, tensor<?x?xi64> -> tensor<?x?x8xf32>
+  %a = rose.attention %qr, %kr, %v heads 4 kv_heads 2 causal : tensor<?x?x16xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32> -> tensor<?x?x16xf32>
   %wo = rose.param "wo" : tensor<16x16xf32>
   %o = rose.matmul %a, %wo {rose.sharding = #rose.shard<partial>} : tensor<?x?x16xf32>, tensor<16x16xf32> -> tensor<?x?x16xf32>
   %r = rose.add %x, %o : tensor<?x?x16xf32>, tensor<?x?x16xf32> -> tensor<?x?x16xf32>

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <complex>
 #include <random>
 #include <vector>
 
@@ -138,6 +139,38 @@ TEST(CpuKernels, GroupedQueryEqualsRepeatedKv) {
             0.25f, mha.data());
   for (size_t i = 0; i < q.size(); ++i)
     ASSERT_EQ(gqa[i], mha[i]) << "element " << i;
+}
+
+// Rotary embedding as a complex rotation: pair (a, b) -> (a + ib) e^{i theta}
+// with theta = position x inv_freq, in both layouts; dims past the rotated
+// ones pass through.
+TEST(CpuKernels, RotaryIsAComplexRotation) {
+  const int64_t rows = 3, heads = 2, headDim = 6, pairs = 2;
+  const int64_t positions[rows] = {0, 5, 17};
+  const float invFreq[pairs] = {1.0f, 0.01f};
+  std::vector<float> x(rows * heads * headDim), y(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = std::cos(1.3 * i);
+  for (bool interleaved : {false, true}) {
+    rotary(x.data(), positions, rows, heads, headDim, invFreq, pairs,
+           interleaved, y.data());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t h = 0; h < heads; ++h) {
+        const float *in = x.data() + (r * heads + h) * headDim;
+        const float *out = y.data() + (r * heads + h) * headDim;
+        for (int64_t i = 0; i < pairs; ++i) {
+          int64_t a = interleaved ? 2 * i : i;
+          int64_t b = interleaved ? 2 * i + 1 : i + pairs;
+          double theta = double(float(positions[r]) * invFreq[i]);
+          std::complex<double> z(in[a], in[b]);
+          z *= std::polar(1.0, theta);
+          EXPECT_NEAR(out[a], z.real(), 1e-5);
+          EXPECT_NEAR(out[b], z.imag(), 1e-5);
+        }
+        for (int64_t d = 2 * pairs; d < headDim; ++d)
+          EXPECT_EQ(out[d], in[d]);
+      }
+  }
 }
 
 // RMS norm and SiLU against their definitions, in double.

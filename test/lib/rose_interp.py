@@ -68,6 +68,28 @@ def slice_param(full, dim, parts, groups, rank):
     return np.concatenate(pieces, axis=dim)
 
 
+def rotary(x, pos, heads, inv_freq, interleaved):
+    """Hugging Face's apply_rotary_pos_emb (rotate_half), or Meta's complex
+    multiplication when interleaved, on the first 2 x len(inv_freq) dims of
+    each head. Angles in float32, as both compute them."""
+    b, s, d = x.shape
+    hd, r = d // heads, 2 * len(inv_freq)
+    xh = x.reshape(b, s, heads, hd)
+    ang = (pos.astype(np.float32)[..., None] * np.asarray(inv_freq, np.float32)).astype(np.float64)
+    rot, rest = xh[..., :r], xh[..., r:]
+    if interleaved:
+        z = rot[..., 0::2] + 1j * rot[..., 1::2]
+        z = z * np.exp(1j * ang)[:, :, None, :]
+        out = np.stack([z.real, z.imag], -1).reshape(rot.shape)
+    else:
+        cos = np.cos(np.concatenate([ang, ang], -1))[:, :, None, :]
+        sin = np.sin(np.concatenate([ang, ang], -1))[:, :, None, :]
+        half = r // 2
+        rotated = np.concatenate([-rot[..., half:], rot[..., :half]], -1)
+        out = rot * cos + rotated * sin
+    return np.concatenate([out, rest], -1).reshape(b, s, d)
+
+
 def layer_norm(x, w, b, eps):
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
@@ -167,6 +189,11 @@ def run(path, tokens, weights_path=None, inputs=None):
             out = [gelu(x, approx) for x in val(0)]
         elif op == "rose.relu":
             out = [np.maximum(x, 0.0) for x in val(0)]
+        elif op == "rose.rotary":
+            heads = int(re.search(r"heads (\d+)", rest).group(1))
+            freqs = [float(f) for f in re.search(r"inv_freq \[([^\]]*)\]", rest).group(1).split(",")]
+            inter = " interleaved" in rest.split(":")[0]
+            out = [rotary(x, p, heads, freqs, inter) for x, p in zip(val(0), val(1))]
         elif op == "rose.silu":
             out = [x / (1.0 + np.exp(-x)) for x in val(0)]
         elif op == "rose.rms_norm":

@@ -239,6 +239,28 @@ TEST(CudaKernel, LayerNormGeluSoftmax) {
     cuda::relu(s, dx.data, rows * dim, y.data, nullptr);
     cpu::relu(rx.data(), rows * dim, want.data());
     expectClose(want, y.download(), 0.0, std::string("relu ") + name(s));
+    // Rotary on [rows, 4 heads, 50]: 20 pairs, both layouts.
+    std::vector<int64_t> positions(rows);
+    for (int64_t r = 0; r < rows; ++r)
+      positions[r] = 3 * r + 1;
+    std::vector<float> freqs(20);
+    for (size_t i = 0; i < freqs.size(); ++i)
+      freqs[i] = std::pow(10000.0f, -2.0f * i / 40.0f);
+    int64_t *dpos = nullptr;
+    ASSERT_EQ(cudaMalloc(&dpos, rows * sizeof(int64_t)), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(dpos, positions.data(), rows * sizeof(int64_t),
+                         cudaMemcpyHostToDevice),
+              cudaSuccess);
+    for (bool interleaved : {false, true}) {
+      ASSERT_TRUE(cuda::rotary(s, dx.data, dpos, rows, 4, dim / 4, freqs.data(),
+                               20, interleaved, y.data, nullptr));
+      cpu::rotary(rx.data(), positions.data(), rows, 4, dim / 4, freqs.data(),
+                  20, interleaved, want.data());
+      expectClose(want, y.download(), 4 * storageEps(s),
+                  std::string(interleaved ? "rotary interleaved " : "rotary ") +
+                      name(s));
+    }
+    cudaFree(dpos);
     cuda::silu(s, dx.data, rows * dim, y.data, nullptr);
     cpu::silu(rx.data(), rows * dim, want.data());
     expectClose(want, y.download(), 2 * storageEps(s),
