@@ -1,6 +1,7 @@
 //===- HFCheckpoint.cpp - import Hugging Face GPT-2 checkpoints
 //------------===//
 #include "frontend/HFCheckpoint.h"
+#include "frontend/LlamaBuilder.h"
 
 #include "runtime/WeightFiles.h"
 
@@ -150,6 +151,26 @@ llvm::Expected<OwningOpRef<ModuleOp>>
 mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
   llvm::SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
+  // Llama-family checkpoints say so in model_type; the rest are GPT-2.
+  if (auto buffer = llvm::MemoryBuffer::getFile(configPath)) {
+    json peek = json::parse((*buffer)->getBufferStart(),
+                            (*buffer)->getBufferEnd(), nullptr,
+                            /*allow_exceptions=*/false);
+    if (peek.is_object() && peek.contains("model_type") &&
+        peek["model_type"].is_string()) {
+      std::string type = peek["model_type"].get<std::string>();
+      if (isLlamaFamily(type)) {
+        llvm::Expected<LlamaConfig> llama = readLlamaConfig(configPath);
+        if (!llama)
+          return llama.takeError();
+        return importLlamaCheckpoint(context, dir, *llama);
+      }
+      if (type == "mistral")
+        return makeError(configPath + ": model_type 'mistral' is not "
+                                      "supported yet (sliding-window "
+                                      "attention)");
+    }
+  }
   llvm::Expected<GPTConfig> config = readHFConfig(configPath);
   if (!config)
     return config.takeError();

@@ -75,6 +75,19 @@ static std::pair<AttentionOp, int64_t> attentionFedBy(Value v) {
   return {AttentionOp(), 1};
 }
 
+/// The attention `v` feeds directly or through a rotary embedding.
+static AttentionOp attentionOf(Value v) {
+  for (Operation *user : v.getUsers()) {
+    if (auto attn = dyn_cast<AttentionOp>(user))
+      return attn;
+    if (auto rope = dyn_cast<RotaryOp>(user))
+      for (Operation *u : rope.getResult().getUsers())
+        if (auto attn = dyn_cast<AttentionOp>(u))
+          return attn;
+  }
+  return {};
+}
+
 static bool isReturned(Value v) {
   return llvm::any_of(v.getUsers(),
                       [](Operation *u) { return isa<func::ReturnOp>(u); });
@@ -108,6 +121,17 @@ LogicalResult Seeder::seedMatMul(MatMulOp op) {
       return op.emitOpError()
              << "cannot shard '" << layer << "' by heads over tp=" << tp << ": "
              << attn.getNumHeads() << " heads are not divisible by " << tp;
+    // Separate q/k/v projections (through rotary or not): every rank needs
+    // whole kv heads.
+    if (AttentionOp direct = attentionOf(op.getResult());
+        direct && direct.getNumKvHeads() % tp != 0)
+      return op.emitOpError()
+             << "cannot shard '" << layer << "' by heads over tp=" << tp << ": "
+             << direct.getNumHeads() << " heads with " << direct.getNumKvHeads()
+             << " kv heads; the kv heads are not "
+             << "divisible by " << tp
+             << " (replicating kv heads for tp > kv heads is not supported "
+                "yet)";
     // Logits that will be gathered may pad the vocab: the padded columns
     // are cut off after the gather, so the result stays exact.
     bool pad = isReturned(op.getResult()) && gatherLogits && groups == 1 &&
@@ -169,10 +193,11 @@ LogicalResult Seeder::run(func::FuncOp fn) {
       if (failed(handOver(emb)))
         return WalkResult::interrupt();
     }
-    if (auto ln = dyn_cast<LayerNormOp>(op);
-        ln && ln.getType().getRank() >= 3 &&
-        (sequenceParallel || plan.styleOf(ln) == ShardStyle::SequenceParallel))
-      annotate(ln, ShardingAttr::getSplit(context, 1), "sequence_parallel");
+    // Norms (layer or RMS) run on this rank's tokens.
+    if (isa<LayerNormOp, RmsNormOp>(op) &&
+        cast<RankedTensorType>(op->getResult(0).getType()).getRank() >= 3 &&
+        (sequenceParallel || plan.styleOf(op) == ShardStyle::SequenceParallel))
+      annotate(op, ShardingAttr::getSplit(context, 1), "sequence_parallel");
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())

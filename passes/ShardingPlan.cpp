@@ -54,6 +54,8 @@ std::string mlir::rose::layerName(Operation *op) {
     weight = emb.getTable();
   } else if (auto ln = dyn_cast<LayerNormOp>(op)) {
     weight = ln.getScale();
+  } else if (auto rms = dyn_cast<RmsNormOp>(op)) {
+    weight = rms.getScale();
   }
   auto param = weight ? weight.getDefiningOp<ParamOp>() : ParamOp();
   if (!param)
@@ -65,10 +67,14 @@ std::string mlir::rose::layerName(Operation *op) {
 }
 
 std::string mlir::rose::blockName(llvm::StringRef layer) {
-  if (!layer.starts_with("h."))
-    return layer.str();
-  size_t dot = layer.find('.', 2);
-  return layer.substr(0, dot).str();
+  // "h.3.mlp.c_fc" -> "h.3"; "model.layers.3.mlp.up_proj" -> "layers.3".
+  layer.consume_front("model.");
+  for (llvm::StringRef prefix : {"h.", "layers."})
+    if (layer.starts_with(prefix)) {
+      size_t dot = layer.find('.', prefix.size());
+      return layer.substr(0, dot).str();
+    }
+  return layer.str();
 }
 
 /// "replicate" -> -1, "shard(d)" -> d (PyTorch's Replicate() / Shard(d),
@@ -179,6 +185,7 @@ ShardStyle ShardingPlan::styleOf(Operation *op) const {
 }
 
 /// True when `v` is split into equal pieces that all feed one attention.
+/// (Separate q/k/v projections are recognised in structuralStyle.)
 static bool feedsAttentionSplit(Value v) {
   for (Operation *user : v.getUsers()) {
     auto split = dyn_cast<SplitOp>(user);
@@ -207,11 +214,26 @@ ShardStyle ShardingPlan::structuralStyle(Operation *op) const {
     return ShardStyle::Colwise;
   if (feedsAttentionSplit(mm.getResult()))
     return rosellmQKV ? ShardStyle::ColwiseGather : ShardStyle::Colwise;
-  if (llvm::any_of(mm.getResult().getUsers(),
-                   [](Operation *u) { return isa<GeluOp, ReluOp>(u); }))
+  auto isActivation = [](Operation *op) {
+    return op && isa<GeluOp, ReluOp, SiluOp>(op);
+  };
+  // A gated MLP's up projection: multiplied by an activation.
+  auto isGate = [&](Operation *op) {
+    return isa_and_nonnull<MulOp>(op) &&
+           llvm::any_of(op->getOperands(), [&](Value v) {
+             return isActivation(v.getDefiningOp());
+           });
+  };
+  // q/k/v projections (into attention, directly or through rotary), MLP
+  // up/gate projections (into an activation, or the gating product).
+  if (llvm::any_of(mm.getResult().getUsers(), [&](Operation *u) {
+        return isa<AttentionOp, RotaryOp>(u) || isActivation(u) || isGate(u);
+      }))
     return ShardStyle::Colwise;
+  // Out-projections: of attention, of an activation, of a gated product.
   Operation *producer = mm.getLhs().getDefiningOp();
-  if (producer && isa<AttentionOp, GeluOp, ReluOp>(producer))
+  if (producer && (isa<AttentionOp>(producer) || isActivation(producer) ||
+                   isGate(producer)))
     return ShardStyle::Rowwise;
   return ShardStyle::Replicate;
 }

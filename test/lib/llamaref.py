@@ -1,0 +1,194 @@
+"""An independent PyTorch Llama (and Qwen2), written from the architecture
+(no `transformers`): random checkpoints as Hugging Face publishes them, and
+float64 logits.
+
+    python3 -m llamaref make --config gqa --seed 1 --hf DIR [--dtype bf16]
+    python3 -m llamaref logits --config gqa --seed 1 --tokens t.npy --out ref.npy
+
+Configs: gqa (8 heads, 2 kv heads), mha (4/4), mqa (4/1), qwen (q/k/v
+biases, theta 500000), untied and tied variants, llama3-scaled rope.
+"""
+import argparse
+import json
+import math
+import os
+
+import numpy as np
+import torch
+
+import gpt2ref
+
+CONFIGS = {
+    # name: (hidden, layers, heads, kv heads, intermediate, vocab, extra config)
+    "gqa": (64, 2, 8, 2, 96, 101, {}),
+    "mha": (32, 2, 4, 4, 64, 64, {"tie_word_embeddings": True}),
+    "mqa": (32, 2, 4, 1, 48, 50, {"rope_theta": 500000.0}),
+    "qwen": (64, 2, 8, 2, 96, 96, {"model_type": "qwen2", "rope_theta": 500000.0}),
+    "llama3": (64, 1, 4, 2, 80, 77, {"rope_scaling": {
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0, "original_max_position_embeddings": 8}}),
+}
+
+
+def config_dict(name):
+    hidden, layers, heads, kv, inter, vocab, extra = CONFIGS[name]
+    c = {"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+         "hidden_size": hidden, "num_hidden_layers": layers,
+         "num_attention_heads": heads, "num_key_value_heads": kv,
+         "intermediate_size": inter, "vocab_size": vocab,
+         "max_position_embeddings": 256, "rms_norm_eps": 1e-5,
+         "rope_theta": 10000.0, "hidden_act": "silu",
+         "tie_word_embeddings": False}
+    c.update(extra)
+    if c["model_type"] == "qwen2":
+        c["architectures"] = ["Qwen2ForCausalLM"]
+    return c
+
+
+def weights(c, seed):
+    g = torch.Generator().manual_seed(seed)
+    h, inter = c["hidden_size"], c["intermediate_size"]
+    heads, kv = c["num_attention_heads"], c["num_key_value_heads"]
+    hd = h // heads
+    bias = c["model_type"] == "qwen2"
+
+    def rnd(*shape, std=0.08):
+        return torch.randn(*shape, generator=g, dtype=torch.float64) * std
+
+    w = {"model.embed_tokens.weight": rnd(c["vocab_size"], h, std=1.0)}
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        w[p + "input_layernorm.weight"] = 1.0 + rnd(h, std=0.1)
+        w[p + "post_attention_layernorm.weight"] = 1.0 + rnd(h, std=0.1)
+        w[p + "self_attn.q_proj.weight"] = rnd(heads * hd, h, std=0.3)
+        w[p + "self_attn.k_proj.weight"] = rnd(kv * hd, h, std=0.3)
+        w[p + "self_attn.v_proj.weight"] = rnd(kv * hd, h)
+        if bias:
+            w[p + "self_attn.q_proj.bias"] = rnd(heads * hd, std=0.5)
+            w[p + "self_attn.k_proj.bias"] = rnd(kv * hd, std=0.5)
+            w[p + "self_attn.v_proj.bias"] = rnd(kv * hd, std=0.5)
+        w[p + "self_attn.o_proj.weight"] = rnd(h, heads * hd)
+        w[p + "mlp.gate_proj.weight"] = rnd(inter, h)
+        w[p + "mlp.up_proj.weight"] = rnd(inter, h)
+        w[p + "mlp.down_proj.weight"] = rnd(h, inter)
+    w["model.norm.weight"] = 1.0 + rnd(h, std=0.1)
+    if not c["tie_word_embeddings"]:
+        w["lm_head.weight"] = rnd(c["vocab_size"], h, std=0.3)
+    return w
+
+
+def inv_freq(c, hd):
+    """1 / theta^(2i/d) in float32, then rope_scaling, as HF computes it."""
+    base = torch.tensor(c["rope_theta"], dtype=torch.float32)
+    f = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+    s = c.get("rope_scaling")
+    if s and s.get("rope_type", s.get("type")) == "linear":
+        f = f / s["factor"]
+    elif s and s.get("rope_type", s.get("type")) == "llama3":
+        factor, low, high = s["factor"], s["low_freq_factor"], s["high_freq_factor"]
+        old = s["original_max_position_embeddings"]
+        low_wl, high_wl = old / low, old / high
+        wl = 2 * math.pi / f
+        scaled = torch.where(wl > low_wl, f / factor, f)
+        smooth = (old / wl - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = ~(wl < high_wl) * ~(wl > low_wl)
+        f = torch.where(medium, smoothed, scaled)
+    return f
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rope(x, cos, sin):
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], -1)
+    return x * cos + rotated * sin
+
+
+def logits(c, w, tokens):
+    """float64 forward of the whole sequence (no cache)."""
+    ids = torch.as_tensor(tokens)
+    b, s = ids.shape
+    h = c["hidden_size"]
+    heads, kv = c["num_attention_heads"], c["num_key_value_heads"]
+    hd = h // heads
+    eps = c["rms_norm_eps"]
+    x = w["model.embed_tokens.weight"][ids]
+    freqs = inv_freq(c, hd)
+    angles = (torch.arange(s, dtype=torch.float32)[:, None] * freqs[None, :]).double()
+    emb = torch.cat([angles, angles], -1)
+    cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+    mask = torch.triu(torch.ones(s, s, dtype=torch.bool), 1)
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        y = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+
+        def proj(name, out_heads):
+            t = y @ w[p + f"self_attn.{name}_proj.weight"].T
+            if p + f"self_attn.{name}_proj.bias" in w:
+                t = t + w[p + f"self_attn.{name}_proj.bias"]
+            return t.view(b, s, out_heads, hd).transpose(1, 2)
+
+        q, k, v = proj("q", heads), proj("k", kv), proj("v", kv)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
+        k = k.repeat_interleave(heads // kv, dim=1)
+        v = v.repeat_interleave(heads // kv, dim=1)
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+        scores = scores.masked_fill(mask, float("-inf"))
+        a = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, heads * hd)
+        x = x + a @ w[p + "self_attn.o_proj.weight"].T
+        y = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        gate = y @ w[p + "mlp.gate_proj.weight"].T
+        up = y @ w[p + "mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+    return (x @ head.T).numpy()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--config", required=True, choices=CONFIGS)
+    m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--hf", required=True)
+    m.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    m.add_argument("--tied", action="store_true")
+    lg = sub.add_parser("logits")
+    lg.add_argument("--config", required=True, choices=CONFIGS)
+    lg.add_argument("--seed", type=int, default=1)
+    lg.add_argument("--tokens", required=True)
+    lg.add_argument("--out", required=True)
+    lg.add_argument("--tied", action="store_true")
+    lg.add_argument("--dtype", choices=["f32", "bf16"], default="f32",
+                    help="the stored weights' dtype (the reference reads them back)")
+    a = ap.parse_args()
+    c = config_dict(a.config)
+    if a.tied:
+        c["tie_word_embeddings"] = True
+    w = weights(c, a.seed)
+    # What the checkpoint stores (float32 or bfloat16), read back in float64.
+    stored = {k: v.float() for k, v in w.items()}
+    if a.dtype == "bf16":
+        stored = {k: v.bfloat16().float() for k, v in stored.items()}
+    if a.cmd == "make":
+        os.makedirs(a.hf, exist_ok=True)
+        with open(os.path.join(a.hf, "config.json"), "w") as f:
+            json.dump(c, f, indent=1)
+        if a.dtype == "bf16":
+            arrays = {k: (v.float().numpy().view(np.uint32) >> 16).astype(np.uint16)
+                      for k, v in stored.items()}
+        else:
+            arrays = {k: v.numpy() for k, v in stored.items()}
+        gpt2ref.write_safetensors(os.path.join(a.hf, "model.safetensors"), arrays)
+    else:
+        tokens = np.load(a.tokens)
+        out = logits(c, {k: v.double() for k, v in stored.items()}, tokens)
+        np.save(a.out, out.astype(np.float32))
+
+
+if __name__ == "__main__":
+    main()
