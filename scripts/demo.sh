@@ -2,7 +2,8 @@
 # The main job, from a fresh machine: installs packages, builds rose, makes a
 # small GPT-2 with random weights in PyTorch (the rosellm config: vocab 10000,
 # d_model 64, 4 heads, 2 layers), imports its Hugging Face checkpoint, shards
-# it for tp=2, runs it on the CPU, and compares the logits with PyTorch's.
+# it for tp=2, runs it on the CPU, and compares the logits with PyTorch's; then
+# the same for a small Llama (grouped-query attention, rotary, SwiGLU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -32,3 +33,10 @@ echo "== 3. rose-run: 2 ranks on the CPU"
 echo "== 4. compare with PyTorch"
 $py test/lib/check_logits.py "$work/torch.npy" "$work/rose.npy" --atol 1e-4
 $py -c "import numpy as np; t=np.load('$work/torch.npy'); print('PyTorch next-token argmax:', ' '.join(str(i) for i in t[:, -1].argmax(-1)))"
+
+echo "== 5. a random Llama (8 heads over 2 kv heads, rotary, SwiGLU) as a Hugging Face checkpoint, tp=2"
+$py -m llamaref make --config gqa --seed 1 --hf "$work/llama"
+$py -m llamaref logits --config gqa --seed 1 --tokens "$work/tokens.npy" --out "$work/llama-torch.npy"
+"$BUILD/bin/rose-compile" "$work/llama" --tp 2 -o "$work/llama.rose"
+"$BUILD/bin/rose-run" "$work/llama.rose" --tokens "$work/tokens.npy" --out "$work/llama-rose.npy"
+$py test/lib/check_logits.py "$work/llama-torch.npy" "$work/llama-rose.npy" --atol 0 --rel 1e-4
