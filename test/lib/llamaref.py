@@ -5,8 +5,8 @@ float64 logits.
     python3 -m llamaref make --config gqa --seed 1 --hf DIR [--dtype bf16]
     python3 -m llamaref logits --config gqa --seed 1 --tokens t.npy --out ref.npy
 
-Configs: gqa (8 heads, 2 kv heads), mha (4/4), mqa (4/1), qwen (q/k/v
-biases, theta 500000), untied and tied variants, llama3-scaled rope.
+Configs: gqa (8 heads, 2 kv heads), mha (4/4, tied), mqa (4/1), wide (8/8:
+tp=8), qwen (q/k/v biases, theta 500000), llama3-scaled rope.
 """
 import argparse
 import json
@@ -23,6 +23,7 @@ CONFIGS = {
     "gqa": (64, 2, 8, 2, 96, 101, {}),
     "mha": (32, 2, 4, 4, 64, 64, {"tie_word_embeddings": True}),
     "mqa": (32, 2, 4, 1, 48, 50, {"rope_theta": 500000.0}),
+    "wide": (64, 1, 8, 8, 64, 64, {}),
     "qwen": (64, 2, 8, 2, 96, 96, {"model_type": "qwen2", "rope_theta": 500000.0}),
     "llama3": (64, 1, 4, 2, 80, 77, {"rope_scaling": {
         "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
