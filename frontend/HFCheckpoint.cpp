@@ -43,7 +43,7 @@ static llvm::Expected<int64_t> intField(const json &config, StringRef path,
   return it->get<int64_t>();
 }
 
-llvm::Expected<GPTConfig> mlir::rose::readHFConfig(StringRef path) {
+llvm::Expected<json> mlir::rose::readConfigJson(StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer)
     return makeError(path + ": cannot read: " + buffer.getError().message());
@@ -52,7 +52,11 @@ llvm::Expected<GPTConfig> mlir::rose::readHFConfig(StringRef path) {
                             /*allow_exceptions=*/false);
   if (config.is_discarded() || !config.is_object())
     return makeError(path + ": not a JSON object");
+  return config;
+}
 
+llvm::Expected<GPTConfig> mlir::rose::readHFConfig(const json &config,
+                                                   StringRef path) {
   GPTConfig c;
   auto read = [&](int64_t &field, const char *key,
                   std::optional<int64_t> fallback) -> llvm::Error {
@@ -151,27 +155,24 @@ llvm::Expected<OwningOpRef<ModuleOp>>
 mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
   llvm::SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
+  llvm::Expected<json> parsed = readConfigJson(configPath);
+  if (!parsed)
+    return parsed.takeError();
   // Llama-family checkpoints say so in model_type; the rest are GPT-2.
-  if (auto buffer = llvm::MemoryBuffer::getFile(configPath)) {
-    json peek = json::parse((*buffer)->getBufferStart(),
-                            (*buffer)->getBufferEnd(), nullptr,
-                            /*allow_exceptions=*/false);
-    if (peek.is_object() && peek.contains("model_type") &&
-        peek["model_type"].is_string()) {
-      std::string type = peek["model_type"].get<std::string>();
-      if (isLlamaFamily(type)) {
-        llvm::Expected<LlamaConfig> llama = readLlamaConfig(configPath);
-        if (!llama)
-          return llama.takeError();
-        return importLlamaCheckpoint(context, dir, *llama);
-      }
-      if (type == "mistral")
-        return makeError(configPath + ": model_type 'mistral' is not "
-                                      "supported yet (sliding-window "
-                                      "attention)");
+  if (auto type = parsed->find("model_type");
+      type != parsed->end() && type->is_string()) {
+    if (isLlamaFamily(type->get<std::string>())) {
+      llvm::Expected<LlamaConfig> llama = readLlamaConfig(*parsed, configPath);
+      if (!llama)
+        return llama.takeError();
+      return importLlamaCheckpoint(context, dir, *llama);
     }
+    if (*type == "mistral")
+      return makeError(configPath + ": model_type 'mistral' is not "
+                                    "supported yet (sliding-window "
+                                    "attention)");
   }
-  llvm::Expected<GPTConfig> config = readHFConfig(configPath);
+  llvm::Expected<GPTConfig> config = readHFConfig(*parsed, configPath);
   if (!config)
     return config.takeError();
 

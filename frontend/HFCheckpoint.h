@@ -5,12 +5,18 @@
 #include "frontend/GPTBuilder.h"
 
 #include "llvm/Support/Error.h"
+#include <nlohmann/json_fwd.hpp>
 
 namespace mlir::rose {
 
-/// Reads config.json of a GPT-2 checkpoint directory. Errors name the file and
-/// the field.
-llvm::Expected<GPTConfig> readHFConfig(llvm::StringRef configPath);
+/// Reads and parses a config.json that must hold a JSON object; errors name
+/// the file.
+llvm::Expected<nlohmann::json> readConfigJson(llvm::StringRef configPath);
+
+/// The GPT-2 fields of a parsed config.json (`configPath` names it in
+/// errors). Errors name the file and the field.
+llvm::Expected<GPTConfig> readHFConfig(const nlohmann::json &config,
+                                       llvm::StringRef configPath);
 
 /// Imports `dir` (config.json + model.safetensors, HF names with or without
 /// the `transformer.` prefix, Conv1D [in, out] weights, tied or separate

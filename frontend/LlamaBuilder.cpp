@@ -14,7 +14,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include <nlohmann/json.hpp>
 
@@ -142,15 +141,8 @@ static llvm::Error ropeFrequencies(const Fields &f, int64_t headDim,
                    "' (supported: default, linear, llama3)");
 }
 
-llvm::Expected<LlamaConfig> mlir::rose::readLlamaConfig(StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer)
-    return makeError(path + ": cannot read: " + buffer.getError().message());
-  json config = json::parse((*buffer)->getBufferStart(),
-                            (*buffer)->getBufferEnd(), nullptr,
-                            /*allow_exceptions=*/false);
-  if (config.is_discarded() || !config.is_object())
-    return makeError(path + ": not a JSON object");
+llvm::Expected<LlamaConfig> mlir::rose::readLlamaConfig(const json &config,
+                                                        StringRef path) {
   Fields f{config, path};
   LlamaConfig c;
   c.modelType = config.value("model_type", "");

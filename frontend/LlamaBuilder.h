@@ -7,6 +7,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
+#include <nlohmann/json_fwd.hpp>
 
 #include <string>
 #include <vector>
@@ -33,11 +34,12 @@ struct LlamaConfig {
 /// True when config.json describes a model this importer builds.
 bool isLlamaFamily(llvm::StringRef modelType);
 
-/// Reads a Llama-family config.json (already parsed by the caller's JSON
-/// reader is not assumed: `path` is read again). Errors name the file and
-/// the field; unsupported options (rope_scaling types that need more than
-/// the config, biases on the MLP, another activation) are errors.
-llvm::Expected<LlamaConfig> readLlamaConfig(llvm::StringRef path);
+/// The fields of a parsed Llama-family config.json (`path` names it in
+/// errors). Errors name the file and the field; unsupported options
+/// (rope_scaling types that need more than the config, biases on the MLP,
+/// another activation) are errors.
+llvm::Expected<LlamaConfig> readLlamaConfig(const nlohmann::json &config,
+                                            llvm::StringRef path);
 
 /// Imports a Llama-family checkpoint directory (config.json and
 /// model.safetensors or its sharded index) into rose IR.

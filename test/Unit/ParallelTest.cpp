@@ -14,6 +14,15 @@ using namespace rose::cpu;
 
 namespace {
 
+/// n draws of N(0, 1) from `gen`.
+std::vector<float> randomNormal(std::mt19937 &gen, size_t n) {
+  std::normal_distribution<float> dist;
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(gen);
+  return v;
+}
+
 TEST(ThreadPool, EveryIndexOnceInContiguousParts) {
   for (int threads : {1, 2, 3, 7}) {
     ThreadPool pool(threads);
@@ -53,13 +62,7 @@ TEST(ThreadPool, SmallLoopsRunInlineAndThePoolIsPerThread) {
 /// (each element's arithmetic is the same; only who computes it changes).
 TEST(ThreadPool, KernelsMatchTheirInlineRun) {
   std::mt19937 gen(7);
-  std::normal_distribution<float> dist;
-  auto random = [&](size_t n) {
-    std::vector<float> v(n);
-    for (float &x : v)
-      x = dist(gen);
-    return v;
-  };
+  auto random = [&](size_t n) { return randomNormal(gen, n); };
   const int64_t rows = 96, dim = 768, heads = 12, seq = 48;
   std::vector<float> x = random(rows * dim), w = random(dim * 2000),
                      b = random(2000), s = random(dim), t = random(dim);
@@ -114,13 +117,7 @@ TEST(ThreadPool, KernelsMatchTheirInlineRun) {
 TEST(CpuKernels, GroupedQueryEqualsRepeatedKv) {
   const int64_t batch = 2, seq = 9, heads = 8, kvHeads = 2, dim = 16;
   std::mt19937 gen(5);
-  std::normal_distribution<float> dist;
-  auto random = [&](size_t n) {
-    std::vector<float> v(n);
-    for (float &x : v)
-      x = dist(gen);
-    return v;
-  };
+  auto random = [&](size_t n) { return randomNormal(gen, n); };
   std::vector<float> q = random(batch * seq * heads * dim),
                      k = random(batch * seq * kvHeads * dim),
                      v = random(batch * seq * kvHeads * dim);
