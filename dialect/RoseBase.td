@@ -81,6 +81,13 @@ def Rose_ReductionKind : I32EnumAttr<"ReductionKind",
   let cppNamespace = "::mlir::rose";
 }
 
+def Rose_ReduceKind : I32EnumAttr<"ReduceKind", "what rose.reduce computes over its axis", [
+      I32EnumAttrCase<"Sum", 0, "sum">,
+      I32EnumAttrCase<"Mean", 1, "mean">,
+      I32EnumAttrCase<"Max", 2, "max">]> {
+  let cppNamespace = "::mlir::rose";
+}
+
 //===----------------------------------------------------------------------===//
 // Attributes
 //===----------------------------------------------------------------------===//

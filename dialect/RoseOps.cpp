@@ -1,12 +1,12 @@
-//===- RoseOps.cpp - rose op verification and shape inference
-//--------------===//
+//===- RoseOps.cpp - rose op verification and shape inference ------------===//
 //
-// Each op has one shape function that serves two callers: best-effort result
-// type inference (silent, yields an unranked tensor on inconsistent operands)
-// and the verifier (reports the first problem, naming operand and numbers).
+// Shape functions of params, matmul, norms, attention, the shape ops and the
+// collectives (ShapeFunctions.h says how they serve inference and the
+// verifier); the elementwise ops are in RoseElementwiseOps.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/RoseOps.h"
+#include "dialect/ShapeFunctions.h"
 #include "runtime/CheckedMath.h"
 
 #include "mlir/IR/Builders.h"
@@ -15,8 +15,7 @@
 
 using namespace mlir;
 using namespace mlir::rose;
-
-using Shape = SmallVector<int64_t>;
+using namespace mlir::rose::shape_fn;
 
 std::string mlir::rose::formatShape(ArrayRef<int64_t> shape) {
   std::string out = "[";
@@ -41,126 +40,10 @@ bool mlir::rose::isCompatibleResultType(Type inferred, Type declared) {
          succeeded(verifyCompatibleShape(inferred, declared));
 }
 
-namespace {
-/// Emits diagnostics for the verifier and stays silent during inference.
-class Reporter {
-public:
-  explicit Reporter(function_ref<InFlightDiagnostic()> emit = nullptr)
-      : emit(emit) {}
-
-  template <typename... Args> LogicalResult fail(const Args &...args) const {
-    if (emit) {
-      InFlightDiagnostic diag = emit();
-      (diag << ... << args);
-    }
-    return failure();
-  }
-
-private:
-  function_ref<InFlightDiagnostic()> emit;
-};
-} // namespace
-
-static RankedTensorType rankedType(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
-
-/// Dims of `a` and `b` agree unless both are static and differ.
-static bool dimsAgree(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
-}
-
-/// Normalizes `axis` (negative counts from the back) against `rank`.
-static FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank,
-                                        StringRef what, const Reporter &r) {
-  if (axis < -rank || axis >= rank)
-    return r.fail(what, " ", axis, " is out of range for rank ", rank);
-  return axis < 0 ? axis + rank : axis;
-}
-
-static LogicalResult sameElementType(Value a, StringRef aName, Value b,
-                                     StringRef bName, const Reporter &r) {
-  Type ea = getElementTypeOrSelf(a.getType());
-  Type eb = getElementTypeOrSelf(b.getType());
-  if (ea != eb)
-    return r.fail(aName, " element type ", ea, " differs from ", bName,
-                  " element type ", eb);
-  return success();
-}
-
-/// Numpy broadcasting; a dynamic dim against a static one takes the static
-/// size unless that size is 1.
-static FailureOr<Shape> broadcastShapes(ArrayRef<int64_t> a,
-                                        ArrayRef<int64_t> b, StringRef what,
-                                        const Reporter &r) {
-  size_t rank = std::max(a.size(), b.size());
-  Shape out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
-    int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
-    int64_t &d = out[rank - 1 - i];
-    if (da == db || db == 1)
-      d = da;
-    else if (da == 1)
-      d = db;
-    else if (ShapedType::isDynamic(da))
-      d = db;
-    else if (ShapedType::isDynamic(db))
-      d = da;
-    else
-      return r.fail(what, " shapes ", formatShape(a), " and ", formatShape(b),
-                    " do not broadcast");
-  }
-  return out;
-}
-
-/// Checks a declared result type against the inferred shape and element type.
-static LogicalResult verifyResultType(Operation *op, unsigned index,
-                                      ArrayRef<int64_t> shape, Type element) {
-  Type inferred = RankedTensorType::get(shape, element);
-  Type declared = op->getResult(index).getType();
-  if (isCompatibleResultType(inferred, declared))
-    return success();
-  return op->emitOpError() << "result #" << index << " type " << declared
-                           << " does not match the inferred type " << inferred;
-}
-
-/// Pushes the inferred type: ranked when the shape function succeeded.
-static LogicalResult pushInferred(SmallVectorImpl<Type> &types, Value like,
-                                  FailureOr<Shape> shape) {
-  Type elementType = getElementTypeOrSelf(like.getType());
-  if (failed(shape))
-    types.push_back(UnrankedTensorType::get(elementType));
-  else
-    types.push_back(RankedTensorType::get(*shape, elementType));
-  return success();
-}
-
-/// Builders infer result types before anything is verified, so an operand
-/// may still be unranked (an earlier op's failed inference) or not a tensor:
-/// shape functions, which read ranked shapes, must not see those.
-static bool allRanked(ValueRange operands) {
-  return llvm::all_of(operands, [](Value v) {
-    return v && isa<RankedTensorType>(v.getType());
-  });
-}
-
-// Result types are compared in verify() (see verifyResultType), where the
-// message can name both types; the interface's own check would add a second,
-// generic error, so it accepts everything.
-#define ROSE_COMPATIBLE_RESULTS(OP)                                            \
-  bool OP::isCompatibleReturnTypes(TypeRange l, TypeRange r) { return true; }
 ROSE_COMPATIBLE_RESULTS(EmbeddingOp)
 ROSE_COMPATIBLE_RESULTS(PositionsOp)
 ROSE_COMPATIBLE_RESULTS(MatMulOp)
-ROSE_COMPATIBLE_RESULTS(AddOp)
-ROSE_COMPATIBLE_RESULTS(SubOp)
-ROSE_COMPATIBLE_RESULTS(MulOp)
-ROSE_COMPATIBLE_RESULTS(DivOp)
 ROSE_COMPATIBLE_RESULTS(LayerNormOp)
-ROSE_COMPATIBLE_RESULTS(GeluOp)
-ROSE_COMPATIBLE_RESULTS(ReluOp)
-ROSE_COMPATIBLE_RESULTS(SiluOp)
 ROSE_COMPATIBLE_RESULTS(RotaryOp)
 ROSE_COMPATIBLE_RESULTS(RmsNormOp)
 ROSE_COMPATIBLE_RESULTS(SoftmaxOp)
@@ -175,25 +58,6 @@ ROSE_COMPATIBLE_RESULTS(AllGatherOp)
 ROSE_COMPATIBLE_RESULTS(ReduceScatterOp)
 ROSE_COMPATIBLE_RESULTS(ShardSliceOp)
 #undef ROSE_COMPATIBLE_RESULTS
-
-// Wires an op's shape function into inference and verification.
-#define ROSE_SINGLE_RESULT_SHAPE_FN(OP, FN, LIKE)                              \
-  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location>,   \
-                                     Adaptor adaptor,                          \
-                                     SmallVectorImpl<Type> &types) {           \
-    if (!allRanked(adaptor.getOperands()))                                     \
-      return pushInferred(types, adaptor.LIKE(), failure());                   \
-    return pushInferred(types, adaptor.LIKE(), FN(adaptor, Reporter()));       \
-  }                                                                            \
-  LogicalResult OP::verify() {                                                 \
-    Adaptor adaptor(*this);                                                    \
-    FailureOr<Shape> shape =                                                   \
-        FN(adaptor, Reporter([&] { return emitOpError(); }));                  \
-    if (failed(shape))                                                         \
-      return failure();                                                        \
-    return verifyResultType(*this, 0, *shape,                                  \
-                            getElementTypeOrSelf(adaptor.LIKE().getType()));   \
-  }
 
 //===----------------------------------------------------------------------===//
 // ParamOp
@@ -296,18 +160,6 @@ static FailureOr<Shape> matmulShape(MatMulOp::Adaptor op, const Reporter &r) {
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(MatMulOp, matmulShape, getLhs)
 
-template <typename Adaptor>
-static FailureOr<Shape> binaryShape(Adaptor op, const Reporter &r) {
-  if (failed(sameElementType(op.getLhs(), "lhs", op.getRhs(), "rhs", r)))
-    return failure();
-  return broadcastShapes(rankedType(op.getLhs()).getShape(),
-                         rankedType(op.getRhs()).getShape(), "operand", r);
-}
-ROSE_SINGLE_RESULT_SHAPE_FN(AddOp, binaryShape, getLhs)
-ROSE_SINGLE_RESULT_SHAPE_FN(SubOp, binaryShape, getLhs)
-ROSE_SINGLE_RESULT_SHAPE_FN(MulOp, binaryShape, getLhs)
-ROSE_SINGLE_RESULT_SHAPE_FN(DivOp, binaryShape, getLhs)
-
 static FailureOr<Shape> layerNormShape(LayerNormOp::Adaptor op,
                                        const Reporter &r) {
   RankedTensorType input = rankedType(op.getInput());
@@ -378,21 +230,6 @@ static FailureOr<Shape> rotaryShape(RotaryOp::Adaptor op, const Reporter &r) {
   return Shape(x.getShape());
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(RotaryOp, rotaryShape, getInput)
-
-static FailureOr<Shape> siluShape(SiluOp::Adaptor op, const Reporter &) {
-  return Shape(rankedType(op.getInput()).getShape());
-}
-ROSE_SINGLE_RESULT_SHAPE_FN(SiluOp, siluShape, getInput)
-
-static FailureOr<Shape> geluShape(GeluOp::Adaptor op, const Reporter &) {
-  return Shape(rankedType(op.getInput()).getShape());
-}
-ROSE_SINGLE_RESULT_SHAPE_FN(GeluOp, geluShape, getInput)
-
-static FailureOr<Shape> reluShape(ReluOp::Adaptor op, const Reporter &) {
-  return Shape(rankedType(op.getInput()).getShape());
-}
-ROSE_SINGLE_RESULT_SHAPE_FN(ReluOp, reluShape, getInput)
 
 static FailureOr<Shape> softmaxShape(SoftmaxOp::Adaptor op, const Reporter &r) {
   RankedTensorType input = rankedType(op.getInput());

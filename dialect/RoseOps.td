@@ -39,6 +39,19 @@ class Rose_Op<string mnemonic, list<Trait> traits = []>
   let hasVerifier = 1;
 }
 
+// Elementwise functions of one operand (ONNX's unary ops); every one is a
+// pure map, so every dim may be split.
+class Rose_UnaryOp<string mnemonic, string what>
+    : Rose_Op<mnemonic, [Rose_Shardable]> {
+  let summary = what;
+  let arguments = (ins Rose_FloatTensor:$input);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+// rose has no boolean tensors: a comparison yields 1.0 where it holds and 0.0
+// elsewhere, in the operands' element type, and `where` selects on nonzero.
+// ONNX bool values import as such 0/1 tensors.
 class Rose_BinaryOp<string mnemonic, list<Trait> traits = []>
     : Rose_Op<mnemonic, !listconcat(traits, [Rose_Shardable])> {
   let summary = "elementwise " # mnemonic # " with numpy broadcasting";
@@ -193,6 +206,56 @@ def Rose_AddOp : Rose_BinaryOp<"add", [Commutative]> {
 def Rose_SubOp : Rose_BinaryOp<"sub">;
 def Rose_MulOp : Rose_BinaryOp<"mul", [Commutative]>;
 def Rose_DivOp : Rose_BinaryOp<"div">;
+def Rose_PowOp : Rose_BinaryOp<"pow">;
+def Rose_MaxOp : Rose_BinaryOp<"max", [Commutative]>;
+def Rose_MinOp : Rose_BinaryOp<"min", [Commutative]>;
+def Rose_EqualOp : Rose_BinaryOp<"equal", [Commutative]>;
+def Rose_LessOp : Rose_BinaryOp<"less">;
+def Rose_GreaterOp : Rose_BinaryOp<"greater">;
+
+def Rose_NegOp : Rose_UnaryOp<"neg", "-x">;
+def Rose_ExpOp : Rose_UnaryOp<"exp", "e^x">;
+def Rose_SqrtOp : Rose_UnaryOp<"sqrt", "square root">;
+def Rose_ReciprocalOp : Rose_UnaryOp<"reciprocal", "1 / x">;
+def Rose_TanhOp : Rose_UnaryOp<"tanh", "hyperbolic tangent">;
+def Rose_ErfOp : Rose_UnaryOp<"erf", "the error function">;
+def Rose_SigmoidOp : Rose_UnaryOp<"sigmoid", "1 / (1 + e^-x)">;
+def Rose_NotOp : Rose_UnaryOp<"not", "logical not of a 0/1 tensor: 1 where x == 0, else 0">;
+def Rose_ReluOp : Rose_UnaryOp<"relu", "rectified linear unit, max(x, 0) (ONNX Relu)">;
+def Rose_SiluOp : Rose_UnaryOp<"silu", "SiLU (swish), x * sigmoid(x)">;
+
+def Rose_WhereOp : Rose_Op<"where", [Rose_Shardable]> {
+  let summary = "elementwise select with numpy broadcasting (ONNX Where)";
+  let description = [{
+    `result = condition != 0 ? lhs : rhs`; the three operands broadcast
+    together.
+
+    ```mlir
+    %s = rose.where %mask, %scores, %neg_inf : tensor<?x?xf32>, tensor<?x4x?x?xf32>, tensor<f32> -> tensor<?x4x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$condition, Rose_FloatTensor:$lhs,
+                       Rose_FloatTensor:$rhs);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $condition `,` $lhs `,` $rhs attr-dict `:` type($condition) `,` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+def Rose_ReduceOp : Rose_Op<"reduce", [Rose_Shardable]> {
+  let summary = "sum, mean or max over one axis, kept as size 1 (ONNX ReduceSum/ReduceMean/ReduceMax, keepdims)";
+  let description = [{
+    Accumulates in float32 or wider whatever the storage type.
+
+    ```mlir
+    %m = rose.reduce mean %x axis 2 : tensor<?x?x64xf32> -> tensor<?x?x1xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_ReduceKind:$kind,
+                       Rose_I64Attr:$axis);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$kind $input `axis` $axis attr-dict `:` type($input) `->` type($result)";
+}
 
 def Rose_LayerNormOp : Rose_Op<"layer_norm", [Rose_Shardable]> {
   let summary = "layer normalization over the last axis";
@@ -236,13 +299,6 @@ def Rose_GeluOp : Rose_Op<"gelu", [Rose_Shardable]> {
   let assemblyFormat = "$input $approximation attr-dict `:` type($input) `->` type($result)";
 }
 
-def Rose_ReluOp : Rose_Op<"relu", [Rose_Shardable]> {
-  let summary = "rectified linear unit, max(x, 0) (ONNX Relu)";
-  let arguments = (ins Rose_FloatTensor:$input);
-  let results = (outs Rose_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
-}
-
 def Rose_RotaryOp : Rose_Op<"rotary", [Rose_ShardableLocal]> {
   let summary = "rotary position embedding of packed heads (ONNX RotaryEmbedding)";
   let description = [{
@@ -266,13 +322,6 @@ def Rose_RotaryOp : Rose_Op<"rotary", [Rose_ShardableLocal]> {
   let assemblyFormat = [{
     $input `,` $positions `heads` $num_heads `inv_freq` $inv_freq (`interleaved` $interleaved^)? attr-dict `:` type($input) `,` type($positions) `->` type($result)
   }];
-}
-
-def Rose_SiluOp : Rose_Op<"silu", [Rose_Shardable]> {
-  let summary = "SiLU (swish), x * sigmoid(x)";
-  let arguments = (ins Rose_FloatTensor:$input);
-  let results = (outs Rose_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
 def Rose_SoftmaxOp : Rose_Op<"softmax", [Rose_Shardable]> {

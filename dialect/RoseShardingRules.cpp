@@ -178,9 +178,42 @@ LogicalResult RotaryOp::localizeAttributes(ArrayRef<int64_t> shards) {
   return success();
 }
 
-ShardingRule GeluOp::getShardingRule() { return sameShapeRule(*this); }
-ShardingRule SiluOp::getShardingRule() { return sameShapeRule(*this); }
-ShardingRule ReluOp::getShardingRule() { return sameShapeRule(*this); }
+// Unary maps split anywhere; neg of a partial sum is the partial sum of negs.
+#define ROSE_UNARY_RULE(Op, isLinear)                                          \
+  ShardingRule Op::getShardingRule() {                                         \
+    ShardingRule rule = sameShapeRule(*this);                                  \
+    rule.linear = isLinear;                                                    \
+    return rule;                                                               \
+  }
+ROSE_UNARY_RULE(GeluOp, false)
+ROSE_UNARY_RULE(SiluOp, false)
+ROSE_UNARY_RULE(ReluOp, false)
+ROSE_UNARY_RULE(NegOp, true)
+ROSE_UNARY_RULE(ExpOp, false)
+ROSE_UNARY_RULE(SqrtOp, false)
+ROSE_UNARY_RULE(ReciprocalOp, false)
+ROSE_UNARY_RULE(TanhOp, false)
+ROSE_UNARY_RULE(ErfOp, false)
+ROSE_UNARY_RULE(SigmoidOp, false)
+ROSE_UNARY_RULE(NotOp, false)
+#undef ROSE_UNARY_RULE
+
+ShardingRule WhereOp::getShardingRule() {
+  return elementwiseRule(getOperandTypes(), getType());
+}
+
+ShardingRule ReduceOp::getShardingRule() {
+  // A split summed axis leaves partial sums, which is what a split reduction
+  // factor means; a mean or max needs its whole axis (a partial mean would
+  // divide by the local count).
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  int64_t axis = normalized(getAxis(), in.size());
+  ShardingRule rule = sameShapeRule(*this, axis);
+  if (getKind() == ReduceKind::Sum)
+    rule.operands[0][axis].factor =
+        rule.addFactor(FactorKind::Reduction, in[axis], "summed axis");
+  return rule;
+}
 
 ShardingRule SoftmaxOp::getShardingRule() {
   return sameShapeRule(*this,
@@ -197,6 +230,12 @@ ROSE_BINARY_RULE(AddOp, true)
 ROSE_BINARY_RULE(SubOp, true)
 ROSE_BINARY_RULE(MulOp, false)
 ROSE_BINARY_RULE(DivOp, false)
+ROSE_BINARY_RULE(PowOp, false)
+ROSE_BINARY_RULE(MaxOp, false)
+ROSE_BINARY_RULE(MinOp, false)
+ROSE_BINARY_RULE(EqualOp, false)
+ROSE_BINARY_RULE(LessOp, false)
+ROSE_BINARY_RULE(GreaterOp, false)
 #undef ROSE_BINARY_RULE
 
 ShardingRule AttentionOp::getShardingRule() {

@@ -46,6 +46,8 @@ struct AffineDim {
     return std::all_of(coeff.begin(), coeff.end(),
                        [](int64_t c) { return c == 0; });
   }
+  /// Statically 1: a broadcast dim, which says nothing about a dynamic one.
+  bool isOne() const { return isStatic() && constant == divisor; }
   void normalize() {
     int64_t g = std::gcd(constant, divisor);
     for (int64_t c : coeff)
@@ -116,9 +118,38 @@ struct ParamTable {
   int32_t sliceAxis; // the mesh axis params are sliced over (tp)
   std::vector<flatbuffers::Offset<fb::Param>> params;
   std::map<std::string, int32_t> ids; // by name + shape + slice
+  llvm::DenseMap<Operation *, int32_t> constants;
 
   FailureOr<int32_t> get(ParamOp param);
+  /// A float constant, its values stored in the program.
+  FailureOr<int32_t> get(ConstantOp constant);
 };
+
+FailureOr<int32_t> ParamTable::get(ConstantOp constant) {
+  auto type = dyn_cast<RankedTensorType>(constant.getType());
+  auto values = dyn_cast<DenseElementsAttr>(constant.getValue());
+  if (!type || !values || !type.getElementType().isF32() ||
+      !type.hasStaticShape())
+    return constant.emitError("rose-compile: only static f32 constants reach "
+                              "the runtime, got ")
+           << constant.getType();
+  std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+  if (auto it = constants.find(constant); it != constants.end())
+    return it->second;
+  std::vector<float> data;
+  data.reserve(type.getNumElements());
+  for (APFloat v : values.getValues<APFloat>())
+    data.push_back(v.convertToFloat());
+  std::string name = "constant";
+  if (auto loc = dyn_cast<NameLoc>(constant.getLoc()))
+    name += " " + loc.getName().str();
+  int32_t id = params.size();
+  params.push_back(fb::CreateParamDirect(fbb, name.c_str(),
+                                         fb::ElementType::F32, &shape, &shape,
+                                         -1, 1, 1, sliceAxis, &data));
+  constants[constant] = id;
+  return id;
+}
 
 FailureOr<int32_t> ParamTable::get(ParamOp param) {
   FailureOr<fb::ElementType> et = elementType(param, param.getType());
@@ -209,11 +240,14 @@ FailureOr<int32_t> Lowerer::defineValue(Value v, const std::string &name,
 FailureOr<fb::Operand> Lowerer::operand(Value v) {
   if (auto it = valueIds.find(v); it != valueIds.end())
     return fb::Operand(it->second, -1);
-  auto param = v.getDefiningOp<ParamOp>();
-  if (!param)
+  FailureOr<int32_t> id = failure();
+  if (auto param = v.getDefiningOp<ParamOp>())
+    id = params.get(param);
+  else if (auto constant = v.getDefiningOp<ConstantOp>())
+    id = params.get(constant);
+  else
     return emitError(v.getLoc(), "rose-compile: operand defined by an "
                                  "unsupported op");
-  FailureOr<int32_t> id = params.get(param);
   if (failed(id))
     return failure();
   return fb::Operand(-1, *id);
@@ -252,7 +286,8 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
       return;
     int64_t offset = static_cast<int64_t>(src->size()) - rank;
     for (int64_t d = 0; d < rank; ++d)
-      copyFrom(src, d + offset, d);
+      if (d + offset >= 0 && !(*src)[d + offset].isOne())
+        copyFrom(src, d + offset, d);
   };
   // Leading dims in place (an embedding appends its row to the ids' dims).
   auto alignLeft = [&](Value v) {
@@ -265,9 +300,21 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
       .Case([&](EmbeddingOp e) { alignLeft(e.getIndices()); })
       .Case([&](PositionsOp p) { alignLeft(p.getInput()); })
       .Case([&](MatMulOp m) {
-        const AffineShape *src = shapeOf(m.getLhs());
-        for (int64_t d = 0; src && d + 1 < rank; ++d)
-          copyFrom(src, d, d);
+        // Batch dims broadcast (right-aligned before the matrix dims); rows
+        // from lhs, columns from rhs.
+        const AffineShape *lhs = shapeOf(m.getLhs()),
+                          *rhs = shapeOf(m.getRhs());
+        for (const AffineShape *src : {lhs, rhs}) {
+          if (!src)
+            continue;
+          int64_t offset = static_cast<int64_t>(src->size()) - rank;
+          for (int64_t d = 0; d + 2 < rank; ++d)
+            if (d + offset >= 0 && !(*src)[d + offset].isOne())
+              copyFrom(src, d + offset, d);
+        }
+        copyFrom(lhs, lhs ? lhs->size() - 2 : -1, rank - 2);
+        if (rhs)
+          copyFrom(rhs, rhs->size() - (m.getTransposeRhs() ? 2 : 1), rank - 1);
       })
       .Case([&](ReshapeOp r) {
         // A 0 in the spec copies the input dim at that position.
@@ -342,10 +389,16 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                    fb::CreatePositions(fbb, p.getOffset()));
       })
       .Case([&](MatMulOp m) -> FailureOr<Offset> {
-        if (m.getRhs().getType().getRank() != 2)
+        // A param rhs must be 2-D; a value rhs may carry batch dims.
+        bool stored = m.getRhs().getDefiningOp<ParamOp>() ||
+                      m.getRhs().getDefiningOp<ConstantOp>();
+        if (stored && m.getRhs().getType().getRank() != 2)
           return op->emitError("rose-compile: matmul with a rank-")
                  << m.getRhs().getType().getRank()
-                 << " right operand is not supported by the runtime";
+                 << " weight is not supported by the runtime";
+        if (!stored && m.getBias())
+          return op->emitError("rose-compile: matmul of two activations "
+                               "with a bias is not supported by the runtime");
         return set(fb::OpAttrs::MatMul,
                    fb::CreateMatMul(fbb, m.getTransposeRhs()));
       })
@@ -353,6 +406,44 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
       .Case([&](SubOp) { return set(fb::OpAttrs::Sub, fb::CreateSub(fbb)); })
       .Case([&](MulOp) { return set(fb::OpAttrs::Mul, fb::CreateMul(fbb)); })
       .Case([&](DivOp) { return set(fb::OpAttrs::Div, fb::CreateDiv(fbb)); })
+      .Case([&](PowOp) { return set(fb::OpAttrs::Pow, fb::CreatePow(fbb)); })
+      .Case([&](MaxOp) { return set(fb::OpAttrs::Max, fb::CreateMax(fbb)); })
+      .Case([&](MinOp) { return set(fb::OpAttrs::Min, fb::CreateMin(fbb)); })
+      .Case([&](EqualOp) {
+        return set(fb::OpAttrs::Equal, fb::CreateEqual(fbb));
+      })
+      .Case([&](LessOp) { return set(fb::OpAttrs::Less, fb::CreateLess(fbb)); })
+      .Case([&](GreaterOp) {
+        return set(fb::OpAttrs::Greater, fb::CreateGreater(fbb));
+      })
+      .Case([&](WhereOp) {
+        return set(fb::OpAttrs::Where, fb::CreateWhere(fbb));
+      })
+      .Case([&](ReduceOp r) {
+        fb::ReduceFn fn = r.getKind() == ReduceKind::Sum    ? fb::ReduceFn::Sum
+                          : r.getKind() == ReduceKind::Mean ? fb::ReduceFn::Mean
+                                                            : fb::ReduceFn::Max;
+        return set(
+            fb::OpAttrs::Reduce,
+            fb::CreateReduce(
+                fbb, fn, normalizedAxis(r.getAxis(), r.getType().getRank())));
+      })
+      .Case<ReluOp, SiluOp, NegOp, ExpOp, SqrtOp, ReciprocalOp, TanhOp, ErfOp,
+            SigmoidOp, NotOp>([&](Operation *u) {
+        fb::UnaryFn fn =
+            llvm::TypeSwitch<Operation *, fb::UnaryFn>(u)
+                .Case([](ReluOp) { return fb::UnaryFn::Relu; })
+                .Case([](SiluOp) { return fb::UnaryFn::Silu; })
+                .Case([](NegOp) { return fb::UnaryFn::Neg; })
+                .Case([](ExpOp) { return fb::UnaryFn::Exp; })
+                .Case([](SqrtOp) { return fb::UnaryFn::Sqrt; })
+                .Case([](ReciprocalOp) { return fb::UnaryFn::Reciprocal; })
+                .Case([](TanhOp) { return fb::UnaryFn::Tanh; })
+                .Case([](ErfOp) { return fb::UnaryFn::Erf; })
+                .Case([](SigmoidOp) { return fb::UnaryFn::Sigmoid; })
+                .Default([](Operation *) { return fb::UnaryFn::Not; });
+        return set(fb::OpAttrs::Unary, fb::CreateUnary(fbb, fn).Union());
+      })
       .Case([&](LayerNormOp l) {
         return set(fb::OpAttrs::LayerNorm,
                    fb::CreateLayerNorm(fbb, l.getEpsilon().convertToDouble()));
@@ -361,19 +452,11 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         return set(fb::OpAttrs::RmsNorm,
                    fb::CreateRmsNorm(fbb, l.getEpsilon().convertToDouble()));
       })
-      .Case([&](ReluOp) {
-        return set(fb::OpAttrs::Unary,
-                   fb::CreateUnary(fbb, fb::UnaryFn::Relu).Union());
-      })
       .Case([&](RotaryOp r) {
         std::vector<float> freqs(r.getInvFreq().begin(), r.getInvFreq().end());
         return set(fb::OpAttrs::Rotary,
                    fb::CreateRotaryDirect(fbb, r.getNumHeads(),
                                           r.getInterleaved(), &freqs));
-      })
-      .Case([&](SiluOp) {
-        return set(fb::OpAttrs::Unary,
-                   fb::CreateUnary(fbb, fb::UnaryFn::Silu).Union());
       })
       .Case([&](GeluOp g) {
         return set(fb::OpAttrs::Gelu,
@@ -467,7 +550,8 @@ FailureOr<int32_t> Lowerer::collectiveAxis(Operation *op) {
 }
 
 LogicalResult Lowerer::lowerOp(Operation *op) {
-  if (isa<ParamOp>(op))
+  // Params and constants are operands, stored in Program.params.
+  if (isa<ParamOp, ConstantOp>(op))
     return success();
   std::string layer = layerName(op);
   fb::OpAttrs kind = fb::OpAttrs::NONE;

@@ -15,6 +15,7 @@
 #ifndef ROSE_RUNTIME_BACKEND_H
 #define ROSE_RUNTIME_BACKEND_H
 
+#include "runtime/Elementwise.h"
 #include "runtime/Program_generated.h"
 #include "runtime/Status.h"
 #include "runtime/Storage.h"
@@ -29,8 +30,6 @@ struct Entry;
 class RankWeights;
 
 using Shape = std::vector<int64_t>;
-
-enum class BinaryKind { Add, Sub, Mul, Div };
 
 class Backend {
 public:
@@ -82,14 +81,26 @@ public:
   /// out[b, s] = s + offset.
   virtual Status positions(int64_t *out, int64_t batch, int64_t seq,
                            int64_t offset) = 0;
-  /// y[m, n] = x[m, :] . w (+ bias[n]); w is [k, n], or [n, k] transposed.
+  /// For b < batch: y_b[m, n] = x_b[m, :] . w_b (+ bias[n]), where x_b is at
+  /// x + b * xStride, w_b at w + b * wStride (0: one w for every batch) and
+  /// y_b at y + b * m * n (strides in elements); w_b is [k, n], or [n, k]
+  /// transposed.
   virtual Status matmul(const void *x, const void *w, const void *bias,
-                        int64_t m, int64_t k, int64_t n, bool transposed,
+                        int64_t batch, int64_t m, int64_t k, int64_t n,
+                        bool transposed, int64_t xStride, int64_t wStride,
                         void *y) = 0;
   /// Elementwise with numpy broadcasting to `outShape`.
   virtual Status binary(BinaryKind kind, const void *a, const Shape &aShape,
                         const void *b, const Shape &bShape, void *y,
                         const Shape &outShape) = 0;
+  /// y = c != 0 ? a : b, the three broadcasting to `outShape`.
+  virtual Status where(const void *c, const Shape &cShape, const void *a,
+                       const Shape &aShape, const void *b, const Shape &bShape,
+                       void *y, const Shape &outShape) = 0;
+  /// Reduces the middle dim of [outer, axis, inner] to [outer, 1, inner],
+  /// accumulating in float32 or wider.
+  virtual Status reduce(ReduceKind kind, const void *x, int64_t outer,
+                        int64_t axis, int64_t inner, void *y) = 0;
   /// Layer norm over the last dim; without `bias` (null), RMS norm:
   /// x / sqrt(mean(x^2) + eps) * scale. Statistics in float32 or wider.
   virtual Status layerNorm(const void *x, const void *scale, const void *bias,
@@ -103,7 +114,7 @@ public:
                         int64_t heads, int64_t headDim, const float *invFreq,
                         int64_t pairs, bool interleaved, void *y) = 0;
   /// y = fn(x), elementwise.
-  virtual Status unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) = 0;
+  virtual Status unary(UnaryKind fn, const void *x, int64_t n, void *y) = 0;
   /// Softmax over the middle dim of [outer, axis, inner].
   virtual Status softmax(const void *x, int64_t outer, int64_t axis,
                          int64_t inner, void *y) = 0;

@@ -190,6 +190,104 @@ Status Executor::copyAxis(const void *x, const Shape &xShape, int64_t axis,
                         xShape[axis] * row, len * row, split.outer);
 }
 
+// The program file's enumerators are the kernels' (Elementwise.h).
+static_assert(
+    static_cast<int>(fb::UnaryFn::Relu) == static_cast<int>(UnaryKind::Relu) &&
+    static_cast<int>(fb::UnaryFn::Silu) == static_cast<int>(UnaryKind::Silu) &&
+    static_cast<int>(fb::UnaryFn::Neg) == static_cast<int>(UnaryKind::Neg) &&
+    static_cast<int>(fb::UnaryFn::Exp) == static_cast<int>(UnaryKind::Exp) &&
+    static_cast<int>(fb::UnaryFn::Sqrt) == static_cast<int>(UnaryKind::Sqrt) &&
+    static_cast<int>(fb::UnaryFn::Reciprocal) ==
+        static_cast<int>(UnaryKind::Reciprocal) &&
+    static_cast<int>(fb::UnaryFn::Tanh) == static_cast<int>(UnaryKind::Tanh) &&
+    static_cast<int>(fb::UnaryFn::Erf) == static_cast<int>(UnaryKind::Erf) &&
+    static_cast<int>(fb::UnaryFn::Sigmoid) ==
+        static_cast<int>(UnaryKind::Sigmoid) &&
+    static_cast<int>(fb::UnaryFn::Not) == static_cast<int>(UnaryKind::Not) &&
+    static_cast<int>(fb::UnaryFn::MAX) == static_cast<int>(UnaryKind::Not));
+static_assert(
+    static_cast<int>(fb::ReduceFn::Sum) == static_cast<int>(ReduceKind::Sum) &&
+    static_cast<int>(fb::ReduceFn::Mean) ==
+        static_cast<int>(ReduceKind::Mean) &&
+    static_cast<int>(fb::ReduceFn::Max) == static_cast<int>(ReduceKind::Max) &&
+    static_cast<int>(fb::ReduceFn::MAX) == static_cast<int>(ReduceKind::Max));
+
+static BinaryKind binaryKind(fb::OpAttrs k) {
+  switch (k) {
+  case fb::OpAttrs::Sub:
+    return BinaryKind::Sub;
+  case fb::OpAttrs::Mul:
+    return BinaryKind::Mul;
+  case fb::OpAttrs::Div:
+    return BinaryKind::Div;
+  case fb::OpAttrs::Pow:
+    return BinaryKind::Pow;
+  case fb::OpAttrs::Max:
+    return BinaryKind::Max;
+  case fb::OpAttrs::Min:
+    return BinaryKind::Min;
+  case fb::OpAttrs::Equal:
+    return BinaryKind::Equal;
+  case fb::OpAttrs::Less:
+    return BinaryKind::Less;
+  case fb::OpAttrs::Greater:
+    return BinaryKind::Greater;
+  default:
+    return BinaryKind::Add;
+  }
+}
+
+/// x [..., m, k] times a 2-D rhs (every row of x, one GEMM), or times a
+/// value [..., k, n] whose batch dims broadcast against x's: one batched
+/// call when each operand's batches are evenly strided (the same batch dims
+/// as the result, or none), else one call per batch.
+Status Executor::matmul(const fb::Op &op, const void *x, const Shape &xShape,
+                        const void *w, const Shape &wShape, const void *bias,
+                        void *y, const Shape &outShape) {
+  bool t = op.attrs_as_MatMul()->transpose_rhs();
+  size_t wr = wShape.size();
+  int64_t k = t ? wShape[wr - 1] : wShape[wr - 2],
+          n = t ? wShape[wr - 2] : wShape[wr - 1];
+  if (wr == 2)
+    return backend.matmul(x, w, bias, 1, numElements(xShape) / k, k, n, t, 0, 0,
+                          y);
+  int64_t m = xShape[xShape.size() - 2];
+  Shape batch(outShape.begin(), outShape.end() - 2),
+      xb(xShape.begin(), xShape.end() - 2),
+      wb(wShape.begin(), wShape.end() - 2);
+  int64_t count = numElements(batch), xMat = m * k, wMat = k * n;
+  auto even = [&](const Shape &b) -> std::optional<int64_t> {
+    if (numElements(b) == 1)
+      return 0;
+    if (b.size() == batch.size() && b == batch)
+      return 1;
+    return std::nullopt;
+  };
+  std::optional<int64_t> xs = even(xb), ws = even(wb);
+  if (xs && ws)
+    return backend.matmul(x, w, bias, count, m, k, n, t, *xs * xMat, *ws * wMat,
+                          y);
+  Shape xStrides = broadcastStrides(xb, batch.size()),
+        wStrides = broadcastStrides(wb, batch.size());
+  const size_t es = storageBytes(backend.storage());
+  for (int64_t b = 0; b < count; ++b) {
+    int64_t xi = 0, wi = 0, rest = b;
+    for (size_t d = batch.size(); d-- > 0;) {
+      int64_t i = rest % batch[d];
+      rest /= batch[d];
+      xi += i * xStrides[d];
+      wi += i * wStrides[d];
+    }
+    if (Status s = backend.matmul(static_cast<const char *>(x) + xi * xMat * es,
+                                  static_cast<const char *>(w) + wi * wMat * es,
+                                  bias, 1, m, k, n, t, 0, 0,
+                                  static_cast<char *>(y) + b * m * n * es);
+        !s)
+      return s;
+  }
+  return Status::success();
+}
+
 Status Executor::runOp(const fb::Op &op) {
   auto operands = op.operands();
   int32_t result = op.results()->Get(0);
@@ -219,24 +317,30 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpAttrs::Positions:
     return backend.positions(static_cast<int64_t *>(y), outShape[0],
                              outShape[1], op.attrs_as_Positions()->offset());
-  case fb::OpAttrs::MatMul: {
-    const Shape &w = inShape(1);
-    bool transposed = op.attrs_as_MatMul()->transpose_rhs();
-    int64_t k = transposed ? w[1] : w[0], n = transposed ? w[0] : w[1];
-    return backend.matmul(in(0), in(1), operands->size() > 2 ? in(2) : nullptr,
-                          numElements(inShape(0)) / k, k, n, transposed, y);
-  }
+  case fb::OpAttrs::MatMul:
+    return matmul(op, in(0), inShape(0), in(1), inShape(1),
+                  operands->size() > 2 ? in(2) : nullptr, y, outShape);
   case fb::OpAttrs::Add:
   case fb::OpAttrs::Sub:
   case fb::OpAttrs::Mul:
-  case fb::OpAttrs::Div: {
-    fb::OpAttrs k = op.attrs_type();
-    BinaryKind kind = k == fb::OpAttrs::Add   ? BinaryKind::Add
-                      : k == fb::OpAttrs::Sub ? BinaryKind::Sub
-                      : k == fb::OpAttrs::Mul ? BinaryKind::Mul
-                                              : BinaryKind::Div;
-    return backend.binary(kind, in(0), inShape(0), in(1), inShape(1), y,
-                          outShape);
+  case fb::OpAttrs::Div:
+  case fb::OpAttrs::Pow:
+  case fb::OpAttrs::Max:
+  case fb::OpAttrs::Min:
+  case fb::OpAttrs::Equal:
+  case fb::OpAttrs::Less:
+  case fb::OpAttrs::Greater:
+    return backend.binary(binaryKind(op.attrs_type()), in(0), inShape(0), in(1),
+                          inShape(1), y, outShape);
+  case fb::OpAttrs::Where:
+    return backend.where(in(0), inShape(0), in(1), inShape(1), in(2),
+                         inShape(2), y, outShape);
+  case fb::OpAttrs::Reduce: {
+    auto *a = op.attrs_as_Reduce();
+    const Shape &x = inShape(0);
+    AxisSplit split = splitAtAxis(x, a->axis());
+    return backend.reduce(static_cast<ReduceKind>(a->fn()), in(0), split.outer,
+                          x[a->axis()], split.inner, y);
   }
   case fb::OpAttrs::LayerNorm: {
     int64_t dim = outShape.back();
@@ -261,8 +365,8 @@ Status Executor::runOp(const fb::Op &op) {
                           a->interleaved(), y);
   }
   case fb::OpAttrs::Unary:
-    return backend.unary(op.attrs_as_Unary()->fn(), in(0),
-                         numElements(outShape), y);
+    return backend.unary(static_cast<UnaryKind>(op.attrs_as_Unary()->fn()),
+                         in(0), numElements(outShape), y);
   case fb::OpAttrs::Gelu:
     return backend.gelu(in(0), numElements(outShape),
                         op.attrs_as_Gelu()->tanh(), y);

@@ -116,6 +116,9 @@ private:
   Executor(const Entry &entry, Backend &backend,
            std::vector<Communicator *> comms);
   Status runOp(const fb::Op &op);
+  Status matmul(const fb::Op &op, const void *x, const Shape &xShape,
+                const void *w, const Shape &wShape, const void *bias, void *y,
+                const Shape &outShape);
   Status copyAxis(const void *x, const Shape &xShape, int64_t axis,
                   int64_t xStart, void *y, int64_t yRows, int64_t yStart,
                   int64_t len);

@@ -446,7 +446,20 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
   case fb::OpAttrs::Sub:
   case fb::OpAttrs::Mul:
   case fb::OpAttrs::Div:
+  case fb::OpAttrs::Pow:
+  case fb::OpAttrs::Max:
+  case fb::OpAttrs::Min:
+  case fb::OpAttrs::Equal:
+  case fb::OpAttrs::Less:
+  case fb::OpAttrs::Greater:
     return need(2, 2);
+  case fb::OpAttrs::Where:
+    return need(3, 3);
+  case fb::OpAttrs::Reduce:
+    if (op.attrs_as_Reduce()->fn() > fb::ReduceFn::MAX)
+      return fail("unknown reduction ",
+                  static_cast<int>(op.attrs_as_Reduce()->fn()));
+    return need(1, 1);
   case fb::OpAttrs::LayerNorm:
     return need(3, 3);
   case fb::OpAttrs::RmsNorm:
@@ -623,6 +636,11 @@ Status checkProgram(const fb::Program &root) {
         (p->slice_dim() >= 0 &&
          p->slice_parts() != root.mesh()->Get(p->slice_axis())->size()))
       return Status::error("param '", name, "' has a bad slice");
+    if (p->data() &&
+        (p->slice_dim() >= 0 || p->type() != fb::ElementType::F32 ||
+         static_cast<int64_t>(p->data()->size()) != *elements))
+      return Status::error("constant '", name, "' has ", p->data()->size(),
+                           " values for its shape");
     // The rank's shape must be what slicing the full shape gives.
     for (size_t d = 0; d < p->shape()->size(); ++d) {
       int64_t full = p->full_shape()->Get(d), local = p->shape()->Get(d);

@@ -118,20 +118,52 @@ bool OpCheck::run() const {
   case fb::OpAttrs::MatMul: {
     const Dims &x = in(0), &w = in(1);
     bool t = op.attrs_as_MatMul()->transpose_rhs();
-    if (!allFloat() || !isValue(0) || !isParam(1) || w.size() != 2 ||
-        x.size() < 2)
+    if (!allFloat() || !isValue(0) || x.size() < 2 || w.size() < 2)
       return false;
-    int64_t k = t ? w[1] : w[0], n = t ? w[0] : w[1];
-    Dims expected(x.begin(), x.end() - 1);
+    int64_t k = w[w.size() - (t ? 1 : 2)], n = w[w.size() - (t ? 2 : 1)];
+    if (k <= 0 || x.back() != k)
+      return false;
+    if (isParam(1)) {
+      // A weight: 2-D, applied to every row of x, an optional bias [n].
+      Dims expected(x.begin(), x.end() - 1);
+      expected.push_back(n);
+      return w.size() == 2 && out() == expected &&
+             (op.operands()->size() < 3 || in(2) == Dims{n});
+    }
+    // Two activations: batch dims broadcast; no bias.
+    Dims xb(x.begin(), x.end() - 2), wb(w.begin(), w.end() - 2);
+    Dims expected(out().begin(),
+                  out().end() - std::min<size_t>(2, out().size()));
+    if (op.operands()->size() != 2 || out().size() < 2 ||
+        !broadcasts(xb, wb, expected))
+      return false;
+    expected.push_back(x[x.size() - 2]);
     expected.push_back(n);
-    return k > 0 && x.back() == k && out() == expected &&
-           (op.operands()->size() < 3 || in(2) == Dims{n});
+    return out() == expected;
   }
   case fb::OpAttrs::Add:
   case fb::OpAttrs::Sub:
   case fb::OpAttrs::Mul:
   case fb::OpAttrs::Div:
+  case fb::OpAttrs::Pow:
+  case fb::OpAttrs::Max:
+  case fb::OpAttrs::Min:
+  case fb::OpAttrs::Equal:
+  case fb::OpAttrs::Less:
+  case fb::OpAttrs::Greater:
     return allFloat() && broadcasts(in(0), in(1), out());
+  case fb::OpAttrs::Where:
+    return allFloat() && broadcasts(in(1), in(2), out()) &&
+           broadcasts(in(0), out(), out());
+  case fb::OpAttrs::Reduce: {
+    auto *a = op.attrs_as_Reduce();
+    const Dims &x = in(0);
+    if (!allFloat() || !validAxis(a->axis(), x) || x[a->axis()] <= 0)
+      return false;
+    Dims e = x;
+    e[a->axis()] = 1;
+    return out() == e;
+  }
   case fb::OpAttrs::LayerNorm:
     return allFloat() && isValue(0) && in(0) == out() && !out().empty() &&
            in(1) == Dims{out().back()} && in(2) == Dims{out().back()} &&

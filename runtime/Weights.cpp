@@ -97,6 +97,11 @@ RankWeights::load(const Entry &entry, const WeightFiles &files, int rank,
     if (!used[index])
       continue;
     const fb::Param *p = entry.param(index);
+    if (p->data()) { // a constant of the program, checked when read
+      w.pointers_[index] =
+          w.owned_.emplace_back(p->data()->begin(), p->data()->end()).data();
+      continue;
+    }
     std::string name = p->name()->str();
     WeightFiles::Tensor tensor = files.find(name);
     if (!tensor)
@@ -140,9 +145,13 @@ RankWeights RankWeights::zeros(const Entry &entry) {
   std::vector<bool> used = entry.usedParams();
   w.pointers_.assign(used.size(), nullptr);
   for (size_t i = 0; i < used.size(); ++i)
-    if (used[i])
+    if (used[i]) {
+      const fb::Param *p = entry.param(i);
       w.pointers_[i] =
-          w.owned_.emplace_back(numElements(paramShape(*entry.param(i))), 0.0f)
-              .data();
+          p->data()
+              ? w.owned_.emplace_back(p->data()->begin(), p->data()->end())
+                    .data()
+              : w.owned_.emplace_back(numElements(paramShape(*p)), 0.0f).data();
+    }
   return w;
 }

@@ -159,20 +159,22 @@ for dir in "$BUNDLE"/models/*/; do
   done
 done
 
-echo "== Llama ops (RMS norm, SiLU, grouped-query attention): CUDA fp32 vs the CPU backend"
-if [ -d "$BUNDLE/llama-ops" ]; then
-  lo="$BUNDLE/llama-ops"
+echo "== Hand-written blocks (Llama ops; ONNX primitives): CUDA fp32 vs the CPU backend"
+for block in llama-ops primitive-ops; do
+  if [ ! -d "$BUNDLE/$block" ]; then
+    skip "$block: not in the bundle (rerun gpu-prepare.sh)"
+    continue
+  fi
+  lo="$BUNDLE/$block"
   for program in "$lo"/tp*.rose; do
     variant=$(basename "$program" .rose)
-    step "llama-ops $variant: rose-run" "$run" "$program" --backend cuda --dtype fp32 \
+    step "$block $variant: rose-run" "$run" "$program" --backend cuda --dtype fp32 \
       --comm shared --weights "$lo/w.safetensors" --tokens "$lo/tokens.npy" \
-      --out "$tmp/llama-$variant.npy" --quiet || continue
-    check "llama-ops $variant fp32 vs CPU backend" $py test/lib/check_logits.py \
-      "$lo/cpu-$variant.npy" "$tmp/llama-$variant.npy" --atol 0 --rel 1e-5 --argmax 1
+      --out "$tmp/$block-$variant.npy" --quiet || continue
+    check "$block $variant fp32 vs CPU backend" $py test/lib/check_logits.py \
+      "$lo/cpu-$variant.npy" "$tmp/$block-$variant.npy" --atol 0 --rel 1e-5 --argmax 1
   done
-else
-  skip "llama-ops: not in the bundle (rerun gpu-prepare.sh)"
-fi
+done
 
 echo "== --check-against dense on the GPU"
 cad="$BUNDLE/models/rosellm"

@@ -88,19 +88,24 @@ done
 echo "--config gpt2-124m --seed 0" >"$dir/model.txt"
 echo "gpu-prepare: gpt2-124m programs tp=1,2,4"
 
-# Llama's ops (RMS norm, SiLU, grouped-query attention) before the Llama
-# importer: the hand-written block of test/E2E/llama-ops.test, with the CPU
-# backend's logits to compare against.
-dir="$OUT/llama-ops"
-mkdir -p "$dir"
-$py test/lib/random_weights.py test/Inputs/llama-block.mlir --out "$dir/w.safetensors"
-$py -m gpt2ref tokens --vocab 32 --batch 2 --seq 12 --seed 2 --out "$dir/tokens.npy"
-for tp in 1 2; do
-  "${compile[@]}" test/Inputs/llama-block.mlir --weights "$dir/w.safetensors" \
-    --tp "$tp" --no-dense -o "$dir/tp$tp.rose"
-  "${run[@]}" "$dir/tp$tp.rose" --tokens "$dir/tokens.npy" --out "$dir/cpu-tp$tp.npy" --quiet
+# Hand-written one-block models, with the CPU backend's logits to compare
+# against: Llama's ops (RMS norm, SiLU, grouped-query attention; the block of
+# test/E2E/llama-ops.test) and the primitive ops ONNX imports to before
+# raising (batched matmuls of activations, where, reductions, the unary
+# functions, constants; test/E2E/primitive-ops.test).
+for block in llama-ops:llama-block primitive-ops:primitives-block; do
+  dir="$OUT/${block%%:*}"
+  model="test/Inputs/${block#*:}.mlir"
+  mkdir -p "$dir"
+  $py test/lib/random_weights.py "$model" --out "$dir/w.safetensors"
+  $py -m gpt2ref tokens --vocab 32 --batch 2 --seq 12 --seed 2 --out "$dir/tokens.npy"
+  for tp in 1 2; do
+    "${compile[@]}" "$model" --weights "$dir/w.safetensors" \
+      --tp "$tp" --no-dense -o "$dir/tp$tp.rose"
+    "${run[@]}" "$dir/tp$tp.rose" --tokens "$dir/tokens.npy" --out "$dir/cpu-tp$tp.npy" --quiet
+  done
+  echo "gpu-prepare: ${block%%:*} block tp=1,2"
 done
-echo "gpu-prepare: llama-ops block tp=1,2"
 
 du -sh "$OUT"
 echo "gpu-prepare: done; on the GPU machine run: bash scripts/gpu-check.sh $OUT"

@@ -81,20 +81,32 @@ Status CpuBackend::positions(int64_t *out, int64_t batch, int64_t seq,
 }
 
 Status CpuBackend::matmul(const void *x, const void *w, const void *bias,
-                          int64_t m, int64_t k, int64_t n, bool transposed,
+                          int64_t batch, int64_t m, int64_t k, int64_t n,
+                          bool transposed, int64_t xStride, int64_t wStride,
                           void *y) {
-  cpu::matmul(f(x), f(w), f(bias), m, k, n, transposed, f(y));
+  for (int64_t b = 0; b < batch; ++b)
+    cpu::matmul(f(x) + b * xStride, f(w) + b * wStride, f(bias), m, k, n,
+                transposed, f(y) + b * m * n);
   return Status::success();
 }
 
 Status CpuBackend::binary(BinaryKind kind, const void *a, const Shape &aShape,
                           const void *b, const Shape &bShape, void *y,
                           const Shape &outShape) {
-  Binary k = kind == BinaryKind::Add   ? Binary::Add
-             : kind == BinaryKind::Sub ? Binary::Sub
-             : kind == BinaryKind::Mul ? Binary::Mul
-                                       : Binary::Div;
-  cpu::binary(k, f(a), aShape, f(b), bShape, f(y), outShape);
+  cpu::binary(kind, f(a), aShape, f(b), bShape, f(y), outShape);
+  return Status::success();
+}
+
+Status CpuBackend::where(const void *c, const Shape &cShape, const void *a,
+                         const Shape &aShape, const void *b,
+                         const Shape &bShape, void *y, const Shape &outShape) {
+  cpu::where(f(c), cShape, f(a), aShape, f(b), bShape, f(y), outShape);
+  return Status::success();
+}
+
+Status CpuBackend::reduce(ReduceKind kind, const void *x, int64_t outer,
+                          int64_t axis, int64_t inner, void *y) {
+  cpu::reduce(kind, f(x), outer, axis, inner, f(y));
   return Status::success();
 }
 
@@ -117,16 +129,9 @@ Status CpuBackend::rotary(const void *x, const int64_t *positions, int64_t rows,
   return Status::success();
 }
 
-Status CpuBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
-  switch (fn) {
-  case fb::UnaryFn::Relu:
-    cpu::relu(f(x), n, f(y));
-    return Status::success();
-  case fb::UnaryFn::Silu:
-    cpu::silu(f(x), n, f(y));
-    return Status::success();
-  }
-  return Status::error("unknown unary function ", static_cast<int>(fn));
+Status CpuBackend::unary(UnaryKind fn, const void *x, int64_t n, void *y) {
+  cpu::unary(fn, f(x), n, f(y));
+  return Status::success();
 }
 
 Status CpuBackend::softmax(const void *x, int64_t outer, int64_t axis,

@@ -13,6 +13,11 @@
 extern "C" void openblas_set_num_threads(int);
 #endif
 
+using rose::applyBinary;
+using rose::applyUnary;
+using rose::BinaryKind;
+using rose::ReduceKind;
+using rose::UnaryKind;
 using namespace rose::cpu;
 
 /// Loops over fewer elements run on the calling thread: waking a worker
@@ -157,23 +162,76 @@ static void broadcastLoop(const float *a, const Shape &aShape, const float *b,
   }
 }
 
-void rose::cpu::binary(Binary kind, const float *a, const Shape &aShape,
+template <BinaryKind K>
+static void binaryAs(const float *a, const Shape &aShape, const float *b,
+                     const Shape &bShape, float *y, const Shape &outShape) {
+  broadcastLoop(a, aShape, b, bShape, y, outShape,
+                [](float x, float z) { return applyBinary(K, x, z); });
+}
+
+void rose::cpu::binary(BinaryKind kind, const float *a, const Shape &aShape,
                        const float *b, const Shape &bShape, float *y,
                        const Shape &outShape) {
   switch (kind) {
-  case Binary::Add:
-    return broadcastLoop(a, aShape, b, bShape, y, outShape,
-                         [](float x, float z) { return x + z; });
-  case Binary::Sub:
-    return broadcastLoop(a, aShape, b, bShape, y, outShape,
-                         [](float x, float z) { return x - z; });
-  case Binary::Mul:
-    return broadcastLoop(a, aShape, b, bShape, y, outShape,
-                         [](float x, float z) { return x * z; });
-  case Binary::Div:
-    return broadcastLoop(a, aShape, b, bShape, y, outShape,
-                         [](float x, float z) { return x / z; });
+#define ROSE_BINARY_CASE(K)                                                    \
+  case BinaryKind::K:                                                          \
+    return binaryAs<BinaryKind::K>(a, aShape, b, bShape, y, outShape);
+    ROSE_BINARY_CASE(Add)
+    ROSE_BINARY_CASE(Sub)
+    ROSE_BINARY_CASE(Mul)
+    ROSE_BINARY_CASE(Div)
+    ROSE_BINARY_CASE(Pow)
+    ROSE_BINARY_CASE(Max)
+    ROSE_BINARY_CASE(Min)
+    ROSE_BINARY_CASE(Equal)
+    ROSE_BINARY_CASE(Less)
+    ROSE_BINARY_CASE(Greater)
+#undef ROSE_BINARY_CASE
   }
+}
+
+void rose::cpu::where(const float *c, const Shape &cShape, const float *a,
+                      const Shape &aShape, const float *b, const Shape &bShape,
+                      float *y, const Shape &out) {
+  size_t rank = out.size();
+  Shape cs = rose::broadcastStrides(cShape, rank),
+        as = rose::broadcastStrides(aShape, rank),
+        bs = rose::broadcastStrides(bShape, rank);
+  int64_t inner = rank ? out[rank - 1] : 1;
+  int64_t rows = inner ? rose::numElements(out) / inner : 0;
+  forRows(rows, inner, [&](int64_t r) {
+    // The offsets of row r's first element in each operand.
+    int64_t ci = 0, ai = 0, bi = 0, rest = r;
+    for (size_t d = rank ? rank - 1 : 0; d-- > 0;) {
+      int64_t i = rest % out[d];
+      rest /= out[d];
+      ci += i * cs[d];
+      ai += i * as[d];
+      bi += i * bs[d];
+    }
+    int64_t cl = rank ? cs[rank - 1] : 0, al = rank ? as[rank - 1] : 0,
+            bl = rank ? bs[rank - 1] : 0;
+    float *row = y + r * inner;
+    for (int64_t j = 0; j < inner; ++j)
+      row[j] = c[ci + j * cl] != 0.0f ? a[ai + j * al] : b[bi + j * bl];
+  });
+}
+
+void rose::cpu::reduce(ReduceKind kind, const float *x, int64_t outer,
+                       int64_t axis, int64_t inner, float *y) {
+  forRows(outer, axis * inner, [&](int64_t o) {
+    const float *in = x + o * axis * inner;
+    for (int64_t i = 0; i < inner; ++i) {
+      double acc = kind == ReduceKind::Max ? -INFINITY : 0.0;
+      for (int64_t a = 0; a < axis; ++a) {
+        double v = in[a * inner + i];
+        acc = kind == ReduceKind::Max ? (v > acc || v != v ? v : acc) : acc + v;
+      }
+      if (kind == ReduceKind::Mean)
+        acc /= static_cast<double>(axis);
+      y[o * inner + i] = static_cast<float>(acc);
+    }
+  });
 }
 
 void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
@@ -232,18 +290,31 @@ void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
   }
 }
 
-void rose::cpu::relu(const float *x, int64_t n, float *y) {
+template <UnaryKind K>
+static void unaryAs(const float *x, int64_t n, float *y) {
   forBlocks(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      y[i] = applyUnary(K, x[i]);
   });
 }
 
-void rose::cpu::silu(const float *x, int64_t n, float *y) {
-  forBlocks(n, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      y[i] = x[i] / (1.0f + std::exp(-x[i]));
-  });
+void rose::cpu::unary(UnaryKind kind, const float *x, int64_t n, float *y) {
+  switch (kind) {
+#define ROSE_UNARY_CASE(K)                                                     \
+  case UnaryKind::K:                                                           \
+    return unaryAs<UnaryKind::K>(x, n, y);
+    ROSE_UNARY_CASE(Relu)
+    ROSE_UNARY_CASE(Silu)
+    ROSE_UNARY_CASE(Neg)
+    ROSE_UNARY_CASE(Exp)
+    ROSE_UNARY_CASE(Sqrt)
+    ROSE_UNARY_CASE(Reciprocal)
+    ROSE_UNARY_CASE(Tanh)
+    ROSE_UNARY_CASE(Erf)
+    ROSE_UNARY_CASE(Sigmoid)
+    ROSE_UNARY_CASE(Not)
+#undef ROSE_UNARY_CASE
+  }
 }
 
 void rose::cpu::rotary(const float *x, const int64_t *positions, int64_t rows,

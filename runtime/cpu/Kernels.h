@@ -2,6 +2,8 @@
 #ifndef ROSE_RUNTIME_CPU_KERNELS_H
 #define ROSE_RUNTIME_CPU_KERNELS_H
 
+#include "runtime/Elementwise.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -19,18 +21,24 @@ void embedding(const float *table, int64_t rows, int64_t dim,
 void matmul(const float *x, const float *w, const float *bias, int64_t m,
             int64_t k, int64_t n, bool transposed, float *y);
 
-enum class Binary { Add, Sub, Mul, Div };
 /// Elementwise with numpy broadcasting to `outShape`.
-void binary(Binary kind, const float *a, const Shape &aShape, const float *b,
-            const Shape &bShape, float *y, const Shape &outShape);
+void binary(BinaryKind kind, const float *a, const Shape &aShape,
+            const float *b, const Shape &bShape, float *y,
+            const Shape &outShape);
 
 /// Without `bias` (null): RMS norm, x / sqrt(mean(x^2) + eps) * scale.
 void layerNorm(const float *x, const float *scale, const float *bias,
                int64_t rows, int64_t dim, double eps, float *y);
 void gelu(const float *x, int64_t n, bool tanhForm, float *y);
-void relu(const float *x, int64_t n, float *y);
-/// x * sigmoid(x).
-void silu(const float *x, int64_t n, float *y);
+/// y = c != 0 ? a : b, broadcasting to `outShape`.
+void where(const float *c, const Shape &cShape, const float *a,
+           const Shape &aShape, const float *b, const Shape &bShape, float *y,
+           const Shape &outShape);
+/// [outer, axis, inner] -> [outer, 1, inner], accumulated in double.
+void reduce(ReduceKind kind, const float *x, int64_t outer, int64_t axis,
+            int64_t inner, float *y);
+/// y = fn(x), elementwise (Elementwise.h).
+void unary(UnaryKind kind, const float *x, int64_t n, float *y);
 /// Rotary embedding (Backend::rotary): angles position x invFreq[i] in
 /// float32, as Hugging Face computes them.
 void rotary(const float *x, const int64_t *positions, int64_t rows,

@@ -166,7 +166,8 @@ Status CudaBackend::positions(int64_t *out, int64_t batch, int64_t seq,
 }
 
 Status CudaBackend::matmul(const void *x, const void *w, const void *bias,
-                           int64_t m, int64_t k, int64_t n, bool transposed,
+                           int64_t batch, int64_t m, int64_t k, int64_t n,
+                           bool transposed, int64_t xStride, int64_t wStride,
                            void *y) {
   // Row-major y = x w is column-major y^T = w^T x^T.
   cudaDataType_t type = storage_ == Storage::BF16  ? CUDA_R_16BF
@@ -176,36 +177,63 @@ Status CudaBackend::matmul(const void *x, const void *w, const void *bias,
                                     ? CUBLAS_COMPUTE_32F_FAST_TF32
                                     : CUBLAS_COMPUTE_32F;
   float one = 1.0f, zero = 0.0f;
-  ROSE_CUDA(cublasGemmEx(blas.get(), transposed ? CUBLAS_OP_T : CUBLAS_OP_N,
-                         CUBLAS_OP_N, n, m, k, &one, w, type,
-                         transposed ? k : n, x, type, k, &zero, y, type, n,
-                         compute, CUBLAS_GEMM_DEFAULT));
+  ROSE_CUDA(cublasGemmStridedBatchedEx(
+      blas.get(), transposed ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, n, m, k,
+      &one, w, type, transposed ? k : n, wStride, x, type, k, xStride, &zero, y,
+      type, n, m * n, batch, compute, CUBLAS_GEMM_DEFAULT));
   if (bias)
-    biasAdd(storage_, y, bias, m, n, stream());
+    biasAdd(storage_, y, bias, batch * m, n, stream());
   return launched("bias add");
 }
 
-Status CudaBackend::binary(BinaryKind kind, const void *a, const Shape &aShape,
-                           const void *b, const Shape &bShape, void *y,
-                           const Shape &outShape) {
+/// Output dims and each operand's strides for the broadcasting kernels.
+static StatusOr<BroadcastShape> broadcastShape(const Shape &outShape,
+                                               const Shape &aShape,
+                                               const Shape &bShape,
+                                               const Shape &cShape = {}) {
   size_t dims = outShape.size();
   if (dims > static_cast<size_t>(kMaxDims))
     return Status::error(dims, " dims (at most ", kMaxDims, ")");
   std::vector<int64_t> aStrides = broadcastStrides(aShape, dims),
-                       bStrides = broadcastStrides(bShape, dims);
+                       bStrides = broadcastStrides(bShape, dims),
+                       cStrides = broadcastStrides(cShape, dims);
   BroadcastShape shape;
   shape.rank = static_cast<int>(dims);
   for (size_t d = 0; d < dims; ++d) {
     shape.shape[d] = outShape[d];
     shape.aStride[d] = aStrides[d];
     shape.bStride[d] = bStrides[d];
+    shape.cStride[d] = cStrides[d];
   }
-  Binary k = kind == BinaryKind::Add   ? Binary::Add
-             : kind == BinaryKind::Sub ? Binary::Sub
-             : kind == BinaryKind::Mul ? Binary::Mul
-                                       : Binary::Div;
-  cuda::binary(storage_, k, a, b, y, shape, numElements(outShape), stream());
+  return shape;
+}
+
+Status CudaBackend::binary(BinaryKind kind, const void *a, const Shape &aShape,
+                           const void *b, const Shape &bShape, void *y,
+                           const Shape &outShape) {
+  StatusOr<BroadcastShape> shape = broadcastShape(outShape, aShape, bShape);
+  if (!shape)
+    return shape.status();
+  cuda::binary(storage_, kind, a, b, y, *shape, numElements(outShape),
+               stream());
   return launched("binary");
+}
+
+Status CudaBackend::where(const void *c, const Shape &cShape, const void *a,
+                          const Shape &aShape, const void *b,
+                          const Shape &bShape, void *y, const Shape &outShape) {
+  StatusOr<BroadcastShape> shape =
+      broadcastShape(outShape, aShape, bShape, cShape);
+  if (!shape)
+    return shape.status();
+  cuda::where(storage_, c, a, b, y, *shape, numElements(outShape), stream());
+  return launched("where");
+}
+
+Status CudaBackend::reduce(ReduceKind kind, const void *x, int64_t outer,
+                           int64_t axis, int64_t inner, void *y) {
+  cuda::reduce(storage_, kind, x, outer, axis, inner, y, stream());
+  return launched("reduce");
 }
 
 Status CudaBackend::layerNorm(const void *x, const void *scale,
@@ -234,16 +262,9 @@ Status CudaBackend::rotary(const void *x, const int64_t *positions,
   return launched("rotary");
 }
 
-Status CudaBackend::unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) {
-  switch (fn) {
-  case fb::UnaryFn::Relu:
-    cuda::relu(storage_, x, n, y, stream());
-    return launched("relu");
-  case fb::UnaryFn::Silu:
-    cuda::silu(storage_, x, n, y, stream());
-    return launched("silu");
-  }
-  return Status::error("unknown unary function ", static_cast<int>(fn));
+Status CudaBackend::unary(UnaryKind fn, const void *x, int64_t n, void *y) {
+  cuda::unary(storage_, fn, x, n, y, stream());
+  return launched("unary");
 }
 
 Status CudaBackend::softmax(const void *x, int64_t outer, int64_t axis,

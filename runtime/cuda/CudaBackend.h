@@ -87,15 +87,21 @@ public:
                    bool masked, void *y) override;
   Status positions(int64_t *out, int64_t batch, int64_t seq,
                    int64_t offset) override;
-  Status matmul(const void *x, const void *w, const void *bias, int64_t m,
-                int64_t k, int64_t n, bool transposed, void *y) override;
+  Status matmul(const void *x, const void *w, const void *bias, int64_t batch,
+                int64_t m, int64_t k, int64_t n, bool transposed,
+                int64_t xStride, int64_t wStride, void *y) override;
   Status binary(BinaryKind kind, const void *a, const Shape &aShape,
                 const void *b, const Shape &bShape, void *y,
                 const Shape &outShape) override;
+  Status where(const void *c, const Shape &cShape, const void *a,
+               const Shape &aShape, const void *b, const Shape &bShape, void *y,
+               const Shape &outShape) override;
+  Status reduce(ReduceKind kind, const void *x, int64_t outer, int64_t axis,
+                int64_t inner, void *y) override;
   Status layerNorm(const void *x, const void *scale, const void *bias,
                    int64_t rows, int64_t dim, double eps, void *y) override;
   Status gelu(const void *x, int64_t n, bool tanhForm, void *y) override;
-  Status unary(fb::UnaryFn fn, const void *x, int64_t n, void *y) override;
+  Status unary(UnaryKind fn, const void *x, int64_t n, void *y) override;
   Status rotary(const void *x, const int64_t *positions, int64_t rows,
                 int64_t heads, int64_t headDim, const float *invFreq,
                 int64_t pairs, bool interleaved, void *y) override;

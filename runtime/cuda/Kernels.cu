@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/CheckedMath.h"
+#include "runtime/cuda/DeviceUtil.cuh"
 #include "runtime/cuda/Kernels.h"
 
 #include <cuda_bf16.h>
@@ -13,63 +14,9 @@
 #include <cfloat>
 
 using namespace rose::cuda;
+using namespace rose::cuda::detail;
 
 namespace {
-
-template <typename T> __device__ __forceinline__ float load(const T *p) {
-  return static_cast<float>(*p);
-}
-template <> __device__ __forceinline__ float load(const __nv_bfloat16 *p) {
-  return __bfloat162float(*p);
-}
-template <> __device__ __forceinline__ float load(const __half *p) {
-  return __half2float(*p);
-}
-template <typename T> __device__ __forceinline__ T store(float v);
-template <> __device__ __forceinline__ float store<float>(float v) { return v; }
-template <> __device__ __forceinline__ __nv_bfloat16 store(float v) {
-  return __float2bfloat16(v);
-}
-template <> __device__ __forceinline__ __half store(float v) {
-  return __float2half(v);
-}
-
-/// Calls f.template operator()<T>() for the storage type.
-template <typename F> void dispatch(Storage s, F &&f) {
-  switch (s) {
-  case Storage::F32:
-    f(float());
-    return;
-  case Storage::BF16:
-    f(__nv_bfloat16());
-    return;
-  case Storage::F16:
-    f(__half());
-    return;
-  }
-}
-
-unsigned blocksFor(int64_t n, int threads) {
-  int64_t blocks = (n + threads - 1) / threads;
-  // Grid-stride loops cover the rest.
-  return static_cast<unsigned>(blocks < 65535 * 16 ? (blocks ? blocks : 1)
-                                                   : 65535 * 16);
-}
-
-#define GRID_STRIDE(i, n)                                                      \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);    \
-       i += int64_t(gridDim.x) * blockDim.x)
-
-__device__ __forceinline__ float warpSum(float v) {
-  for (int o = 16; o; o >>= 1)
-    v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float warpMax(float v) {
-  for (int o = 16; o; o >>= 1)
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 
 template <typename From, typename To>
 __global__ void convertKernel(const From *x, To *y, int64_t n) {
@@ -96,44 +43,6 @@ __global__ void embeddingKernel(const T *table, int64_t rows, int64_t dim,
 __global__ void positionsKernel(int64_t *out, int64_t batch, int64_t seq,
                                 int64_t offset) {
   GRID_STRIDE(i, batch * seq) { out[i] = i % seq + offset; }
-}
-
-__device__ __forceinline__ float apply(Binary kind, float a, float b) {
-  switch (kind) {
-  case Binary::Add:
-    return a + b;
-  case Binary::Sub:
-    return a - b;
-  case Binary::Mul:
-    return a * b;
-  case Binary::Div:
-    return a / b;
-  }
-  return 0.0f;
-}
-
-template <typename T>
-__global__ void binaryKernel(Binary kind, const T *a, const T *b, T *y,
-                             BroadcastShape shape, int64_t n) {
-  GRID_STRIDE(i, n) {
-    int64_t rest = i, ai = 0, bi = 0;
-    for (int d = shape.rank - 1; d >= 0; --d) {
-      int64_t idx = rest % shape.shape[d];
-      rest /= shape.shape[d];
-      ai += idx * shape.aStride[d];
-      bi += idx * shape.bStride[d];
-    }
-    y[i] = store<T>(apply(kind, load(a + ai), load(b + bi)));
-  }
-}
-
-/// Same-shape operands, or b repeating every nb elements (a bias).
-template <typename T>
-__global__ void binaryRepeatKernel(Binary kind, const T *a, const T *b, T *y,
-                                   int64_t n, int64_t nb) {
-  GRID_STRIDE(i, n) {
-    y[i] = store<T>(apply(kind, load(a + i), load(b + (nb == n ? i : i % nb))));
-  }
 }
 
 /// One warp per row; two passes (mean, then variance about it) in float.
@@ -181,20 +90,6 @@ __global__ void geluKernel(const T *x, int64_t n, bool tanhForm, T *y) {
                                            (v + 0.044715f * v * v * v)))
                        : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
     y[i] = store<T>(g);
-  }
-}
-
-template <typename T> __global__ void reluKernel(const T *x, int64_t n, T *y) {
-  GRID_STRIDE(i, n) {
-    float v = load(x + i);
-    y[i] = store<T>(v > 0.0f ? v : 0.0f);
-  }
-}
-
-template <typename T> __global__ void siluKernel(const T *x, int64_t n, T *y) {
-  GRID_STRIDE(i, n) {
-    float v = load(x + i);
-    y[i] = store<T>(v / (1.0f + __expf(-v)));
   }
 }
 
@@ -352,8 +247,6 @@ __global__ void sumIntoKernel(Pointers<T> p, int nsrc, int ndst, int64_t n) {
   }
 }
 
-constexpr int kThreads = 256;
-
 } // namespace
 
 void rose::cuda::convert(Storage from, const void *x, Storage to, void *y,
@@ -386,50 +279,6 @@ void rose::cuda::positions(int64_t *out, int64_t batch, int64_t seq,
       out, batch, seq, offset);
 }
 
-void rose::cuda::biasAdd(Storage s, void *y, const void *bias, int64_t rows,
-                         int64_t n, cudaStream_t stream) {
-  dispatch(s, [&](auto t) {
-    using T = decltype(t);
-    // The bias is the repeating operand of an in-place add.
-    binaryRepeatKernel<<<blocksFor(rows * n, kThreads), kThreads, 0, stream>>>(
-        Binary::Add, static_cast<const T *>(y), static_cast<const T *>(bias),
-        static_cast<T *>(y), rows * n, n);
-  });
-}
-
-void rose::cuda::binary(Storage s, Binary kind, const void *a, const void *b,
-                        void *y, const BroadcastShape &shape, int64_t n,
-                        cudaStream_t stream) {
-  // a spans the output and b is a contiguous suffix (same shape, or a bias
-  // broadcast over leading dims): no index arithmetic needed.
-  bool aFull = true, bSuffix = true, seenBroadcast = false;
-  int64_t expectA = 1, expectB = 1, nb = 1;
-  for (int d = shape.rank - 1; d >= 0; --d) {
-    aFull &= shape.shape[d] == 1 || shape.aStride[d] == expectA;
-    expectA *= shape.shape[d];
-    if (shape.shape[d] == 1)
-      continue;
-    if (shape.bStride[d] == 0) {
-      seenBroadcast = true;
-    } else {
-      bSuffix &= !seenBroadcast && shape.bStride[d] == expectB;
-      expectB *= shape.shape[d];
-      nb = expectB;
-    }
-  }
-  dispatch(s, [&](auto t) {
-    using T = decltype(t);
-    if (aFull && bSuffix)
-      binaryRepeatKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
-          kind, static_cast<const T *>(a), static_cast<const T *>(b),
-          static_cast<T *>(y), n, nb);
-    else
-      binaryKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
-          kind, static_cast<const T *>(a), static_cast<const T *>(b),
-          static_cast<T *>(y), shape, n);
-  });
-}
-
 void rose::cuda::layerNorm(Storage s, const void *x, const void *scale,
                            const void *bias, int64_t rows, int64_t dim,
                            float eps, void *y, cudaStream_t stream) {
@@ -449,24 +298,6 @@ void rose::cuda::gelu(Storage s, const void *x, int64_t n, bool tanhForm,
     using T = decltype(t);
     geluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
         static_cast<const T *>(x), n, tanhForm, static_cast<T *>(y));
-  });
-}
-
-void rose::cuda::relu(Storage s, const void *x, int64_t n, void *y,
-                      cudaStream_t stream) {
-  dispatch(s, [&](auto t) {
-    using T = decltype(t);
-    reluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
-        static_cast<const T *>(x), n, static_cast<T *>(y));
-  });
-}
-
-void rose::cuda::silu(Storage s, const void *x, int64_t n, void *y,
-                      cudaStream_t stream) {
-  dispatch(s, [&](auto t) {
-    using T = decltype(t);
-    siluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
-        static_cast<const T *>(x), n, static_cast<T *>(y));
   });
 }
 

@@ -1,15 +1,16 @@
 //===- Kernels.h - rose's own CUDA kernels ----------------------*- C++ -*-===//
 //
-// Host-side launchers for the kernels in Kernels.cu. Activations are stored
-// in one of three element types (Storage); every kernel computes in float
-// (reductions, softmax and layernorm statistics included), so bf16/fp16 lose
-// precision only where a value is stored. All launches are asynchronous on
-// `stream` and may be captured into a CUDA graph.
+// Host-side launchers for the kernels in Kernels.cu and ElementwiseKernels.cu.
+// Activations are stored in one of three element types (Storage); every
+// kernel computes in float (reductions, softmax and layernorm statistics
+// included), so bf16/fp16 lose precision only where a value is stored. All
+// launches are asynchronous on `stream` and may be captured into a CUDA graph.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ROSE_RUNTIME_CUDA_KERNELS_H
 #define ROSE_RUNTIME_CUDA_KERNELS_H
 
+#include "runtime/Elementwise.h"
 #include "runtime/Storage.h"
 
 #include <cuda_runtime_api.h>
@@ -46,16 +47,25 @@ void positions(int64_t *out, int64_t batch, int64_t seq, int64_t offset,
 void biasAdd(Storage s, void *y, const void *bias, int64_t rows, int64_t n,
              cudaStream_t stream);
 
-enum class Binary { Add, Sub, Mul, Div };
 /// Elementwise with broadcasting: the strides give each output dim's step in
-/// a and b (0 where broadcast), over `rank` dims of `shape`.
+/// each operand (0 where broadcast), over `rank` dims of `shape`.
 struct BroadcastShape {
   int rank = 0;
   int64_t shape[kMaxDims] = {};
-  int64_t aStride[kMaxDims] = {}, bStride[kMaxDims] = {};
+  int64_t aStride[kMaxDims] = {}, bStride[kMaxDims] = {},
+          cStride[kMaxDims] = {};
 };
-void binary(Storage s, Binary kind, const void *a, const void *b, void *y,
+void binary(Storage s, BinaryKind kind, const void *a, const void *b, void *y,
             const BroadcastShape &shape, int64_t n, cudaStream_t stream);
+/// y = c != 0 ? a : b, with the strides of a, b and c.
+void where(Storage s, const void *c, const void *a, const void *b, void *y,
+           const BroadcastShape &shape, int64_t n, cudaStream_t stream);
+/// y = fn(x), elementwise (Elementwise.h).
+void unary(Storage s, UnaryKind kind, const void *x, int64_t n, void *y,
+           cudaStream_t stream);
+/// [outer, axis, inner] -> [outer, 1, inner], accumulated in float.
+void reduce(Storage s, ReduceKind kind, const void *x, int64_t outer,
+            int64_t axis, int64_t inner, void *y, cudaStream_t stream);
 
 /// Without `bias` (null): RMS norm, x / sqrt(mean(x^2) + eps) * scale.
 void layerNorm(Storage s, const void *x, const void *scale, const void *bias,
@@ -63,10 +73,6 @@ void layerNorm(Storage s, const void *x, const void *scale, const void *bias,
                cudaStream_t stream);
 void gelu(Storage s, const void *x, int64_t n, bool tanhForm, void *y,
           cudaStream_t stream);
-/// y = max(x, 0).
-void relu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
-/// y = x * sigmoid(x).
-void silu(Storage s, const void *x, int64_t n, void *y, cudaStream_t stream);
 /// The most frequencies the rotary kernel takes (a rotated width of 256).
 inline constexpr int64_t kMaxRotaryPairs = 128;
 /// Rotary embedding (Backend::rotary); `invFreq` is a host array, passed by

@@ -642,3 +642,43 @@ func.func @f(%x: tensor<2x3x8xf32>, %p: tensor<2x4xi64>) {
   %y = rose.rotary %x, %p heads 2 inv_freq [1.0] : tensor<2x3x8xf32>, tensor<2x4xi64> -> tensor<2x3x8xf32>
   return
 }
+
+// -----
+
+func.func @where_no_broadcast(%c: tensor<2x3xf32>, %a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
+  // expected-error@+1 {{lhs and rhs shapes [2, 3] and [4] do not broadcast}}
+  %0 = rose.where %c, %a, %b : tensor<2x3xf32>, tensor<2x3xf32>, tensor<4xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @where_condition(%c: tensor<5xf32>, %a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error@+1 {{condition and value shapes [5] and [2, 3] do not broadcast}}
+  %0 = rose.where %c, %a, %b : tensor<5xf32>, tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @reduce_axis(%x: tensor<2x3xf32>) -> tensor<2x1xf32> {
+  // expected-error@+1 {{axis 2 is out of range for rank 2}}
+  %0 = rose.reduce sum %x axis 2 : tensor<2x3xf32> -> tensor<2x1xf32>
+  return %0 : tensor<2x1xf32>
+}
+
+// -----
+
+func.func @reduce_keeps_dim(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error@+1 {{result #0 type 'tensor<2xf32>' does not match the inferred type 'tensor<2x1xf32>'}}
+  %0 = rose.reduce mean %x axis 1 : tensor<2x3xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+func.func @pow_types(%x: tensor<2x3xf32>, %e: tensor<f16>) -> tensor<2x3xf32> {
+  // expected-error@+1 {{lhs element type 'f32' differs from rhs element type 'f16'}}
+  %0 = rose.pow %x, %e : tensor<2x3xf32>, tensor<f16> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}

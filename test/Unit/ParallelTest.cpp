@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+using namespace rose;
 using namespace rose::cpu;
 
 namespace {
@@ -78,11 +79,11 @@ TEST(ThreadPool, KernelsMatchTheirInlineRun) {
     out.insert(out.end(), z.begin(), z.end());
     layerNorm(x.data(), s.data(), nullptr, rows, dim, 1e-6, z.data());
     out.insert(out.end(), z.begin(), z.end());
-    silu(x.data(), rows * dim, z.data());
+    unary(UnaryKind::Silu, x.data(), rows * dim, z.data());
     out.insert(out.end(), z.begin(), z.end());
     gelu(x.data(), rows * dim, true, z.data());
     out.insert(out.end(), z.begin(), z.end());
-    binary(Binary::Add, x.data(), {rows, dim}, s.data(), {dim}, z.data(),
+    binary(BinaryKind::Add, x.data(), {rows, dim}, s.data(), {dim}, z.data(),
            {rows, dim});
     out.insert(out.end(), z.begin(), z.end());
     softmax(x.data(), {rows, dim}, 1, z.data());
@@ -187,7 +188,7 @@ TEST(CpuKernels, RmsNormAndSilu) {
     for (int64_t i = 0; i < dim; ++i)
       EXPECT_NEAR(y[r * dim + i], x[r * dim + i] * inv * scale[i], 1e-5);
   }
-  silu(x.data(), rows * dim, y.data());
+  unary(UnaryKind::Silu, x.data(), rows * dim, y.data());
   for (int64_t i = 0; i < rows * dim; ++i)
     EXPECT_NEAR(y[i], x[i] / (1.0 + std::exp(-double(x[i]))), 1e-5);
 }

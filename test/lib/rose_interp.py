@@ -14,6 +14,7 @@ With --inputs, the function's arguments are read from .npy files in order
 import argparse
 import math
 import re
+import struct
 import sys
 
 import numpy as np
@@ -121,6 +122,26 @@ def attention(q, k, v, heads, causal, scale, kv_heads=None):
     return (p @ v).transpose(0, 2, 1, 3).reshape(b, s, d)
 
 
+# Elementwise ops, from their definitions (rose's booleans are 0/1 floats).
+BINARY = {
+    "rose.add": np.add, "rose.sub": np.subtract, "rose.mul": np.multiply,
+    "rose.div": np.divide, "rose.pow": np.power, "rose.max": np.maximum,
+    "rose.min": np.minimum,
+    "rose.equal": lambda a, b: (a == b).astype(np.float64),
+    "rose.less": lambda a, b: (a < b).astype(np.float64),
+    "rose.greater": lambda a, b: (a > b).astype(np.float64),
+}
+UNARY = {
+    "rose.relu": lambda x: np.maximum(x, 0.0),
+    "rose.silu": lambda x: x / (1.0 + np.exp(-x)),
+    "rose.neg": np.negative, "rose.exp": np.exp, "rose.sqrt": np.sqrt,
+    "rose.reciprocal": lambda x: 1.0 / x, "rose.tanh": np.tanh,
+    "rose.erf": lambda x: np.vectorize(math.erf)(x),
+    "rose.sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "rose.not": lambda x: (x == 0).astype(np.float64),
+}
+
+
 def run(path, tokens, weights_path=None, inputs=None):
     text = open(path).read()
     tp = int(re.search(r"rose\.tp = (\d+)", text).group(1)) if "rose.tp" in text else 1
@@ -153,7 +174,10 @@ def run(path, tokens, weights_path=None, inputs=None):
             sm = re.search(r"slice <dim = (\d+), parts = (\d+), groups = (\d+)", rest)
             out = [slice_param(full, *map(int, sm.groups()), r) if sm else full for r in range(tp)]
         elif op == "rose.constant":
-            c = float(re.search(r"dense<([^>]+)>", rest).group(1))
+            text_c = re.search(r"dense<([^>]+)>", rest).group(1)
+            # Infinities print as the float's bits: dense<0xFF800000>.
+            c = (struct.unpack("<f", int(text_c, 16).to_bytes(4, "little"))[0]
+                 if text_c.startswith("0x") else float(text_c))
             out = [np.array(c)] * tp
         elif op == "rose.positions":
             off = int(attr(rest, "offset", 0))
@@ -177,25 +201,28 @@ def run(path, tokens, weights_path=None, inputs=None):
                 if len(operands) > 2:
                     y = y + val(2)[r]
                 out.append(y)
-        elif op in ("rose.add", "rose.sub", "rose.mul", "rose.div"):
-            f = {"rose.add": np.add, "rose.sub": np.subtract, "rose.mul": np.multiply,
-                 "rose.div": np.divide}[op]
-            out = [f(a, b) for a, b in zip(val(0), val(1))]
+        elif op in BINARY:
+            out = [BINARY[op](a, b) for a, b in zip(val(0), val(1))]
+        elif op in UNARY:
+            out = [UNARY[op](x) for x in val(0)]
+        elif op == "rose.where":
+            out = [np.where(c != 0, a, b) for c, a, b in zip(val(0), val(1), val(2))]
+        elif op == "rose.reduce":
+            kind = rest.split()[0]
+            axis = int(re.search(r"axis (-?\d+)", rest).group(1))
+            f = {"sum": np.sum, "mean": np.mean, "max": np.max}[kind]
+            out = [f(x, axis=axis, keepdims=True) for x in val(0)]
         elif op == "rose.layer_norm":
             eps = float(attr(rest, "epsilon", 1e-5))
             out = [layer_norm(x, w, b, eps) for x, w, b in zip(val(0), val(1), val(2))]
         elif op == "rose.gelu":
             approx = "tanh" if " tanh " in rest else "erf"
             out = [gelu(x, approx) for x in val(0)]
-        elif op == "rose.relu":
-            out = [np.maximum(x, 0.0) for x in val(0)]
         elif op == "rose.rotary":
             heads = int(re.search(r"heads (\d+)", rest).group(1))
             freqs = [float(f) for f in re.search(r"inv_freq \[([^\]]*)\]", rest).group(1).split(",")]
             inter = " interleaved" in rest.split(":")[0]
             out = [rotary(x, p, heads, freqs, inter) for x, p in zip(val(0), val(1))]
-        elif op == "rose.silu":
-            out = [x / (1.0 + np.exp(-x)) for x in val(0)]
         elif op == "rose.rms_norm":
             eps = float(attr(rest, "epsilon", 1e-6))
             out = [x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w

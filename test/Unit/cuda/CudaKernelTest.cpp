@@ -114,6 +114,25 @@ void expectClose(const std::vector<float> &want, const std::vector<float> &got,
       << what << ": max abs diff " << worst << " at scale " << scale;
 }
 
+/// The kernels' broadcast description of operands a, b (and c) of `out`.
+static cuda::BroadcastShape
+broadcastShapeOf(const std::vector<int64_t> &out, const std::vector<int64_t> &a,
+                 const std::vector<int64_t> &b,
+                 const std::vector<int64_t> &c = {}) {
+  cuda::BroadcastShape shape;
+  shape.rank = static_cast<int>(out.size());
+  std::vector<int64_t> as = broadcastStrides(a, out.size()),
+                       bs = broadcastStrides(b, out.size()),
+                       cs = broadcastStrides(c, out.size());
+  for (size_t d = 0; d < out.size(); ++d) {
+    shape.shape[d] = out[d];
+    shape.aStride[d] = as[d];
+    shape.bStride[d] = bs[d];
+    shape.cStride[d] = cs[d];
+  }
+  return shape;
+}
+
 TEST(CudaKernel, ConvertRoundTrip) {
   REQUIRE_GPU();
   std::vector<float> x = randomVector(1000, 1);
@@ -175,37 +194,98 @@ TEST(CudaKernel, BiasAddAndBroadcastBinary) {
     cuda::biasAdd(s, y.data, dBias.data, rows, n, nullptr);
     std::vector<float> ra = rounded(s, a), rb = rounded(s, bias),
                        want(a.size());
-    cpu::binary(cpu::Binary::Add, ra.data(), {rows, n}, rb.data(), {n},
+    cpu::binary(BinaryKind::Add, ra.data(), {rows, n}, rb.data(), {n},
                 want.data(), {rows, n});
     expectClose(want, y.download(), 2 * storageEps(s),
                 std::string("biasAdd ") + name(s));
     // [rows, 1, n] (op) [1, 4, n] -> [rows, 4, n], each kind.
     std::vector<float> b = randomVector(4 * n, 5);
-    for (auto kind : {cpu::Binary::Add, cpu::Binary::Sub, cpu::Binary::Mul,
-                      cpu::Binary::Div}) {
-      std::vector<float> denom = b;
-      if (kind == cpu::Binary::Div)
-        for (float &x : denom)
+    // Positive operands where a kind needs them (a divisor, pow's base).
+    std::vector<float> positive = a;
+    for (float &x : positive)
+      x = std::fabs(x) + 0.5f;
+    for (BinaryKind kind :
+         {BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div,
+          BinaryKind::Pow, BinaryKind::Max, BinaryKind::Min, BinaryKind::Equal,
+          BinaryKind::Less, BinaryKind::Greater}) {
+      std::vector<float> lhs = kind == BinaryKind::Pow ? positive : a;
+      std::vector<float> rhs = b;
+      if (kind == BinaryKind::Div)
+        for (float &x : rhs)
           x = std::copysign(std::fabs(x) + 0.5f, x);
-      DeviceTensor da(s, a), db(s, denom), out(s, rows * 4 * n);
-      cuda::BroadcastShape shape;
-      shape.rank = 3;
+      if (kind == BinaryKind::Equal) // some equal pairs
+        for (int64_t i = 0; i < n; i += 3)
+          rhs[i] = lhs[i];
+      DeviceTensor da(s, lhs), db(s, rhs), out(s, rows * 4 * n);
       std::vector<int64_t> outShape = {rows, 4, n};
-      std::vector<int64_t> as = broadcastStrides({rows, 1, n}, 3),
-                           bs = broadcastStrides({1, 4, n}, 3);
-      for (int d = 0; d < 3; ++d) {
-        shape.shape[d] = outShape[d];
-        shape.aStride[d] = as[d];
-        shape.bStride[d] = bs[d];
-      }
-      auto ck = static_cast<cuda::Binary>(static_cast<int>(kind));
-      cuda::binary(s, ck, da.data, db.data, out.data, shape, rows * 4 * n,
+      cuda::BroadcastShape shape =
+          broadcastShapeOf(outShape, {rows, 1, n}, {1, 4, n});
+      cuda::binary(s, kind, da.data, db.data, out.data, shape, rows * 4 * n,
                    nullptr);
-      std::vector<float> rd = rounded(s, denom), w(rows * 4 * n);
-      cpu::binary(kind, ra.data(), {rows, 1, n}, rd.data(), {1, 4, n}, w.data(),
+      std::vector<float> rl = rounded(s, lhs), rr = rounded(s, rhs),
+                         w(rows * 4 * n);
+      cpu::binary(kind, rl.data(), {rows, 1, n}, rr.data(), {1, 4, n}, w.data(),
                   outShape);
-      expectClose(w, out.download(), 2 * storageEps(s),
-                  std::string("binary ") + name(s));
+      expectClose(w, out.download(), 4 * storageEps(s),
+                  "binary " + std::to_string(static_cast<int>(kind)) + " " +
+                      name(s));
+    }
+    // where: a [rows, 1, n] mask of 0/1 selects [1, 4, n] or a scalar.
+    std::vector<float> mask(rows * n);
+    for (size_t i = 0; i < mask.size(); ++i)
+      mask[i] = a[i] > 0.0f ? 1.0f : 0.0f;
+    std::vector<float> fill = {-3.5f};
+    DeviceTensor dm(s, mask), db(s, b), df(s, fill), out(s, rows * 4 * n);
+    std::vector<int64_t> outShape = {rows, 4, n};
+    cuda::BroadcastShape shape =
+        broadcastShapeOf(outShape, {1, 4, n}, {}, {rows, 1, n});
+    cuda::where(s, dm.data, db.data, df.data, out.data, shape, rows * 4 * n,
+                nullptr);
+    std::vector<float> rbb = rounded(s, b), rf = rounded(s, fill),
+                       w(rows * 4 * n);
+    cpu::where(mask.data(), {rows, 1, n}, rbb.data(), {1, 4, n}, rf.data(), {},
+               w.data(), outShape);
+    expectClose(w, out.download(), 0.0, std::string("where ") + name(s));
+  }
+}
+
+TEST(CudaKernel, UnaryAndReduce) {
+  REQUIRE_GPU();
+  const int64_t rows = 19, dim = 200;
+  std::vector<float> x = randomVector(rows * dim, 16, 3.0f);
+  std::vector<float> positive = x;
+  for (float &v : positive)
+    v = std::fabs(v) + 0.25f;
+  for (Storage s : kStorages) {
+    for (UnaryKind kind :
+         {UnaryKind::Relu, UnaryKind::Silu, UnaryKind::Neg, UnaryKind::Exp,
+          UnaryKind::Sqrt, UnaryKind::Reciprocal, UnaryKind::Tanh,
+          UnaryKind::Erf, UnaryKind::Sigmoid, UnaryKind::Not}) {
+      bool needsPositive =
+          kind == UnaryKind::Sqrt || kind == UnaryKind::Reciprocal;
+      std::vector<float> in = needsPositive ? positive : x;
+      if (kind == UnaryKind::Not)
+        for (size_t i = 0; i < in.size(); i += 4)
+          in[i] = 0.0f;
+      std::vector<float> rin = rounded(s, in), want(in.size());
+      DeviceTensor dx(s, in), y(s, in.size());
+      cuda::unary(s, kind, dx.data, rows * dim, y.data, nullptr);
+      cpu::unary(kind, rin.data(), rows * dim, want.data());
+      expectClose(want, y.download(), 2 * storageEps(s),
+                  "unary " + std::to_string(static_cast<int>(kind)) + " " +
+                      name(s));
+    }
+    // Each reduction over the middle dim of [rows, 8, dim / 8].
+    std::vector<float> rx = rounded(s, x);
+    DeviceTensor dx(s, x), y(s, rows * dim / 8);
+    for (ReduceKind kind :
+         {ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max}) {
+      std::vector<float> want(rows * dim / 8);
+      cuda::reduce(s, kind, dx.data, rows, 8, dim / 8, y.data, nullptr);
+      cpu::reduce(kind, rx.data(), rows, 8, dim / 8, want.data());
+      expectClose(want, y.download(), 8 * storageEps(s),
+                  "reduce " + std::to_string(static_cast<int>(kind)) + " " +
+                      name(s));
     }
   }
 }
@@ -236,9 +316,6 @@ TEST(CudaKernel, LayerNormGeluSoftmax) {
       expectClose(want, y.download(), 2 * storageEps(s),
                   std::string(tanhForm ? "gelu tanh " : "gelu erf ") + name(s));
     }
-    cuda::relu(s, dx.data, rows * dim, y.data, nullptr);
-    cpu::relu(rx.data(), rows * dim, want.data());
-    expectClose(want, y.download(), 0.0, std::string("relu ") + name(s));
     // Rotary on [rows, 4 heads, 50]: 20 pairs, both layouts.
     std::vector<int64_t> positions(rows);
     for (int64_t r = 0; r < rows; ++r)
@@ -261,10 +338,6 @@ TEST(CudaKernel, LayerNormGeluSoftmax) {
                       name(s));
     }
     cudaFree(dpos);
-    cuda::silu(s, dx.data, rows * dim, y.data, nullptr);
-    cpu::silu(rx.data(), rows * dim, want.data());
-    expectClose(want, y.download(), 2 * storageEps(s),
-                std::string("silu ") + name(s));
     // Softmax over the middle dim of [rows, 8, dim / 8].
     cuda::softmax(s, dx.data, rows, 8, dim / 8, y.data, nullptr);
     cpu::softmax(rx.data(), {rows, 8, dim / 8}, 1, want.data());
