@@ -178,6 +178,74 @@ def Rose_PositionsOp : Rose_Op<"positions", [Rose_Shardable]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
+// Tensors whose contents depend only on shapes (position ids, masks) are
+// computed at run time from a reference value's dims, exactly: indices are
+// integers, masks 0/1.
+def Rose_IotaOp : Rose_Op<"iota", [Rose_Shardable]> {
+  let summary = "0, 1, ..., n - 1 with n = dim `dim` of `ref` (ONNX Range(0, n, 1))";
+  let description = [{
+    `ref` is read for its shape only.
+
+    ```mlir
+    %pos = rose.iota %ids dim 1 : tensor<?x?xi64> -> tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$ref, Rose_I64Attr:$dim);
+  let results = (outs Rose_IndexTensor:$result);
+  let assemblyFormat = "$ref `dim` $dim attr-dict `:` type($ref) `->` type($result)";
+}
+
+def Rose_FillOp : Rose_Op<"fill", [Rose_Shardable]> {
+  let summary = "a tensor of one value (ONNX ConstantOfShape)";
+  let description = [{
+    Result dim i has the size of dim `dims[i]` of `ref` (read for its shape
+    only) when `dims[i] >= 0`, else the static size `-dims[i]`.
+
+    ```mlir
+    %ones = rose.fill %ids dims [1, 1] value 1.0 : tensor<?x?xi64> -> tensor<?x?xf32>
+    %row = rose.fill %ids dims [-1, 1] value 0.0 : tensor<?x?xi64> -> tensor<1x?xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$ref, DenseI64ArrayAttr:$dims,
+                       F64Attr:$value);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$ref `dims` $dims `value` $value attr-dict `:` type($ref) `->` type($result)";
+}
+
+def Rose_TriluOp : Rose_Op<"trilu", [Rose_Shardable]> {
+  let summary = "keeps the lower (or upper) triangle of the last two dims (ONNX Trilu)";
+  let description = [{
+    Lower: element (i, j) is kept where j <= i + k, else 0; with `upper`,
+    where j >= i + k.
+
+    ```mlir
+    %causal = rose.trilu %ones k 0 : tensor<?x?xf32> -> tensor<?x?xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_I64Attr:$k, UnitAttr:$upper);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input `k` $k (`upper` $upper^)? attr-dict `:` type($input) `->` type($result)";
+}
+
+def Rose_GatherOp : Rose_Op<"gather", [Rose_Shardable]> {
+  let summary = "entries of one axis at given indices (ONNX Gather)";
+  let description = [{
+    The result is `input.shape[:axis] + indices.shape + input.shape[axis+1:]`;
+    an index outside the axis is an error at run time. A row lookup in a 2-D
+    weight is `rose.embedding`, which may be vocab-parallel.
+
+    ```mlir
+    %rows = rose.gather %mask, %pos axis 2 : tensor<1x1x128x128xf32>, tensor<?xi64> -> tensor<1x1x?x128xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, Rose_IndexTensor:$indices,
+                       Rose_I64Attr:$axis);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $indices `axis` $axis attr-dict `:` type($input) `,` type($indices) `->` type($result)
+  }];
+}
+
 def Rose_MatMulOp : Rose_Op<"matmul", [Rose_Shardable]> {
   let summary = "batched matmul with optional bias: lhs @ rhs (+ bias)";
   let description = [{

@@ -62,6 +62,64 @@ static ShardingRule sameShapeRule(Operation *op, int64_t whole = -1) {
 }
 
 //===----------------------------------------------------------------------===//
+// Shape-derived tensors and gathers
+//===----------------------------------------------------------------------===//
+
+/// No factor anywhere: a tensor computed from a reference's dims is made
+/// whole on every rank (partition slices it for a split consumer).
+static ShardingRule sourceRule(Operation *op) {
+  ShardingRule rule;
+  for (Value v : op->getOperands())
+    rule.operands.push_back(
+        SmallVector<DimFactor>(shapeOf(v).size(), DimFactor{-1, 0}));
+  rule.results.push_back(SmallVector<DimFactor>(
+      shapeOf(op->getResult(0)).size(), DimFactor{-1, 0}));
+  return rule;
+}
+ShardingRule IotaOp::getShardingRule() { return sourceRule(*this); }
+ShardingRule FillOp::getShardingRule() { return sourceRule(*this); }
+
+ShardingRule TriluOp::getShardingRule() {
+  // The triangle is in the last two dims' indices: they stay whole.
+  int64_t rank = shapeOf(getInput()).size();
+  ShardingRule rule = sameShapeRule(*this, rank - 1);
+  rule.operands[0][rank - 2].factor = -1;
+  rule.results[0][rank - 2].factor = -1;
+  return rule;
+}
+
+ShardingRule GatherOp::getShardingRule() {
+  // Dims around the gathered axis and the index dims pass through; the axis
+  // is read at arbitrary indices, so it stays whole.
+  ShardingRule rule;
+  ArrayRef<int64_t> in = shapeOf(getInput()), idx = shapeOf(getIndices());
+  int64_t axis = normalized(getAxis(), in.size());
+  SmallVector<DimFactor> inDims(in.size()), idxDims, out;
+  for (int64_t d = 0; d < axis; ++d) {
+    int64_t f =
+        rule.addFactor(FactorKind::Parallel, in[d], "dim " + std::to_string(d));
+    inDims[d] = {f, 0};
+    out.push_back({f, 0});
+  }
+  inDims[axis] = {-1, 0};
+  for (auto [d, size] : llvm::enumerate(idx)) {
+    int64_t f = rule.addFactor(FactorKind::Parallel, size,
+                               "index dim " + std::to_string(d));
+    idxDims.push_back({f, 0});
+    out.push_back({f, 0});
+  }
+  for (int64_t d = axis + 1, e = in.size(); d < e; ++d) {
+    int64_t f =
+        rule.addFactor(FactorKind::Parallel, in[d], "dim " + std::to_string(d));
+    inDims[d] = {f, 0};
+    out.push_back({f, 0});
+  }
+  rule.operands = {inDims, idxDims};
+  rule.results = {out};
+  return rule;
+}
+
+//===----------------------------------------------------------------------===//
 // Compute
 //===----------------------------------------------------------------------===//
 

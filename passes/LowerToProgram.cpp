@@ -299,6 +299,31 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
   llvm::TypeSwitch<Operation *>(op)
       .Case([&](EmbeddingOp e) { alignLeft(e.getIndices()); })
       .Case([&](PositionsOp p) { alignLeft(p.getInput()); })
+      .Case([&](IotaOp i) {
+        const AffineShape *ref = shapeOf(i.getRef());
+        copyFrom(ref, ref ? normalizedAxis(i.getDim(), ref->size()) : -1, 0);
+      })
+      .Case([&](FillOp f) {
+        const AffineShape *ref = shapeOf(f.getRef());
+        for (auto [d, from] : llvm::enumerate(f.getDims()))
+          if (from >= 0)
+            copyFrom(ref, from, d);
+      })
+      .Case([&](GatherOp g) {
+        // input[:axis] + indices + input[axis + 1:].
+        // A param or constant input has static dims (null shape here).
+        const AffineShape *in = shapeOf(g.getInput()),
+                          *idx = shapeOf(g.getIndices());
+        int64_t inRank = g.getInput().getType().getRank(),
+                axis = normalizedAxis(g.getAxis(), inRank),
+                n = g.getIndices().getType().getRank();
+        for (int64_t d = 0; d < axis; ++d)
+          copyFrom(in, d, d);
+        for (int64_t d = 0; d < n; ++d)
+          copyFrom(idx, d, axis + d);
+        for (int64_t d = axis + 1; d < inRank; ++d)
+          copyFrom(in, d, d + n - 1);
+      })
       .Case([&](MatMulOp m) {
         // Batch dims broadcast (right-aligned before the matrix dims); rows
         // from lhs, columns from rhs.
@@ -387,6 +412,21 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
       .Case([&](PositionsOp p) {
         return set(fb::OpAttrs::Positions,
                    fb::CreatePositions(fbb, p.getOffset()));
+      })
+      .Case([&](IotaOp) { return set(fb::OpAttrs::Iota, fb::CreateIota(fbb)); })
+      .Case([&](FillOp f) {
+        return set(fb::OpAttrs::Fill,
+                   fb::CreateFill(fbb, f.getValue().convertToDouble()));
+      })
+      .Case([&](TriluOp t) {
+        return set(fb::OpAttrs::Trilu,
+                   fb::CreateTrilu(fbb, t.getK(), t.getUpper()));
+      })
+      .Case([&](GatherOp g) {
+        return set(fb::OpAttrs::Gather,
+                   fb::CreateGather(
+                       fbb, normalizedAxis(g.getAxis(),
+                                           g.getInput().getType().getRank())));
       })
       .Case([&](MatMulOp m) -> FailureOr<Offset> {
         // A param rhs must be 2-D; a value rhs may carry batch dims.

@@ -97,6 +97,12 @@ public:
   virtual Status where(const void *c, const Shape &cShape, const void *a,
                        const Shape &aShape, const void *b, const Shape &bShape,
                        void *y, const Shape &outShape) = 0;
+  /// y[0..n) = value.
+  virtual Status fill(void *y, int64_t n, float value) = 0;
+  /// Over `batch` matrices [rows, cols]: keeps (i, j) where j <= i + k
+  /// (upper: j >= i + k), else 0.
+  virtual Status trilu(const void *x, int64_t batch, int64_t rows, int64_t cols,
+                       int64_t k, bool upper, void *y) = 0;
   /// Reduces the middle dim of [outer, axis, inner] to [outer, 1, inner],
   /// accumulating in float32 or wider.
   virtual Status reduce(ReduceKind kind, const void *x, int64_t outer,

@@ -1,5 +1,4 @@
-//===- Elementwise.h - the math of elementwise ops, host and device -*- C++
-//-*-===//
+//===- Elementwise.h - elementwise math, host and device ----*- C++ -*-===//
 //
 // One definition of every unary and binary function and reduction, compiled
 // into the CPU kernels and (with nvcc) the CUDA kernels, so both backends

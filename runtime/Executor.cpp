@@ -332,6 +332,33 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpAttrs::Greater:
     return backend.binary(binaryKind(op.attrs_type()), in(0), inShape(0), in(1),
                           inShape(1), y, outShape);
+  case fb::OpAttrs::Iota:
+    return backend.positions(static_cast<int64_t *>(y), 1, outShape[0], 0);
+  case fb::OpAttrs::Fill:
+    return backend.fill(y, numElements(outShape),
+                        static_cast<float>(op.attrs_as_Fill()->value()));
+  case fb::OpAttrs::Trilu: {
+    auto *a = op.attrs_as_Trilu();
+    int64_t rows = outShape[outShape.size() - 2], cols = outShape.back();
+    int64_t n = numElements(outShape);
+    return backend.trilu(in(0), rows * cols ? n / (rows * cols) : 0, rows, cols,
+                         a->k(), a->upper(), y);
+  }
+  case fb::OpAttrs::Gather: {
+    // One row lookup per outer index: [n, inner] rows at the indices.
+    const Shape &x = inShape(0), &idx = inShape(1);
+    int32_t axis = op.attrs_as_Gather()->axis();
+    AxisSplit split = splitAtAxis(x, axis);
+    int64_t count = numElements(idx), n = x[axis];
+    for (int64_t o = 0; o < split.outer; ++o)
+      if (Status s = backend.embedding(
+              static_cast<const char *>(in(0)) + o * n * split.inner * es, n,
+              split.inner, static_cast<const int64_t *>(in(1)), count, 0, false,
+              static_cast<char *>(y) + o * count * split.inner * es);
+          !s)
+        return s;
+    return Status::success();
+  }
   case fb::OpAttrs::Where:
     return backend.where(in(0), inShape(0), in(1), inShape(1), in(2),
                          inShape(2), y, outShape);

@@ -455,6 +455,12 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return need(2, 2);
   case fb::OpAttrs::Where:
     return need(3, 3);
+  case fb::OpAttrs::Iota: // the operand is read for its shape only
+  case fb::OpAttrs::Fill:
+  case fb::OpAttrs::Trilu:
+    return need(1, 1);
+  case fb::OpAttrs::Gather:
+    return need(2, 2);
   case fb::OpAttrs::Reduce:
     if (op.attrs_as_Reduce()->fn() > fb::ReduceFn::MAX)
       return fail("unknown reduction ",

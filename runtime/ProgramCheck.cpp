@@ -155,6 +155,24 @@ bool OpCheck::run() const {
   case fb::OpAttrs::Where:
     return allFloat() && broadcasts(in(1), in(2), out()) &&
            broadcasts(in(0), out(), out());
+  case fb::OpAttrs::Iota:
+    return out().size() == 1 && resultType() == fb::ElementType::I64;
+  case fb::OpAttrs::Fill:
+    return resultType() == fb::ElementType::F32;
+  case fb::OpAttrs::Trilu:
+    return allFloat() && out().size() >= 2 && in(0) == out();
+  case fb::OpAttrs::Gather: {
+    auto *a = op.attrs_as_Gather();
+    const Dims &x = in(0), &idx = in(1);
+    if (type(0) != fb::ElementType::F32 || type(1) != fb::ElementType::I64 ||
+        resultType() != fb::ElementType::F32 || !validAxis(a->axis(), x) ||
+        !isValue(1))
+      return false;
+    Dims e(x.begin(), x.begin() + a->axis());
+    e.insert(e.end(), idx.begin(), idx.end());
+    e.insert(e.end(), x.begin() + a->axis() + 1, x.end());
+    return out() == e;
+  }
   case fb::OpAttrs::Reduce: {
     auto *a = op.attrs_as_Reduce();
     const Dims &x = in(0);

@@ -4,6 +4,7 @@
 #include "runtime/Weights.h"
 #include "runtime/cpu/Kernels.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -101,6 +102,17 @@ Status CpuBackend::where(const void *c, const Shape &cShape, const void *a,
                          const Shape &aShape, const void *b,
                          const Shape &bShape, void *y, const Shape &outShape) {
   cpu::where(f(c), cShape, f(a), aShape, f(b), bShape, f(y), outShape);
+  return Status::success();
+}
+
+Status CpuBackend::fill(void *y, int64_t n, float value) {
+  std::fill(f(y), f(y) + n, value);
+  return Status::success();
+}
+
+Status CpuBackend::trilu(const void *x, int64_t batch, int64_t rows,
+                         int64_t cols, int64_t k, bool upper, void *y) {
+  cpu::trilu(f(x), batch, rows, cols, k, upper, f(y));
   return Status::success();
 }
 

@@ -43,6 +43,9 @@ public:
   Status where(const void *c, const Shape &cShape, const void *a,
                const Shape &aShape, const void *b, const Shape &bShape, void *y,
                const Shape &outShape) override;
+  Status fill(void *y, int64_t n, float value) override;
+  Status trilu(const void *x, int64_t batch, int64_t rows, int64_t cols,
+               int64_t k, bool upper, void *y) override;
   Status reduce(ReduceKind kind, const void *x, int64_t outer, int64_t axis,
                 int64_t inner, void *y) override;
   Status layerNorm(const void *x, const void *scale, const void *bias,

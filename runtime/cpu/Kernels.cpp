@@ -217,6 +217,17 @@ void rose::cpu::where(const float *c, const Shape &cShape, const float *a,
   });
 }
 
+void rose::cpu::trilu(const float *x, int64_t batch, int64_t rows, int64_t cols,
+                      int64_t k, bool upper, float *y) {
+  forRows(batch * rows, cols, [&](int64_t r) {
+    int64_t i = r % rows;
+    for (int64_t j = 0; j < cols; ++j) {
+      bool keep = upper ? j >= i + k : j <= i + k;
+      y[r * cols + j] = keep ? x[r * cols + j] : 0.0f;
+    }
+  });
+}
+
 void rose::cpu::reduce(ReduceKind kind, const float *x, int64_t outer,
                        int64_t axis, int64_t inner, float *y) {
   forRows(outer, axis * inner, [&](int64_t o) {

@@ -34,6 +34,10 @@ void gelu(const float *x, int64_t n, bool tanhForm, float *y);
 void where(const float *c, const Shape &cShape, const float *a,
            const Shape &aShape, const float *b, const Shape &bShape, float *y,
            const Shape &outShape);
+/// Over `batch` matrices [rows, cols]: (i, j) kept where j <= i + k (upper:
+/// j >= i + k), else 0.
+void trilu(const float *x, int64_t batch, int64_t rows, int64_t cols, int64_t k,
+           bool upper, float *y);
 /// [outer, axis, inner] -> [outer, 1, inner], accumulated in double.
 void reduce(ReduceKind kind, const float *x, int64_t outer, int64_t axis,
             int64_t inner, float *y);

@@ -230,6 +230,17 @@ Status CudaBackend::where(const void *c, const Shape &cShape, const void *a,
   return launched("where");
 }
 
+Status CudaBackend::fill(void *y, int64_t n, float value) {
+  cuda::fill(storage_, y, n, value, stream());
+  return launched("fill");
+}
+
+Status CudaBackend::trilu(const void *x, int64_t batch, int64_t rows,
+                          int64_t cols, int64_t k, bool upper, void *y) {
+  cuda::trilu(storage_, x, batch, rows, cols, k, upper, y, stream());
+  return launched("trilu");
+}
+
 Status CudaBackend::reduce(ReduceKind kind, const void *x, int64_t outer,
                            int64_t axis, int64_t inner, void *y) {
   cuda::reduce(storage_, kind, x, outer, axis, inner, y, stream());

@@ -1,5 +1,4 @@
-//===- DeviceUtil.cuh - helpers shared by rose's CUDA kernels ---*- CUDA
-//-*-===//
+//===- DeviceUtil.cuh - helpers of rose's CUDA kernels ------*- CUDA -*-===//
 //
 // Storage-type loads and stores (every kernel computes in float), dispatch
 // on Storage, launch sizes, grid-stride loops and warp reductions.

@@ -65,6 +65,20 @@ __global__ void whereKernel(const T *c, const T *a, const T *b, T *y,
   }
 }
 
+template <typename T> __global__ void fillKernel(T *y, int64_t n, float v) {
+  GRID_STRIDE(i, n) { y[i] = store<T>(v); }
+}
+
+template <typename T>
+__global__ void triluKernel(const T *x, int64_t n, int64_t rows, int64_t cols,
+                            int64_t k, bool upper, T *y) {
+  GRID_STRIDE(e, n) {
+    int64_t i = (e / cols) % rows, j = e % cols;
+    bool keep = upper ? j >= i + k : j <= i + k;
+    y[e] = keep ? x[e] : store<T>(0.0f);
+  }
+}
+
 /// One thread per (outer, inner) line; accumulates in float.
 template <typename T>
 __global__ void reduceKernel(ReduceKind kind, const T *x, int64_t outer,
@@ -155,6 +169,27 @@ void rose::cuda::reduce(Storage s, ReduceKind kind, const void *x,
     using T = decltype(t);
     reduceKernel<<<blocksFor(outer * inner, kThreads), kThreads, 0, stream>>>(
         kind, static_cast<const T *>(x), outer, axis, inner,
+        static_cast<T *>(y));
+  });
+}
+
+void rose::cuda::fill(Storage s, void *y, int64_t n, float value,
+                      cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    fillKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<T *>(y), n, value);
+  });
+}
+
+void rose::cuda::trilu(Storage s, const void *x, int64_t batch, int64_t rows,
+                       int64_t cols, int64_t k, bool upper, void *y,
+                       cudaStream_t stream) {
+  int64_t n = batch * rows * cols;
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    triluKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T *>(x), n, rows, cols, k, upper,
         static_cast<T *>(y));
   });
 }

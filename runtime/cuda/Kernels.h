@@ -63,6 +63,12 @@ void where(Storage s, const void *c, const void *a, const void *b, void *y,
 /// y = fn(x), elementwise (Elementwise.h).
 void unary(Storage s, UnaryKind kind, const void *x, int64_t n, void *y,
            cudaStream_t stream);
+/// y[0..n) = value.
+void fill(Storage s, void *y, int64_t n, float value, cudaStream_t stream);
+/// Over `batch` matrices [rows, cols]: (i, j) kept where j <= i + k (upper:
+/// j >= i + k), else 0.
+void trilu(Storage s, const void *x, int64_t batch, int64_t rows, int64_t cols,
+           int64_t k, bool upper, void *y, cudaStream_t stream);
 /// [outer, axis, inner] -> [outer, 1, inner], accumulated in float.
 void reduce(Storage s, ReduceKind kind, const void *x, int64_t outer,
             int64_t axis, int64_t inner, void *y, cudaStream_t stream);

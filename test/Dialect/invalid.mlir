@@ -682,3 +682,43 @@ func.func @pow_types(%x: tensor<2x3xf32>, %e: tensor<f16>) -> tensor<2x3xf32> {
   %0 = rose.pow %x, %e : tensor<2x3xf32>, tensor<f16> -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @iota_dim(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
+  // expected-error@+1 {{dim 2 is out of range for rank 2}}
+  %0 = rose.iota %ids dim 2 : tensor<?x?xi64> -> tensor<?xi64>
+  return %0 : tensor<?xi64>
+}
+
+// -----
+
+func.func @fill_dims(%ids: tensor<?x?xi64>) -> tensor<?x?xf32> {
+  // expected-error@+1 {{dims entry 3 is out of range for the ref's rank 2 (a negative entry -n is a static size n)}}
+  %0 = rose.fill %ids dims [1, 3] value 1.0 : tensor<?x?xi64> -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @fill_static(%ids: tensor<?x?xi64>) -> tensor<2x?xf32> {
+  // expected-error@+1 {{result #0 type 'tensor<2x?xf32>' does not match the inferred type 'tensor<1x?xf32>'}}
+  %0 = rose.fill %ids dims [-1, 1] value 1.0 : tensor<?x?xi64> -> tensor<2x?xf32>
+  return %0 : tensor<2x?xf32>
+}
+
+// -----
+
+func.func @trilu_rank(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error@+1 {{input must have rank >= 2, got rank 1}}
+  %0 = rose.trilu %x k 0 : tensor<4xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @gather_shape(%x: tensor<4x8xf32>, %i: tensor<3xi64>) -> tensor<4x8xf32> {
+  // expected-error@+1 {{result #0 type 'tensor<4x8xf32>' does not match the inferred type 'tensor<4x3xf32>'}}
+  %0 = rose.gather %x, %i axis 1 : tensor<4x8xf32>, tensor<3xi64> -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}

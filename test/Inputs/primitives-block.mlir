@@ -4,13 +4,18 @@
 // activations, a clamp by less/where and max/min, softmax and p v; the MLP's
 // tanh GELU spelled out with pow and tanh, and a second MLP branch with
 // sigmoid-gating written as x * reciprocal(1 + exp(-x)) plus erf, not, equal
-// and greater. The user annotates q/k/v colwise and o rowwise; propagation
+// and greater. Position embeddings gather rows at an iota; a causal mask
+// from fill/trilu/not (and trilu upper) sets -inf by where. The user annotates q/k/v colwise and o rowwise; propagation
 // carries the head split through the reshapes, transposes and batched
 // matmuls with no attention op in sight.
 module {
 func.func @forward(%ids: tensor<?x?xi64>) -> tensor<?x?x32xf32> {
   %emb = rose.param "embed" : tensor<32x16xf32>
-  %x = rose.embedding %emb[%ids] : tensor<32x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+  %tok = rose.embedding %emb[%ids] : tensor<32x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+  %pos = rose.iota %ids dim 1 : tensor<?x?xi64> -> tensor<?xi64>
+  %wpe = rose.param "wpe" : tensor<16x16xf32>
+  %pe = rose.gather %wpe, %pos axis 0 : tensor<16x16xf32>, tensor<?xi64> -> tensor<?x16xf32>
+  %x = rose.add %tok, %pe : tensor<?x?x16xf32>, tensor<?x16xf32> -> tensor<?x?x16xf32>
   %two = rose.constant dense<2.0> : tensor<f32>
   %three = rose.constant dense<3.0> : tensor<f32>
   %half = rose.constant dense<0.5> : tensor<f32>
@@ -45,7 +50,14 @@ func.func @forward(%ids: tensor<?x?xi64>) -> tensor<?x?x32xf32> {
   %cl = rose.where %lt, %ss, %two : tensor<?x4x?x?xf32>, tensor<?x4x?x?xf32>, tensor<f32> -> tensor<?x4x?x?xf32>
   %lo = rose.neg %three : tensor<f32> -> tensor<f32>
   %cm = rose.max %cl, %lo : tensor<?x4x?x?xf32>, tensor<f32> -> tensor<?x4x?x?xf32>
-  %p = rose.softmax %cm axis 3 : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
+  %ones = rose.fill %ids dims [1, 1] value 1.0 : tensor<?x?xi64> -> tensor<?x?xf32>
+  %tri = rose.trilu %ones k 0 : tensor<?x?xf32> -> tensor<?x?xf32>
+  %ntri = rose.not %tri : tensor<?x?xf32> -> tensor<?x?xf32>
+  %up = rose.trilu %ones k 1 upper : tensor<?x?xf32> -> tensor<?x?xf32>
+  %mask = rose.min %ntri, %up : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xf32>
+  %ninf = rose.constant dense<0xFF800000> : tensor<f32>
+  %cmm = rose.where %mask, %ninf, %cm : tensor<?x?xf32>, tensor<f32>, tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
+  %p = rose.softmax %cmm axis 3 : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
   %ot = rose.matmul %p, %vt : tensor<?x4x?x?xf32>, tensor<?x4x?x4xf32> -> tensor<?x4x?x4xf32>
   %o4 = rose.transpose %ot [0, 2, 1, 3] : tensor<?x4x?x4xf32> -> tensor<?x?x4x4xf32>
   %o = rose.reshape %o4 [0, 0, 16] : tensor<?x?x4x4xf32> -> tensor<?x?x16xf32>

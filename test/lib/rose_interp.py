@@ -205,6 +205,20 @@ def run(path, tokens, weights_path=None, inputs=None):
             out = [BINARY[op](a, b) for a, b in zip(val(0), val(1))]
         elif op in UNARY:
             out = [UNARY[op](x) for x in val(0)]
+        elif op == "rose.iota":
+            dim = int(re.search(r"dim (-?\d+)", rest).group(1))
+            out = [np.arange(x.shape[dim]) for x in val(0)]
+        elif op == "rose.fill":
+            dims = ints(re.search(r"dims \[([^\]]*)\]", rest).group(1))
+            value = float(re.search(r"value ([-\w.+]+)", rest).group(1))
+            out = [np.full([x.shape[d] if d >= 0 else -d for d in dims], value) for x in val(0)]
+        elif op == "rose.trilu":
+            k = int(re.search(r"k (-?\d+)", rest).group(1))
+            upper = " upper" in rest.split(":")[0]
+            out = [np.triu(x, k) if upper else np.tril(x, k) for x in val(0)]
+        elif op == "rose.gather":
+            axis = int(re.search(r"axis (-?\d+)", rest).group(1))
+            out = [np.take(x, i, axis=axis) for x, i in zip(val(0), val(1))]
         elif op == "rose.where":
             out = [np.where(c != 0, a, b) for c, a, b in zip(val(0), val(1), val(2))]
         elif op == "rose.reduce":

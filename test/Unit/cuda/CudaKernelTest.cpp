@@ -275,6 +275,22 @@ TEST(CudaKernel, UnaryAndReduce) {
                   "unary " + std::to_string(static_cast<int>(kind)) + " " +
                       name(s));
     }
+    // trilu over 5 matrices of [19, 40], lower and upper; fill.
+    {
+      std::vector<float> rin = rounded(s, x), want(x.size());
+      DeviceTensor dx(s, x), y(s, x.size());
+      for (bool upper : {false, true})
+        for (int64_t k : {-2, 0, 3}) {
+          cuda::trilu(s, dx.data, 5, rows, dim / 5, k, upper, y.data, nullptr);
+          cpu::trilu(rin.data(), 5, rows, dim / 5, k, upper, want.data());
+          expectClose(want, y.download(), 0.0,
+                      std::string(upper ? "triu " : "tril ") +
+                          std::to_string(k) + " " + name(s));
+        }
+      cuda::fill(s, y.data, rows * dim, -2.5f, nullptr);
+      expectClose(std::vector<float>(rows * dim, -2.5f), y.download(), 0.0,
+                  std::string("fill ") + name(s));
+    }
     // Each reduction over the middle dim of [rows, 8, dim / 8].
     std::vector<float> rx = rounded(s, x);
     DeviceTensor dx(s, x), y(s, rows * dim / 8);
