@@ -85,6 +85,23 @@ def RoseCollectiveSimplify : Pass<"rose-collective-simplify"> {
   let dependentDialects = ["::mlir::rose::RoseDialect"];
 }
 
+def RoseRaise : Pass<"rose-raise", "::mlir::ModuleOp"> {
+  let summary = "Recognise fused layers (attention, GELU, SiLU) in primitive ops";
+  let description = [{
+    Rewrites what an op-by-op ONNX import spells out into rose's fused ops,
+    where it can prove they agree: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+    x^3))) and 0.5 x (1 + erf(x / sqrt 2)) in any order of the products ->
+    gelu; x * sigmoid(x) -> silu; a transpose of a matmul's rhs swapping its
+    last two dims -> transpose_rhs; heads split by reshape/transpose, q k^T
+    scaled by a constant, an optional causal mask (a where whose condition,
+    a function of positions only, is evaluated and checked at several
+    sequence lengths, filling -inf or the float minimum), softmax, times v,
+    heads merged back -> attention. Anything not raised stays as it was
+    (correct, slower), with a remark saying which pattern did not complete.
+  }];
+  let dependentDialects = ["::mlir::rose::RoseDialect"];
+}
+
 def RoseCommReport : Pass<"rose-comm-report", "::mlir::ModuleOp"> {
   let summary = "Print the collectives and bytes per rank of each block";
   let options = [

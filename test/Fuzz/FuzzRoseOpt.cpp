@@ -1,8 +1,8 @@
 //===- FuzzRoseOpt.cpp - fuzz parsing, verification and the passes --------===//
 //
 // Parses the input as rose IR; IR that verifies goes through the TP pipeline
-// (tp=2), collective simplification and lowering, none of which may crash on
-// verifier-valid IR.
+// (tp=2) and lowering, and a copy through raising and collective
+// simplification, none of which may crash on verifier-valid IR.
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/RoseDialect.h"
@@ -35,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (succeeded(pm.run(*module)))
     (void)mlir::rose::lowerToProgram(*module, mlir::ModuleOp(), "w");
   mlir::PassManager simplify(&context);
+  simplify.addPass(mlir::rose::createRoseRaise());
   simplify.addPass(mlir::rose::createRoseCollectiveSimplify());
   (void)simplify.run(*copy);
   return 0;

@@ -7,11 +7,13 @@ the custom assembly rose-opt prints.
 
     python3 rose_interp.py model.mlir --tokens 1,2,3 [--weights file]
     python3 rose_interp.py f.mlir --inputs ids.npy,x.npy --weights w.safetensors
+    python3 rose_interp.py f.mlir --function attention --inputs ids.npy,q.npy
 
 With --inputs, the function's arguments are read from .npy files in order
 (each rank gets the whole array: arguments are replicated over tp).
 """
 import argparse
+import json
 import math
 import re
 import struct
@@ -142,11 +144,15 @@ UNARY = {
 }
 
 
-def run(path, tokens, weights_path=None, inputs=None):
+def run(path, tokens, weights_path=None, inputs=None, function=None):
     text = open(path).read()
     tp = int(re.search(r"rose\.tp = (\d+)", text).group(1)) if "rose.tp" in text else 1
-    wpath = weights_path or re.search(r'rose\.weights = "([^"]+)"', text).group(1)
-    weights = {k: v.astype(np.float64) for k, v in gpt2ref.read_safetensors(wpath).items()}
+    named = re.search(r'rose\.weights = "([^"]+)"', text)
+    wpath = weights_path or (named.group(1) if named else None)
+    weights = {k: v.astype(np.float64) for k, v in gpt2ref.read_safetensors(wpath).items()} \
+        if wpath else {}
+    if function:  # run this function (the first one otherwise)
+        text = text[text.index(f"func.func @{function}("):]
     env = {}
     args = [a.split(":")[0].strip() for a in split_top(ARG.search(text).group("args"))]
     if inputs is None:
@@ -175,10 +181,14 @@ def run(path, tokens, weights_path=None, inputs=None):
             out = [slice_param(full, *map(int, sm.groups()), r) if sm else full for r in range(tp)]
         elif op == "rose.constant":
             text_c = re.search(r"dense<([^>]+)>", rest).group(1)
-            # Infinities print as the float's bits: dense<0xFF800000>.
-            c = (struct.unpack("<f", int(text_c, 16).to_bytes(4, "little"))[0]
-                 if text_c.startswith("0x") else float(text_c))
-            out = [np.array(c)] * tp
+            dims = re.search(r": tensor<([^>]*)>", rest).group(1).split("x")[:-1]
+            shape = [int(d) for d in dims]
+            if text_c.startswith("["):  # nested lists of numbers
+                c = np.array(json.loads(text_c), dtype=np.float64).reshape(shape)
+            else:  # a splat; infinities print as the float's bits: 0xFF800000
+                c = np.full(shape, struct.unpack("<f", int(text_c, 16).to_bytes(4, "little"))[0]
+                            if text_c.startswith("0x") else float(text_c))
+            out = [c] * tp
         elif op == "rose.positions":
             off = int(attr(rest, "offset", 0))
             out = [np.broadcast_to(np.arange(x.shape[-1]) + off, x.shape) for x in val(0)]
@@ -304,13 +314,14 @@ def main():
     p.add_argument("--inputs", help="comma-separated .npy files, one per function argument")
     p.add_argument("--weights")
     p.add_argument("--save", help="write rank 0's logits (.npy)")
+    p.add_argument("--function", help="the function to run (default: the first)")
     a = p.parse_args()
     tokens = np.array([[int(t) for t in row.split(",")] for row in a.tokens.split(";")]) \
         if a.tokens else None
     inputs = [np.load(f) for f in a.inputs.split(",")] if a.inputs else None
     if tokens is None and inputs is None:
         sys.exit("rose_interp: give --tokens or --inputs")
-    results, tp = run(a.model, tokens, a.weights, inputs)
+    results, tp = run(a.model, tokens, a.weights, inputs, a.function)
     logits = results[0]
     for r in range(1, tp):  # every rank must return the same logits
         assert np.array_equal(logits[0], logits[r]), f"rank {r} disagrees with rank 0"

@@ -1,0 +1,355 @@
+//===- RaiseEval.cpp - evaluating shape-only subgraphs --------------------===//
+#include "passes/RaiseEval.h"
+
+#include "dialect/RoseOps.h"
+#include "runtime/Elementwise.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <numeric>
+
+using namespace mlir;
+using namespace mlir::rose;
+
+namespace {
+
+/// Evaluations stay small: masks of a few hundred positions.
+constexpr int64_t kMaxElements = int64_t(1) << 22;
+
+int64_t count(llvm::ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d && n > kMaxElements / d))
+      return -1;
+    n *= d;
+  }
+  return n;
+}
+
+/// Row-major strides of `shape` aligned right into `rank` dims, 0 where the
+/// dim broadcasts.
+llvm::SmallVector<int64_t> strides(llvm::ArrayRef<int64_t> shape, size_t rank) {
+  llvm::SmallVector<int64_t> s(rank, 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    size_t d = shape.size() - 1 - i, o = rank - 1 - i;
+    s[o] = shape[d] == 1 ? 0 : stride;
+    stride *= shape[d];
+  }
+  return s;
+}
+
+/// Numpy broadcasting of every operand, then f over each element.
+template <typename F>
+std::optional<EvalArray> broadcastMap(llvm::ArrayRef<const EvalArray *> in,
+                                      F f) {
+  size_t rank = 0;
+  for (const EvalArray *a : in)
+    rank = std::max(rank, a->shape.size());
+  EvalArray out;
+  out.shape.assign(rank, 1);
+  for (const EvalArray *a : in)
+    for (size_t i = 0; i < a->shape.size(); ++i) {
+      int64_t d = a->shape[a->shape.size() - 1 - i];
+      int64_t &o = out.shape[rank - 1 - i];
+      if (o == 1)
+        o = d;
+      else if (d != 1 && d != o)
+        return std::nullopt;
+    }
+  int64_t n = count(out.shape);
+  if (n < 0)
+    return std::nullopt;
+  std::vector<llvm::SmallVector<int64_t>> st;
+  for (const EvalArray *a : in)
+    st.push_back(strides(a->shape, rank));
+  out.data.resize(n);
+  llvm::SmallVector<double> args(in.size());
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i;
+    llvm::SmallVector<int64_t> off(in.size(), 0);
+    for (size_t d = rank; d-- > 0;) {
+      int64_t idx = rest % out.shape[d];
+      rest /= out.shape[d];
+      for (size_t k = 0; k < in.size(); ++k)
+        off[k] += idx * st[k][d];
+    }
+    for (size_t k = 0; k < in.size(); ++k)
+      args[k] = in[k]->data[off[k]];
+    out.data[i] = f(args);
+  }
+  return out;
+}
+
+std::optional<EvalArray> fromConstant(ConstantOp c) {
+  auto attr = dyn_cast<DenseElementsAttr>(c.getValue());
+  auto type = dyn_cast<RankedTensorType>(c.getType());
+  if (!attr || !type || count(type.getShape()) < 0)
+    return std::nullopt;
+  EvalArray out;
+  out.shape.assign(type.getShape().begin(), type.getShape().end());
+  if (isa<FloatType>(type.getElementType())) {
+    for (APFloat v : attr.getValues<APFloat>())
+      out.data.push_back(v.convertToDouble());
+  } else if (type.getElementType().isInteger(1)) {
+    for (bool v : attr.getValues<bool>())
+      out.data.push_back(v);
+  } else if (isa<IntegerType>(type.getElementType())) {
+    for (APInt v : attr.getValues<APInt>())
+      out.data.push_back(static_cast<double>(v.getSExtValue()));
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<EvalArray> ShapeEvaluator::evaluate(Value v) {
+  if (auto it = memo.find(v); it != memo.end())
+    return it->second;
+  std::optional<EvalArray> result = compute(v);
+  memo[v] = result;
+  return result;
+}
+
+std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return std::nullopt;
+  // The size of dim d of a reference value: a function argument's dynamic
+  // dims are the batch (1) and the sequence.
+  auto refDim = [&](Value ref, int64_t d) -> std::optional<int64_t> {
+    auto type = cast<RankedTensorType>(ref.getType());
+    if (d < 0 || d >= type.getRank())
+      return std::nullopt;
+    if (!type.isDynamicDim(d))
+      return type.getDimSize(d);
+    if (!isa<BlockArgument>(ref))
+      return std::nullopt;
+    return d == 0 ? 1 : seq;
+  };
+  auto unary = [&](Value x, double (*f)(double)) -> std::optional<EvalArray> {
+    std::optional<EvalArray> a = evaluate(x);
+    if (!a)
+      return std::nullopt;
+    for (double &e : a->data)
+      e = f(e);
+    return a;
+  };
+  auto binary = [&](Value x, Value y, ::rose::BinaryKind kind) {
+    // Data-dependent operands fail fast: the second is not looked at.
+    std::optional<EvalArray> a = evaluate(x);
+    std::optional<EvalArray> b = a ? evaluate(y) : std::nullopt;
+    if (!a || !b)
+      return std::optional<EvalArray>();
+    return broadcastMap({&*a, &*b}, [&](llvm::ArrayRef<double> e) {
+      return static_cast<double>(::rose::applyBinary(
+          kind, static_cast<float>(e[0]), static_cast<float>(e[1])));
+    });
+  };
+  return llvm::TypeSwitch<Operation *, std::optional<EvalArray>>(op)
+      .Case([&](ConstantOp c) { return fromConstant(c); })
+      .Case([&](IotaOp i) -> std::optional<EvalArray> {
+        std::optional<int64_t> n = refDim(i.getRef(), i.getDim());
+        if (!n || *n > kMaxElements)
+          return std::nullopt;
+        EvalArray out{{*n}, std::vector<double>(*n)};
+        std::iota(out.data.begin(), out.data.end(), 0.0);
+        return out;
+      })
+      .Case([&](FillOp f) -> std::optional<EvalArray> {
+        EvalArray out;
+        for (int64_t d : f.getDims()) {
+          std::optional<int64_t> n =
+              d < 0 ? std::optional<int64_t>(-d) : refDim(f.getRef(), d);
+          if (!n)
+            return std::nullopt;
+          out.shape.push_back(*n);
+        }
+        int64_t n = count(out.shape);
+        if (n < 0)
+          return std::nullopt;
+        out.data.assign(n, f.getValue().convertToDouble());
+        return out;
+      })
+      .Case([&](TriluOp t) -> std::optional<EvalArray> {
+        std::optional<EvalArray> a = evaluate(t.getInput());
+        if (!a || a->shape.size() < 2)
+          return std::nullopt;
+        int64_t rows = a->shape[a->shape.size() - 2], cols = a->shape.back();
+        for (size_t e = 0; e < a->data.size(); ++e) {
+          int64_t i = (e / cols) % rows, j = e % cols;
+          bool keep = t.getUpper() ? j >= i + t.getK() : j <= i + t.getK();
+          if (!keep)
+            a->data[e] = 0.0;
+        }
+        return a;
+      })
+      .Case([&](GatherOp g) -> std::optional<EvalArray> {
+        std::optional<EvalArray> a = evaluate(g.getInput()),
+                                 idx = evaluate(g.getIndices());
+        if (!a || !idx)
+          return std::nullopt;
+        int64_t rank = a->shape.size();
+        int64_t axis = g.getAxis() < 0 ? g.getAxis() + rank : g.getAxis();
+        int64_t outer = 1, inner = 1, n = a->shape[axis];
+        for (int64_t d = 0; d < axis; ++d)
+          outer *= a->shape[d];
+        for (int64_t d = axis + 1; d < rank; ++d)
+          inner *= a->shape[d];
+        EvalArray out;
+        out.shape.assign(a->shape.begin(), a->shape.begin() + axis);
+        out.shape.append(idx->shape.begin(), idx->shape.end());
+        out.shape.append(a->shape.begin() + axis + 1, a->shape.end());
+        if (count(out.shape) < 0)
+          return std::nullopt;
+        for (int64_t o = 0; o < outer; ++o)
+          for (double ix : idx->data) {
+            int64_t k = static_cast<int64_t>(ix);
+            if (k < 0 || k >= n)
+              return std::nullopt;
+            for (int64_t i = 0; i < inner; ++i)
+              out.data.push_back(a->data[(o * n + k) * inner + i]);
+          }
+        return out;
+      })
+      .Case([&](SliceOp s) -> std::optional<EvalArray> {
+        std::optional<EvalArray> a = evaluate(s.getInput());
+        if (!a)
+          return std::nullopt;
+        int64_t rank = a->shape.size();
+        int64_t axis = s.getAxis() < 0 ? s.getAxis() + rank : s.getAxis();
+        int64_t start = s.getStart(), end = s.getEnd(), n = a->shape[axis];
+        if (start < 0 || end > n || start > end)
+          return std::nullopt;
+        int64_t outer = 1, inner = 1;
+        for (int64_t d = 0; d < axis; ++d)
+          outer *= a->shape[d];
+        for (int64_t d = axis + 1; d < rank; ++d)
+          inner *= a->shape[d];
+        EvalArray out{a->shape, {}};
+        out.shape[axis] = end - start;
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t k = start; k < end; ++k)
+            for (int64_t i = 0; i < inner; ++i)
+              out.data.push_back(a->data[(o * n + k) * inner + i]);
+        return out;
+      })
+      .Case([&](ReshapeOp r) -> std::optional<EvalArray> {
+        std::optional<EvalArray> a = evaluate(r.getInput());
+        if (!a)
+          return std::nullopt;
+        llvm::SmallVector<int64_t> shape;
+        int64_t known = 1, infer = -1;
+        for (auto [i, d] : llvm::enumerate(r.getShape())) {
+          int64_t size = d == 0 && i < a->shape.size() ? a->shape[i] : d;
+          if (size == -1)
+            infer = i;
+          else
+            known *= size;
+          shape.push_back(size);
+        }
+        int64_t n = a->data.size();
+        if (infer >= 0)
+          shape[infer] = known ? n / known : 0;
+        if (count(shape) != n)
+          return std::nullopt;
+        a->shape = shape;
+        return a;
+      })
+      .Case([&](TransposeOp t) -> std::optional<EvalArray> {
+        std::optional<EvalArray> a = evaluate(t.getInput());
+        if (!a)
+          return std::nullopt;
+        ArrayRef<int64_t> perm = t.getPermutation();
+        size_t rank = perm.size();
+        llvm::SmallVector<int64_t> in = strides(a->shape, rank);
+        // Strides of the input without broadcast zeroes.
+        int64_t stride = 1;
+        for (size_t d = rank; d-- > 0;) {
+          in[d] = stride;
+          stride *= a->shape[d];
+        }
+        EvalArray out;
+        for (int64_t p : perm)
+          out.shape.push_back(a->shape[p]);
+        out.data.resize(a->data.size());
+        for (size_t i = 0; i < out.data.size(); ++i) {
+          int64_t rest = i, src = 0;
+          for (size_t d = rank; d-- > 0;) {
+            src += (rest % out.shape[d]) * in[perm[d]];
+            rest /= out.shape[d];
+          }
+          out.data[i] = a->data[src];
+        }
+        return out;
+      })
+      .Case([&](WhereOp w) -> std::optional<EvalArray> {
+        std::optional<EvalArray> c = evaluate(w.getCondition());
+        std::optional<EvalArray> a = c ? evaluate(w.getLhs()) : std::nullopt;
+        std::optional<EvalArray> b = a ? evaluate(w.getRhs()) : std::nullopt;
+        if (!c || !a || !b)
+          return std::nullopt;
+        return broadcastMap({&*c, &*a, &*b}, [](llvm::ArrayRef<double> e) {
+          return e[0] != 0.0 ? e[1] : e[2];
+        });
+      })
+      .Case([&](AddOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Add);
+      })
+      .Case([&](SubOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Sub);
+      })
+      .Case([&](MulOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Mul);
+      })
+      .Case([&](DivOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Div);
+      })
+      .Case([&](PowOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Pow);
+      })
+      .Case([&](MaxOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Max);
+      })
+      .Case([&](MinOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Min);
+      })
+      .Case([&](EqualOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Equal);
+      })
+      .Case([&](LessOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Less);
+      })
+      .Case([&](GreaterOp o) {
+        return binary(o.getLhs(), o.getRhs(), ::rose::BinaryKind::Greater);
+      })
+      .Case([&](NotOp o) {
+        return unary(o.getInput(),
+                     [](double x) { return x == 0.0 ? 1.0 : 0.0; });
+      })
+      .Case([&](NegOp o) {
+        return unary(o.getInput(), [](double x) { return -x; });
+      })
+      .Case([&](SqrtOp o) {
+        return unary(o.getInput(), [](double x) { return std::sqrt(x); });
+      })
+      .Case([&](ReciprocalOp o) {
+        return unary(o.getInput(), [](double x) { return 1.0 / x; });
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+std::optional<double> mlir::rose::constantScalar(Value v) {
+  // At a sequence length above 1, anything counting positions varies.
+  ShapeEvaluator eval(3);
+  std::optional<EvalArray> a = eval.evaluate(v);
+  if (!a || a->data.empty())
+    return std::nullopt;
+  for (double x : a->data)
+    if (x != a->data[0])
+      return std::nullopt;
+  return a->data[0];
+}
