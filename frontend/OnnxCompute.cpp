@@ -1,8 +1,10 @@
-//===- OnnxCompute.cpp - ONNX op handlers: layout, matmul, attention ------===//
+//===- OnnxCompute.cpp - ONNX op handlers: layout, matmul, norms ---------===//
 #include "frontend/OnnxImporterImpl.h"
 #include "runtime/CheckedMath.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 using namespace mlir;
 using namespace mlir::rose;
@@ -38,11 +40,26 @@ llvm::Error Importer::onReshape() {
   if (!spec)
     return spec.takeError();
   // ONNX semantics: 0 copies the input dim (allowzero = 0), -1 is inferred.
-  SymShape in;
-  if ((*data)->tensor)
-    in = (*data)->shape;
-  else if ((*data)->marker)
-    in.assign((*data)->marker->shape.begin(), (*data)->marker->shape.end());
+  if ((*data)->merged) { // the reshape back of a flattened view
+    SymShape real = shapeOf((*data)->tensor);
+    if (*spec != real &&
+        !(spec->size() == real.size() &&
+          llvm::all_of(
+              *spec, [](SymDim d) { return !d.isStatic() || d.size != -1; }) &&
+          SymShape(spec->begin() + 1, spec->end()) ==
+              SymShape(real.begin() + 1, real.end())))
+      return fail("a flattened view " + formatSym((*data)->shape) +
+                  " may only be reshaped back to " + formatSym(real));
+    Entry &out = output(0);
+    out = **data;
+    out.merged = false;
+    out.shape = real;
+    return llvm::Error::success();
+  }
+  llvm::Expected<Value> x = tensor(0);
+  if (!x)
+    return x.takeError();
+  SymShape in = shapeOf(*x);
   SymShape target = *spec;
   int inferIndex = -1;
   for (size_t i = 0; i < target.size(); ++i) {
@@ -77,82 +94,38 @@ llvm::Error Importer::onReshape() {
                   formatSym(target) + " overflows or has a negative dim");
     llvm::sort(inSyms);
     llvm::sort(outSyms);
-    if (inSyms != outSyms || *outStatic == 0 || *inStatic % *outStatic != 0)
+    // What the input has beyond the output: one dynamic dim (view(-1, S)
+    // of [B, S] is B) or a static size.
+    SmallVector<int> extra;
+    std::set_difference(inSyms.begin(), inSyms.end(), outSyms.begin(),
+                        outSyms.end(), std::back_inserter(extra));
+    bool covered = std::includes(inSyms.begin(), inSyms.end(), outSyms.begin(),
+                                 outSyms.end());
+    if (covered && extra.size() == 1 && *inStatic == *outStatic)
+      target[inferIndex] = SymDim::unknown(extra[0]);
+    else if (inSyms == outSyms && *outStatic != 0 &&
+             *inStatic % *outStatic == 0)
+      target[inferIndex] = SymDim::known(*inStatic / *outStatic);
+    else if (inferIndex == 0 && target.size() >= 2 &&
+             target.size() < in.size() &&
+             SymShape(target.begin() + 1, target.end()) ==
+                 SymShape(in.end() - (target.size() - 1), in.end())) {
+      // Leading dims flattened into one: a view (Entry::merged).
+      Entry &out = output(0);
+      out = **data;
+      target[0] = SymDim::merged();
+      out.shape = target;
+      out.merged = true;
+      return llvm::Error::success();
+    } else
       return fail("cannot infer the -1 of reshape " + formatSym(in) + " -> " +
                   formatSym(target));
-    target[inferIndex] = SymDim::known(*inStatic / *outStatic);
   }
-
-  Entry &out = output(0);
-  std::shared_ptr<Marker> m = (*data)->marker;
-  // Merging heads back: the end of an attention pattern.
-  if (m && m->kind == Marker::Attention && m->layout == Marker::BSHD &&
-      target.size() == 3) {
-    // The usual 1 / sqrt(head_dim) (up to float32 rounding) is the op's
-    // default; only another scale is recorded.
-    int64_t headDim =
-        target[2].isStatic() && m->heads > 0 ? target[2].size / m->heads : 0;
-    FloatAttr scale;
-    if (headDim <= 0 ||
-        std::abs(m->c * std::sqrt(double(headDim)) - 1.0) > 1e-6)
-      scale = b.getF64FloatAttr(m->c);
-    Value attn =
-        b.create<AttentionOp>(loc, m->q, m->k, m->v, m->heads, m->flag, scale);
-    setTensor(out, attn, shapeOf(m->q));
+  if (target == in) { // torch's view to the same shape
+    output(0) = **data;
     return llvm::Error::success();
   }
-  llvm::Expected<Value> x = tensor(0);
-  if (!x)
-    return x.takeError();
-  llvm::Expected<Value> r = reshapeTo(*x, target);
-  if (!r)
-    return r.takeError();
-  setTensor(out, *r, target);
-  // Splitting the last dim into [heads, head_dim]: q, k or v of attention.
-  if (in.size() == 3 && target.size() == 4 && in[0] == target[0] &&
-      in[1] == target[1] && target[2].isStatic() && target[3].isStatic() &&
-      in[2].isStatic() &&
-      ::rose::checkedMul(target[2].size, target[3].size) == in[2].size) {
-    auto heads = std::make_shared<Marker>();
-    heads->kind = Marker::Heads;
-    heads->x = *x;
-    heads->heads = target[2].size;
-    heads->layout = Marker::BSHD;
-    heads->shape.assign(target.begin(), target.end());
-    out.marker = heads;
-  }
-  return llvm::Error::success();
-}
-
-/// Moves a per-head view through a transpose; nullptr when it does not apply.
-static std::shared_ptr<Marker> transposeHeads(const Marker &m,
-                                              llvm::ArrayRef<int64_t> perm) {
-  auto is = [&](std::initializer_list<int64_t> p) {
-    return perm == llvm::ArrayRef<int64_t>(p);
-  };
-  // perm comes from the file: an entry outside the rank matches no pattern.
-  for (int64_t p : perm)
-    if (p < 0 || p >= int64_t(m.shape.size()))
-      return nullptr;
-  auto next = std::make_shared<Marker>(m);
-  SmallVector<SymDim> shape;
-  for (int64_t p : perm)
-    shape.push_back(m.shape[p]);
-  next->shape.assign(shape.begin(), shape.end());
-  if (m.kind == Marker::Heads && m.layout == Marker::BSHD && is({0, 2, 1, 3}))
-    next->layout = Marker::BHSD;
-  else if (m.kind == Marker::Heads && m.layout == Marker::BSHD &&
-           is({0, 2, 3, 1}))
-    next->layout = Marker::BHDS;
-  else if (m.kind == Marker::Heads && m.layout == Marker::BHSD &&
-           is({0, 1, 3, 2}))
-    next->layout = Marker::BHDS;
-  else if (m.kind == Marker::Attention && m.layout == Marker::BHSD &&
-           is({0, 2, 1, 3}))
-    next->layout = Marker::BSHD;
-  else
-    return nullptr;
-  return next;
+  return reshapeEntry(**data, *x, target);
 }
 
 llvm::Error Importer::onTranspose() {
@@ -161,13 +134,6 @@ llvm::Error Importer::onTranspose() {
     return in.takeError();
   std::optional<std::vector<int64_t>> perm = attrInts("perm");
   Entry &out = output(0);
-  if ((*in)->marker && perm && (*in)->marker->shape.size() == perm->size()) {
-    if (std::shared_ptr<Marker> next = transposeHeads(*(*in)->marker, *perm)) {
-      out.marker = next;
-      if (next->kind == Marker::Attention)
-        return llvm::Error::success();
-    }
-  }
   llvm::Expected<Value> x = tensor(0);
   if (!x)
     return x.takeError();
@@ -191,47 +157,20 @@ llvm::Error Importer::onTranspose() {
   return llvm::Error::success();
 }
 
-/// A MatMul weight that is a transposed copy of another initializer (torch
-/// folds `wte.weight.t()` of a tied LM head into one), or the untied LM
-/// head, is kept as a [vocab, d] tensor used with transpose_rhs.
-llvm::Expected<std::optional<std::pair<Value, bool>>>
-Importer::tiedOrHeadWeight(const onnx::TensorProto &init) {
-  if (init.dims_size() != 2)
-    return std::optional<std::pair<Value, bool>>();
-  int64_t rows = init.dims(0), cols = init.dims(1);
-  llvm::Expected<TensorBytes> bytes = reader.read(init);
-  if (!bytes)
-    return fail(llvm::toString(bytes.takeError()));
-  std::vector<float> w = toFloats(*bytes);
-  for (const auto &kv : initializers) {
-    const onnx::TensorProto &other = *kv.second;
-    if (&other == &init || other.dims_size() != 2 || other.dims(0) != cols ||
-        other.dims(1) != rows || other.data_type() != init.data_type())
-      continue;
-    llvm::Expected<TensorBytes> ob = reader.read(other);
-    if (!ob)
-      return fail(llvm::toString(ob.takeError()));
-    std::vector<float> o = toFloats(*ob);
-    bool equal = true;
-    for (int64_t r = 0; r < rows && equal; ++r)
-      for (int64_t c = 0; c < cols && equal; ++c)
-        equal = w[r * cols + c] == o[c * rows + r];
-    if (!equal)
-      continue;
-    llvm::Expected<Value> p = param(other, other.name(), false);
-    if (!p)
-      return p.takeError();
-    return std::optional<std::pair<Value, bool>>({*p, true});
-  }
-  // An anonymous weight producing the graph output is the untied LM head.
-  if (llvm::StringRef(init.name()).starts_with("onnx::") &&
-      node->output(0) == graphOutput) {
-    llvm::Expected<Value> p = param(init, "lm_head.weight", true);
-    if (!p)
-      return p.takeError();
-    return std::optional<std::pair<Value, bool>>({*p, true});
-  }
-  return std::optional<std::pair<Value, bool>>();
+/// An anonymous (`onnx::...`) weight whose MatMul produces the logits is
+/// the untied LM head: named `lm_head.weight` and kept [vocab, d], as
+/// checkpoints store it (used with transpose_rhs). Naming only: a tied head
+/// that torch exported as a transposed copy of the embedding stays a copy.
+llvm::Expected<std::optional<Value>>
+Importer::headWeight(const onnx::TensorProto &init) {
+  if (init.dims_size() != 2 ||
+      !llvm::StringRef(init.name()).starts_with("onnx::") ||
+      node->output(0) != graphOutput)
+    return std::optional<Value>();
+  llvm::Expected<Value> p = param(init, "lm_head.weight", true);
+  if (!p)
+    return p.takeError();
+  return std::optional<Value>(*p);
 }
 
 llvm::Error Importer::onMatMul() {
@@ -242,46 +181,35 @@ llvm::Error Importer::onMatMul() {
   if (!rhs)
     return rhs.takeError();
   Entry &out = output(0);
-  std::shared_ptr<Marker> ml = (*lhs)->marker, mr = (*rhs)->marker;
-  // q k^T: attention scores.
-  if (ml && mr && ml->kind == Marker::Heads && mr->kind == Marker::Heads &&
-      ml->layout == Marker::BHSD && mr->layout == Marker::BHDS &&
-      ml->heads == mr->heads) {
-    auto m = std::make_shared<Marker>();
-    m->kind = Marker::Scores;
-    m->q = ml->x;
-    m->k = mr->x;
-    m->heads = ml->heads;
-    m->c = 1.0;
-    m->shape = {ml->shape[0], ml->shape[1], ml->shape[2], mr->shape[3]};
-    out.marker = m;
-    return llvm::Error::success();
-  }
-  // softmax(scores) v.
-  if (ml && mr && ml->kind == Marker::Probs && mr->kind == Marker::Heads &&
-      mr->layout == Marker::BHSD && ml->heads == mr->heads) {
-    auto m = std::make_shared<Marker>(*ml);
-    m->kind = Marker::Attention;
-    m->v = mr->x;
-    m->layout = Marker::BHSD;
-    m->shape = mr->shape;
-    out.marker = m;
-    return llvm::Error::success();
-  }
-  if (ml && (ml->kind == Marker::Scores || ml->kind == Marker::Probs))
-    return fail("unrecognised attention pattern: scores are used by a MatMul "
-                "other than softmax(scores) @ v");
   llvm::Expected<Value> a = tensor(0);
   if (!a)
     return a.takeError();
   Value w;
   bool transposeRhs = false;
   if ((*rhs)->weight) {
-    auto tied = tiedOrHeadWeight(*(*rhs)->weight);
-    if (!tied)
-      return tied.takeError();
-    if (*tied)
-      std::tie(w, transposeRhs) = **tied;
+    auto head = headWeight(*(*rhs)->weight);
+    if (!head)
+      return head.takeError();
+    if (*head) {
+      w = **head;
+      transposeRhs = true;
+    }
+  }
+  if (!w && (*rhs)->weight &&
+      llvm::StringRef((*rhs)->weight->name()).starts_with("onnx::")) {
+    // torch names a Linear's exported (transposed) weight onnx::MatMul_N;
+    // the node's path names the layer: /h.0/mlp/c_fc/MatMul ->
+    // h.0.mlp.c_fc.weight (what comm reports and plans read).
+    llvm::StringRef path = llvm::StringRef(node->name()).ltrim('/');
+    size_t slash = path.rfind('/');
+    if (slash != llvm::StringRef::npos && slash > 0) {
+      std::string name = path.take_front(slash).str();
+      std::replace(name.begin(), name.end(), '/', '.');
+      llvm::Expected<Value> p = param(*(*rhs)->weight, name + ".weight", false);
+      if (!p)
+        return p.takeError();
+      w = *p;
+    }
   }
   if (!w) {
     llvm::Expected<Value> t = tensor(1);
@@ -309,7 +237,14 @@ llvm::Error Importer::onGemm() {
       attrInt("transA", 0) != 0)
     return fail("only Gemm with alpha = beta = 1 and transA = 0 (a linear "
                 "layer) is supported");
-  llvm::Expected<Value> a = tensor(0);
+  // A flattened view (Conv1D's x.view(-1, d)) multiplies unflattened:
+  // rose's matmul applies a 2-D weight to every row of any rank.
+  llvm::Expected<Entry *> in = input(0);
+  if (!in)
+    return in.takeError();
+  bool merged = (*in)->merged;
+  llvm::Expected<Value> a =
+      merged ? llvm::Expected<Value>((*in)->tensor) : tensor(0);
   llvm::Expected<Value> w = tensor(1);
   if (!a)
     return a.takeError();
@@ -321,11 +256,21 @@ llvm::Error Importer::onGemm() {
     if (!c)
       return c.takeError();
     bias = *c;
+    if (shapeOf(bias).size() != 1)
+      return fail("only a 1-D Gemm bias is supported");
   }
   bool transB = attrInt("transB", 0) != 0;
   auto op = b.create<MatMulOp>(loc, *a, *w, bias, transB);
   SymShape ls = shapeOf(*a), rs = shapeOf(*w);
-  setTensor(output(0), op, {ls[0], transB ? rs[0] : rs[1]});
+  SymDim n = transB ? rs[0] : rs[1];
+  SymShape real(ls.begin(), ls.end() - 1);
+  real.push_back(n);
+  Entry &out = output(0);
+  setTensor(out, op, real);
+  if (merged) {
+    out.shape = {SymDim::merged(), n};
+    out.merged = true;
+  }
   return llvm::Error::success();
 }
 
@@ -367,18 +312,6 @@ llvm::Error Importer::onSoftmax() {
   if (!in)
     return in.takeError();
   int64_t axis = attrInt("axis", -1);
-  std::shared_ptr<Marker> m = (*in)->marker;
-  if (m && m->kind == Marker::Scores) {
-    if (axis != -1 && axis != 3)
-      return fail("attention softmax must run over the key axis (-1)");
-    if (!m->flag)
-      return fail("unrecognised attention pattern: no causal mask before the "
-                  "softmax (rose supports causal self-attention)");
-    auto p = std::make_shared<Marker>(*m);
-    p->kind = Marker::Probs;
-    output(0).marker = p;
-    return llvm::Error::success();
-  }
   llvm::Expected<Value> x = tensor(0);
   if (!x)
     return x.takeError();
@@ -423,10 +356,12 @@ llvm::Error Importer::onSplit() {
 }
 
 llvm::Error Importer::onSlice() {
-  llvm::Expected<Literal> starts = literalInput(1);
-  llvm::Expected<Literal> ends = literalInput(2);
-  if (!starts || !ends)
-    return fail("Slice needs constant starts and ends");
+  llvm::Expected<SymShape> starts = shapeInput(1);
+  llvm::Expected<SymShape> ends = shapeInput(2);
+  if (!starts)
+    return starts.takeError();
+  if (!ends)
+    return ends.takeError();
   std::vector<double> axes, steps;
   if (numInputs() > 3) {
     llvm::Expected<Literal> a = literalInput(3);
@@ -435,23 +370,27 @@ llvm::Error Importer::onSlice() {
     axes = a->values;
   }
   if (numInputs() > 4) {
-    llvm::Expected<Literal> s = literalInput(4);
-    if (!s)
-      return s.takeError();
-    steps = s->values;
+    llvm::Expected<Literal> st = literalInput(4);
+    if (!st)
+      return st.takeError();
+    steps = st->values;
   }
-  if (starts->values.size() != 1 || ends->values.size() != 1 ||
-      axes.size() > 1 || (!steps.empty() && steps != std::vector<double>{1}))
+  if (starts->size() != 1 || ends->size() != 1 || axes.size() > 1 ||
+      (!steps.empty() && steps != std::vector<double>{1}))
     return fail("only single-axis, unit-step Slice is supported");
-  int64_t start = toInt64(starts->values[0]), end = toInt64(ends->values[0]);
+  SymDim startDim = (*starts)[0], endDim = (*ends)[0];
   llvm::Expected<Entry *> in = input(0);
   if (!in)
     return in.takeError();
   if ((*in)->shapeVector) {
+    if (!startDim.isStatic() || !endDim.isStatic())
+      return fail("slicing a shape vector at a dynamic position");
     const SymShape &v = *(*in)->shapeVector;
     int64_t n = v.size();
-    start = std::clamp<int64_t>(start < 0 ? start + n : start, 0, n);
-    end = std::clamp<int64_t>(end < 0 ? end + n : end, 0, n);
+    int64_t start = std::clamp<int64_t>(
+        startDim.size < 0 ? startDim.size + n : startDim.size, 0, n);
+    int64_t end = std::clamp<int64_t>(
+        endDim.size < 0 ? endDim.size + n : endDim.size, 0, n);
     output(0).shapeVector =
         SymShape(v.begin() + start, v.begin() + std::max(start, end));
     return llvm::Error::success();
@@ -463,15 +402,45 @@ llvm::Error Importer::onSlice() {
   int64_t axis = axes.empty() ? 0 : toInt64(axes[0]);
   if (axis < 0)
     axis += shape.size();
-  if (axis < 0 || axis >= int64_t(shape.size()) || !shape[axis].isStatic())
-    return fail("Slice of a dynamic or out-of-range axis is not supported");
+  if (axis < 0 || axis >= int64_t(shape.size()))
+    return fail("Slice axis out of range");
+  Entry &out = output(0);
+  out.boolean = (*in)->boolean;
+  if (!endDim.isStatic()) {
+    // [0, S) of a longer axis (a registered mask buffer cut to the sequence):
+    // the entries at 0 .. S-1, which the run checks lie inside the axis.
+    if (!startDim.isStatic() || startDim.size != 0 || !shape[axis].isStatic())
+      return fail("a Slice to a dynamic end must start at 0 of a static axis");
+    llvm::Expected<Value> iota = iotaOf(endDim);
+    if (!iota)
+      return iota.takeError();
+    shape[axis] = endDim;
+    setTensor(out, b.create<GatherOp>(loc, *x, *iota, axis), shape);
+    return llvm::Error::success();
+  }
+  if (!startDim.isStatic())
+    return fail("a Slice from a dynamic start is not supported");
+  if (!shape[axis].isStatic()) {
+    if (startDim.size == 0 &&
+        endDim.size >= std::numeric_limits<int32_t>::max()) {
+      output(0) = **in; // [0, end of a dynamic axis)
+      return llvm::Error::success();
+    }
+    return fail("Slice of a dynamic axis is not supported");
+  }
   int64_t n = shape[axis].size;
-  start = std::clamp<int64_t>(start < 0 ? start + n : start, 0, n);
-  end = std::clamp<int64_t>(end < 0 ? end + n : end, 0, n);
+  int64_t start = std::clamp<int64_t>(
+      startDim.size < 0 ? startDim.size + n : startDim.size, 0, n);
+  int64_t end = std::clamp<int64_t>(
+      endDim.size < 0 ? endDim.size + n : endDim.size, 0, n);
   if (end <= start)
     return fail("empty Slice");
+  if (start == 0 && end == n) {
+    output(0) = **in;
+    return llvm::Error::success();
+  }
   shape[axis] = SymDim::known(end - start);
-  setTensor(output(0), b.create<SliceOp>(loc, *x, axis, start, end), shape);
+  setTensor(out, b.create<SliceOp>(loc, *x, axis, start, end), shape);
   return llvm::Error::success();
 }
 
@@ -482,10 +451,19 @@ llvm::Error Importer::onExpand() {
   llvm::Expected<SymShape> target = shapeInput(1);
   if (!target)
     return target.takeError();
-  // Expanding to the value's own shape is a no-op torch sometimes emits.
-  if ((*in)->tensor && (*in)->shape == *target) {
+  llvm::Expected<Value> x = tensor(0);
+  if (!x)
+    return x.takeError();
+  llvm::Expected<SymShape> shape = broadcast(shapeOf(*x), *target);
+  if (!shape)
+    return shape.takeError();
+  if (*shape == shapeOf(*x)) { // torch sometimes expands to the same shape
     output(0) = **in;
     return llvm::Error::success();
   }
-  return fail("Expand that changes the shape is not supported");
+  // x broadcast to the shape: where(ones of the shape, x, x) is x exactly.
+  Value ones = fillOf(*shape, 1.0);
+  setTensor(output(0), b.create<WhereOp>(loc, ones, *x, *x), *shape);
+  output(0).boolean = (*in)->boolean;
+  return llvm::Error::success();
 }

@@ -1,5 +1,6 @@
 //===- OnnxHandlers.cpp - ONNX op handlers: data movement and shapes ------===//
 #include "frontend/OnnxImporterImpl.h"
+#include "passes/Passes.h"
 #include "runtime/CheckedMath.h"
 #include "runtime/Safetensors.h"
 
@@ -28,6 +29,7 @@ const HandlerTable &Importer::handlers() {
       {"Shape", &Importer::onShape},
       {"Gather", &Importer::onGather},
       {"Unsqueeze", &Importer::onUnsqueeze},
+      {"Squeeze", &Importer::onSqueeze},
       {"Concat", &Importer::onConcat},
       {"Range", &Importer::onRange},
       {"Reshape", &Importer::onReshape},
@@ -38,18 +40,31 @@ const HandlerTable &Importer::handlers() {
       {"Sub", &Importer::onBinary},
       {"Mul", &Importer::onBinary},
       {"Div", &Importer::onBinary},
+      {"Pow", &Importer::onBinary},
+      {"Max", &Importer::onBinary},
+      {"Min", &Importer::onBinary},
+      {"Equal", &Importer::onBinary},
+      {"Less", &Importer::onBinary},
+      {"Greater", &Importer::onBinary},
+      {"Tanh", &Importer::onUnary},
+      {"Erf", &Importer::onUnary},
+      {"Sqrt", &Importer::onUnary},
+      {"Exp", &Importer::onUnary},
+      {"Neg", &Importer::onUnary},
+      {"Reciprocal", &Importer::onUnary},
+      {"Sigmoid", &Importer::onUnary},
+      {"Relu", &Importer::onUnary},
+      {"Not", &Importer::onUnary},
+      {"ReduceMean", &Importer::onReduce},
+      {"ReduceSum", &Importer::onReduce},
+      {"ReduceMax", &Importer::onReduce},
       {"LayerNormalization", &Importer::onLayerNorm},
       {"Softmax", &Importer::onSoftmax},
       {"Split", &Importer::onSplit},
       {"Slice", &Importer::onSlice},
       {"Expand", &Importer::onExpand},
-      {"Pow", &Importer::onPow},
-      {"Tanh", &Importer::onTanh},
-      {"Erf", &Importer::onErf},
-      {"Sqrt", &Importer::onSqrt},
       {"ConstantOfShape", &Importer::onConstantOfShape},
       {"Trilu", &Importer::onTrilu},
-      {"Not", &Importer::onNot},
       {"Where", &Importer::onWhere},
   };
   return table;
@@ -110,8 +125,8 @@ Importer::finish(const std::string &outputName) {
   auto it = values.find(outputName);
   if (it == values.end() || !it->second.tensor)
     return makeError(path + ": graph output '" + outputName +
-                     "' is not a tensor the import produced (an unfinished "
-                     "pattern or a missing node)");
+                     "' is not a tensor the import produced (a constant, "
+                     "shape arithmetic or a missing node)");
   Value logits = it->second.tensor;
   b.create<func::ReturnOp>(loc, logits);
   function.setType(
@@ -119,9 +134,10 @@ Importer::finish(const std::string &outputName) {
   module->getOperation()->setAttr(RoseDialect::kWeightsAttrName,
                                   b.getStringAttr(weightsPath));
 
-  // Patterns leave dead eager ops (the 0.5 * x of a GELU); the folders and
-  // CSE also merge duplicated shape-derived reshapes.
+  // Fused layers are recognised in the op-by-op graph; the folders and CSE
+  // then merge duplicated shape-derived ops.
   PassManager pm(&context);
+  pm.addPass(createRoseRaise());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (failed(verify(*module)) || failed(pm.run(*module)))
@@ -174,7 +190,9 @@ llvm::Error Importer::onConstant() {
   Entry &out = output(0);
   Literal lit;
   if (const onnx::AttributeProto *a = attr("value")) {
-    llvm::Expected<Literal> l = reader.literal(a->t());
+    // Up to a 2048-position mask buffer (torch exports registered buffers
+    // as Constant nodes).
+    llvm::Expected<Literal> l = reader.literal(a->t(), int64_t(1) << 22);
     if (!l)
       return fail(llvm::toString(l.takeError()));
     lit = *l;
@@ -195,6 +213,11 @@ llvm::Error Importer::onConstant() {
   } else {
     return fail("unsupported Constant form (expected value, value_float(s) "
                 "or value_int(s))");
+  }
+  if (const onnx::AttributeProto *a = attr("value");
+      a && a->t().data_type() == onnx::TensorProto::BOOL) {
+    lit.isInteger = false; // a mask: 0/1 floats
+    out.boolean = true;
   }
   out.literal = lit;
   if (lit.isInteger && lit.dims.size() <= 1) {
@@ -224,21 +247,50 @@ llvm::Error Importer::onCast() {
                    to == onnx::TensorProto::INT32 ||
                    to == onnx::TensorProto::BOOL;
   Entry out = **in;
+  if (out.shapeVector && !toInteger) {
+    // A dim used as a number (HF's sqrt(float(head_dim))): a float literal.
+    Literal lit;
+    for (SymDim d : *out.shapeVector) {
+      if (!d.isStatic())
+        return fail("casting the dynamic dim " + formatSym({d}) +
+                    " to a float is not supported");
+      lit.values.push_back(double(d.size));
+    }
+    if (!out.shapeScalar)
+      lit.dims = {int64_t(lit.values.size())};
+    out.shapeVector.reset();
+    out.shapeScalar = false;
+    out.literal = lit;
+    output(0) = out;
+    return llvm::Error::success();
+  }
   if (out.literal) {
-    out.literal->isInteger = toInteger;
-    if (toInteger)
-      for (double &v : out.literal->values)
-        v = to == onnx::TensorProto::BOOL ? double(v != 0.0) : std::trunc(v);
+    // Booleans stay 0/1 floats; integers truncate.
+    bool toBool = to == onnx::TensorProto::BOOL;
+    out.literal->isInteger = toInteger && !toBool;
+    for (double &v : out.literal->values)
+      v = toBool ? double(v != 0.0) : toInteger ? std::trunc(v) : v;
+    out.boolean = toBool || (out.boolean && !toInteger);
   }
   if (out.tensor) {
     Type element = getElementTypeOrSelf(out.tensor.getType());
-    bool same = (to == onnx::TensorProto::FLOAT && element.isF32()) ||
-                (to == onnx::TensorProto::INT64 && element.isInteger(64)) ||
-                (to == onnx::TensorProto::INT32 && element.isInteger(32));
-    if (!same)
-      return fail("casting a tensor between element types is not supported "
-                  "(to = " +
-                  llvm::Twine(to) + ")");
+    if (to == onnx::TensorProto::BOOL && element.isF32()) {
+      // x != 0 as 0/1, unless it is 0/1 already.
+      if (!out.boolean) {
+        Value nz = b.create<NotOp>(loc, b.create<NotOp>(loc, out.tensor));
+        setTensor(out, nz, out.shape);
+      }
+      out.boolean = true;
+    } else {
+      bool same = (to == onnx::TensorProto::FLOAT && element.isF32()) ||
+                  (to == onnx::TensorProto::INT64 && element.isInteger(64)) ||
+                  (to == onnx::TensorProto::INT32 && element.isInteger(32));
+      if (!same)
+        return fail("casting a tensor between element types is not "
+                    "supported (to = " +
+                    llvm::Twine(to) + ")");
+      out.boolean = out.boolean && to == onnx::TensorProto::FLOAT;
+    }
   }
   output(0) = out;
   return llvm::Error::success();
@@ -251,8 +303,8 @@ llvm::Error Importer::onShape() {
   SymShape shape;
   if ((*in)->tensor)
     shape = (*in)->shape;
-  else if ((*in)->marker && !(*in)->marker->shape.empty())
-    shape.assign((*in)->marker->shape.begin(), (*in)->marker->shape.end());
+  else if ((*in)->literal && !(*in)->shapeVector)
+    shape = staticShape((*in)->literal->dims);
   else if ((*in)->weight)
     shape = staticShape(llvm::SmallVector<int64_t>(
         (*in)->weight->dims().begin(), (*in)->weight->dims().end()));
@@ -297,11 +349,76 @@ llvm::Error Importer::onUnsqueeze() {
       return fail("unsqueeze axis out of range");
     shape.insert(shape.begin() + a, SymDim::known(1));
   }
-  llvm::Expected<Value> r = reshapeTo(*x, shape);
+  return reshapeEntry(**in, *x, shape);
+}
+
+llvm::Error Importer::reshapeEntry(const Entry &in, Value x,
+                                   const SymShape &shape) {
+  Entry &out = output(0);
+  if (getElementTypeOrSelf(x.getType()).isInteger(64) ||
+      getElementTypeOrSelf(x.getType()).isInteger(32)) {
+    // Integer tensors (token ids, positions) are only viewed: unit dims
+    // come and go, the data stays.
+    auto nonUnit = [](const SymShape &s) {
+      SymShape r;
+      for (SymDim d : s)
+        if (!(d.isStatic() && d.size == 1))
+          r.push_back(d);
+      return r;
+    };
+    if (nonUnit(shape) != nonUnit(shapeOf(x)))
+      return fail("reshaping an integer tensor " + formatSym(shapeOf(x)) +
+                  " -> " + formatSym(shape) + " is not supported");
+    out = in;
+    out.shape = shape;
+    return llvm::Error::success();
+  }
+  llvm::Expected<Value> r = reshapeTo(x, shape);
   if (!r)
     return r.takeError();
-  setTensor(output(0), *r, shape);
+  setTensor(out, *r, shape);
+  out.boolean = in.boolean;
   return llvm::Error::success();
+}
+
+llvm::Error Importer::onSqueeze() {
+  llvm::Expected<Entry *> in = input(0);
+  if (!in)
+    return in.takeError();
+  std::optional<std::vector<int64_t>> axes = attrInts("axes");
+  if (!axes && numInputs() > 1) {
+    llvm::Expected<Literal> lit = literalInput(1);
+    if (!lit)
+      return lit.takeError();
+    axes.emplace();
+    for (double v : lit->values)
+      axes->push_back(toInt64(v));
+  }
+  if ((*in)->shapeVector && !(*in)->shapeScalar) {
+    if ((*in)->shapeVector->size() != 1 ||
+        (axes && *axes != std::vector<int64_t>{0}))
+      return fail("squeeze of a shape vector must take its one element");
+    Entry &out = output(0);
+    out.shapeVector = (*in)->shapeVector;
+    out.shapeScalar = true;
+    return llvm::Error::success();
+  }
+  llvm::Expected<Value> x = tensor(0);
+  if (!x)
+    return x.takeError();
+  SymShape shape = shapeOf(*x), squeezed;
+  int64_t rank = shape.size();
+  for (int64_t d = 0; d < rank; ++d) {
+    bool listed = !axes || llvm::is_contained(*axes, d) ||
+                  llvm::is_contained(*axes, d - rank);
+    bool one = shape[d].isStatic() && shape[d].size == 1;
+    if (listed && axes && !one)
+      return fail("squeeze of dim " + llvm::Twine(d) + " of " +
+                  formatSym(shape) + ", which is not 1");
+    if (!(listed && one))
+      squeezed.push_back(shape[d]);
+  }
+  return reshapeEntry(**in, *x, squeezed);
 }
 
 llvm::Error Importer::onConcat() {
@@ -355,20 +472,44 @@ llvm::Error Importer::onConcat() {
 llvm::Error Importer::onRange() {
   llvm::Expected<std::optional<double>> start = scalarInput(0);
   llvm::Expected<std::optional<double>> delta = scalarInput(2);
-  llvm::Expected<Entry *> limit = input(1);
-  if (!start || !delta || !limit)
+  llvm::Expected<SymShape> limit = shapeInput(1);
+  if (!start || !delta || !*start || !*delta)
     return fail("Range needs constant start and delta");
-  // torch's arange(seq): the position ids of every sequence.
-  if (*start == 0.0 && *delta == 1.0 && (*limit)->shapeVector &&
-      (*limit)->shapeScalar && !(*(*limit)->shapeVector)[0].isStatic()) {
-    auto m = std::make_shared<Marker>();
-    m->kind = Marker::Positions;
-    m->symbol = (*(*limit)->shapeVector)[0].symbol;
-    m->shape = {(*(*limit)->shapeVector)[0]};
-    output(0).marker = m;
+  if (!limit || limit->size() != 1)
+    return fail("Range's limit must be a scalar");
+  SymDim n = (*limit)[0];
+  Entry &out = output(0);
+  if (n.isStatic()) { // a constant
+    Literal lit;
+    lit.isInteger = true;
+    for (double v = **start; **delta > 0 ? v < n.size : v > n.size;
+         v += **delta) {
+      lit.values.push_back(v);
+      if (lit.values.size() > (1u << 24))
+        return fail("Range is too long");
+    }
+    lit.dims = {int64_t(lit.values.size())};
+    out.literal = lit;
+    out.shapeVector =
+        staticShape(SmallVector<int64_t>(lit.values.begin(), lit.values.end()));
     return llvm::Error::success();
   }
-  return fail("only Range(0, sequence length, 1) (position ids) is supported");
+  if (**start != 0.0 || **delta != 1.0)
+    return fail("Range to a dynamic limit must start at 0 with step 1");
+  llvm::Expected<Value> iota = iotaOf(n);
+  if (!iota)
+    return iota.takeError();
+  setTensor(out, *iota, {n});
+  return llvm::Error::success();
+}
+
+llvm::Expected<Value> Importer::iotaOf(SymDim d) {
+  SymShape ids = shapeOf(inputIds);
+  for (auto [i, s] : llvm::enumerate(ids))
+    if (s == d)
+      return b.create<IotaOp>(loc, inputIds, int64_t(i)).getResult();
+  return fail("the dynamic dim '" + symbolNames[d.symbol] +
+              "' is not a dim of the graph input");
 }
 
 llvm::Error Importer::onGather() {
@@ -397,33 +538,43 @@ llvm::Error Importer::onGather() {
     out.shapeScalar = idx->dims.empty();
     return llvm::Error::success();
   }
-  if (!(*data)->weight || axis != 0)
-    return fail("Gather is supported on shape vectors and as an embedding "
-                "lookup (an initializer table, axis 0)");
-  llvm::Expected<Value> table = tensor(0);
-  if (!table)
-    return table.takeError();
-  SymShape tableShape = shapeOf(*table);
-  if (tableShape.size() != 2)
-    return fail("embedding table must be rank 2");
-  Value ids;
-  SymShape idsShape;
-  if ((*indices)->marker && (*indices)->marker->kind == Marker::Positions) {
-    // Positions are per sequence; rose looks them up per token, which
-    // broadcasts the same way in the add that follows.
-    ids = b.create<PositionsOp>(loc, inputIds, 0);
-    idsShape = shapeOf(inputIds);
-    if (idsShape.back().symbol != (*indices)->marker->symbol)
-      return fail("position ids do not count the input's sequence dim");
-  } else {
-    llvm::Expected<Value> t = tensor(1);
-    if (!t)
-      return t.takeError();
-    ids = *t;
-    idsShape = shapeOf(ids);
+  llvm::Expected<Value> x = tensor(0);
+  if (!x)
+    return x.takeError();
+  llvm::Expected<Value> ids = tensor(1);
+  if (!ids)
+    return ids.takeError();
+  // Integer indices may be a view with unit dims inserted (the importer
+  // reshapes only floats): gather at the underlying tensor, then reshape.
+  SymShape shape = shapeOf(*x), idsShape = (*indices)->shape;
+  int64_t rank = shape.size();
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis >= rank)
+    return fail("gather axis out of range");
+  if (!getElementTypeOrSelf(ids->getType()).isInteger(64))
+    return fail("gather indices must be int64");
+  // Token ids [batch, seq] into a 2-D weight: an embedding lookup (which
+  // the sharding plans know); anything else is a gather.
+  Value r;
+  if ((*data)->weight && axis == 0 && rank == 2 && shapeOf(*ids).size() == 2)
+    r = b.create<EmbeddingOp>(loc, *x, *ids, nullptr);
+  else
+    r = b.create<GatherOp>(loc, *x, *ids, axis);
+  auto resultShape = [&](const SymShape &ix) {
+    SymShape o(shape.begin(), shape.begin() + axis);
+    o.append(ix.begin(), ix.end());
+    o.append(shape.begin() + axis + 1, shape.end());
+    return o;
+  };
+  SymShape outShape = resultShape(idsShape);
+  if (idsShape != shapeOf(*ids)) {
+    symShapes[r] = resultShape(shapeOf(*ids));
+    llvm::Expected<Value> v = reshapeTo(r, outShape);
+    if (!v)
+      return v.takeError();
+    r = *v;
   }
-  Value emb = b.create<EmbeddingOp>(loc, *table, ids, nullptr);
-  idsShape.push_back(tableShape[1]);
-  setTensor(out, emb, idsShape);
+  setTensor(out, r, outShape);
   return llvm::Error::success();
 }

@@ -1,12 +1,11 @@
-//===- OnnxImporter.cpp - import GPT-2-style ONNX models
-//-------------------===//
+//===- OnnxImporter.cpp - import ONNX models op by op ---------------------===//
 //
 // A table-driven, forward translation of the ONNX graph (nodes are in
-// topological order) into rose ops. Shape arithmetic (Shape, Gather,
-// Unsqueeze, Concat on int64 vectors) folds into symbolic shapes; GELU and
-// attention chains are recognised through markers (OnnxValues.h). Ops that
-// can be expressed in rose are emitted eagerly even inside a pattern; the
-// cleanup after import removes what the completed pattern left dead.
+// topological order) into rose ops, one node at a time, each op located at
+// its node's name. Shape arithmetic (Shape, Gather, Unsqueeze, Concat on
+// int64 vectors) and constants fold into symbolic shapes and literals;
+// every other value is a rose tensor. Fused layers are recognised after
+// import by --rose-raise (passes/Raise.cpp), never needed for correctness.
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/OnnxImporter.h"
@@ -161,6 +160,11 @@ llvm::Expected<Value> Importer::tensor(size_t i) {
   if (!e)
     return e.takeError();
   Entry &entry = **e;
+  if (entry.merged)
+    return fail("input '" + node->input(i) + "' is a flattened view " +
+                formatSym(entry.shape) + " of " +
+                formatSym(shapeOf(entry.tensor)) +
+                ", which only a Gemm or the reshape back may read");
   if (entry.tensor)
     return entry.tensor;
   if (entry.weight) {
@@ -180,10 +184,9 @@ llvm::Expected<Value> Importer::tensor(size_t i) {
     setTensor(entry, c, staticShape(entry.literal->dims));
     return c;
   }
-  std::string what = entry.marker        ? "part of an unfinished pattern"
-                     : entry.shapeVector ? "shape arithmetic"
-                     : entry.literal     ? "an integer constant"
-                                         : "not a tensor";
+  std::string what = entry.shapeVector ? "shape arithmetic"
+                     : entry.literal   ? "an integer constant"
+                                       : "not a tensor";
   return fail("input '" + node->input(i) + "' is " + what +
               " and cannot be used as a tensor here");
 }
@@ -233,7 +236,9 @@ std::string Importer::formatSym(const SymShape &shape) const {
   for (auto [i, d] : llvm::enumerate(shape)) {
     if (i)
       out += ", ";
-    out += d.isStatic() ? std::to_string(d.size) : symbolNames[d.symbol];
+    out += d.isStatic()                  ? std::to_string(d.size)
+           : d.symbol == SymDim::kMerged ? std::string("(flattened)")
+                                         : symbolNames[d.symbol];
   }
   return out + "]";
 }
@@ -282,10 +287,13 @@ llvm::Expected<OwningOpRef<ModuleOp>> Importer::run() {
     // Every handler defines output 0; protobuf's accessors do not check.
     if (n.output_size() == 0)
       return fail("node has no outputs");
+    loc = n.name().empty() ? b.getUnknownLoc()
+                           : Location(NameLoc::get(b.getStringAttr(n.name())));
     if (llvm::Error e = (this->*(it->second))())
       return std::move(e);
   }
   node = nullptr;
+  loc = b.getUnknownLoc();
   return finish(graph.output(0).name());
 }
 

@@ -68,16 +68,18 @@ private:
   llvm::Error declareInputs(const onnx::GraphProto &graph);
   llvm::Expected<OwningOpRef<ModuleOp>> finish(const std::string &output);
   llvm::Error writeWeights();
-  llvm::Expected<std::optional<std::pair<Value, bool>>>
-  tiedOrHeadWeight(const onnx::TensorProto &init);
+  llvm::Expected<std::optional<Value>>
+  headWeight(const onnx::TensorProto &init);
 
-  // Handlers, one per op type (OnnxHandlers.cpp, OnnxPatterns.cpp).
+  // Handlers, one per op type or family (OnnxHandlers.cpp, OnnxCompute.cpp,
+  // OnnxElementwise.cpp).
   llvm::Error onConstant();
   llvm::Error onIdentity();
   llvm::Error onCast();
   llvm::Error onShape();
   llvm::Error onGather();
   llvm::Error onUnsqueeze();
+  llvm::Error onSqueeze();
   llvm::Error onConcat();
   llvm::Error onRange();
   llvm::Error onReshape();
@@ -85,25 +87,24 @@ private:
   llvm::Error onMatMul();
   llvm::Error onGemm();
   llvm::Error onBinary();
+  llvm::Error onUnary();
+  llvm::Error onReduce();
   llvm::Error onLayerNorm();
   llvm::Error onSoftmax();
   llvm::Error onSplit();
   llvm::Error onSlice();
   llvm::Error onExpand();
-  llvm::Error onPow();
-  llvm::Error onTanh();
-  llvm::Error onErf();
-  llvm::Error onSqrt();
   llvm::Error onConstantOfShape();
   llvm::Error onTrilu();
-  llvm::Error onNot();
   llvm::Error onWhere();
 
-  // Pattern steps (OnnxPatterns.cpp).
-  llvm::Expected<bool> binaryPattern(const std::string &op, Entry &a, Entry &b,
-                                     std::optional<double> ca,
-                                     std::optional<double> cb);
-  llvm::Error completeGelu(Entry &out, const Marker &term);
+  /// Output 0 as `in` (its tensor x) reshaped: a rose reshape for floats,
+  /// a view for integer tensors (unit dims only).
+  llvm::Error reshapeEntry(const Entry &in, Value x, const SymShape &shape);
+  /// A tensor of `value` with `shape`, its dynamic dims the graph input's.
+  Value fillOf(const SymShape &shape, double value);
+  /// 0 .. n-1 for the dynamic dim `d` (one of the graph input's).
+  llvm::Expected<Value> iotaOf(SymDim d);
 
   MLIRContext &context;
   std::string path, weightsPath;

@@ -203,14 +203,15 @@ std::vector<float> mlir::rose::onnx_import::toFloats(const TensorBytes &b) {
   return out;
 }
 
-llvm::Expected<Literal> TensorReader::literal(const onnx::TensorProto &t) {
+llvm::Expected<Literal> TensorReader::literal(const onnx::TensorProto &t,
+                                              int64_t maxElements) {
   // Literals are shape operands and scalars; a large one is a weight that
   // reached a place only constants may go.
   std::optional<int64_t> elements = ::rose::checkedProduct(t.dims());
   if (!elements)
     return makeError("tensor '" + t.name() +
                      "': dims are negative or their product overflows");
-  if (*elements > 4096)
+  if (*elements > maxElements)
     return makeError("tensor '" + t.name() + "' with " +
                      llvm::Twine(*elements) +
                      " elements used where a small constant is expected");

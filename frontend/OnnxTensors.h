@@ -32,7 +32,10 @@ public:
 
   llvm::Expected<TensorBytes> read(const onnx::TensorProto &tensor);
   /// Small tensors (Constant nodes, shape operands) as a Literal.
-  llvm::Expected<Literal> literal(const onnx::TensorProto &tensor);
+  /// The tensor's values; more than `maxElements` is an error (a weight
+  /// used where only a constant may go).
+  llvm::Expected<Literal> literal(const onnx::TensorProto &tensor,
+                                  int64_t maxElements = 4096);
 
 private:
   std::string modelDir;

@@ -2,10 +2,8 @@
 //-*-===//
 //
 // An ONNX value can be more than a tensor while importing: a piece of shape
-// arithmetic (folded at import), a small constant, a weight, or an unfinished
-// pattern (half of a GELU, the per-head view of q in attention). Patterns are
-// recognised forward, in the graph's topological order: each node extends the
-// patterns of its inputs, and a pattern becomes a rose op when it completes.
+// arithmetic (folded at import), a small constant, or a weight. Every other
+// value is a rose tensor; nothing waits for a pattern to complete.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ROSE_FRONTEND_ONNXVALUES_H
@@ -16,7 +14,6 @@
 
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +31,10 @@ struct SymDim {
   int symbol = -1;
   static SymDim known(int64_t size) { return {size, -1}; }
   static SymDim unknown(int symbol) { return {0, symbol}; }
+  /// The leading dims of a tensor flattened into one (batch x seq: not an
+  /// affine dim, so only a view; see Entry::merged).
+  static constexpr int kMerged = 1 << 30;
+  static SymDim merged() { return {0, kMerged}; }
   bool isStatic() const { return symbol < 0; }
   bool operator==(const SymDim &o) const {
     return symbol == o.symbol && (symbol >= 0 || size == o.size);
@@ -64,40 +65,6 @@ struct Literal {
   bool isScalar() const { return values.size() == 1; }
 };
 
-/// A partially recognised pattern; which fields matter depends on `kind`.
-struct Marker {
-  enum Kind {
-    Positions,  // Range(0, seq, 1)
-    Filled,     // ConstantOfShape(shape, value)
-    CausalMask, // Trilu of an all-true square; `flag`: true marks j > i
-    Heads,      // q/k/v split into heads; `layout`
-    Scores,     // q k^T * scale (+ causal mask)
-    Probs,      // softmax(scores)
-    Attention,  // probs v; `layout`
-    Cube,       // x^3
-    ScaledCube, // c * x^3
-    TanhInner,  // x + 0.044715 x^3, then scaled by sqrt(2/pi)
-    TanhOf,     // tanh(inner)
-    ErfArg,     // x / sqrt(2)
-    ErfOf,      // erf(x / sqrt(2))
-    OnePlus,    // 1 + tanh(...) or 1 + erf(...); `flag`: tanh form
-    ScaledX,    // c * x (also a real tensor)
-    GeluTerm,   // c * x * (1 + f(x)); complete at c == 0.5
-  };
-  /// Attention layouts of the per-head views.
-  enum Layout { BSHD, BHSD, BHDS };
-
-  Kind kind;
-  Value x, q, k, v;
-  double c = 1.0;
-  int64_t heads = 0;
-  Layout layout = BSHD;
-  bool flag = false;
-  bool inner = false; // TanhInner: scaled by sqrt(2/pi) yet
-  int symbol = -1;    // Positions: the sequence symbol
-  std::vector<SymDim> shape;
-};
-
 /// Everything known about one ONNX value.
 struct Entry {
   Value tensor;                              // a materialized activation
@@ -106,7 +73,11 @@ struct Entry {
   std::optional<SymShape> shapeVector;       // int64 shape arithmetic
   bool shapeScalar = false;                  // shapeVector is a 0-D scalar
   const onnx::TensorProto *weight = nullptr; // an initializer
-  std::shared_ptr<Marker> marker;            // a pattern in progress
+  bool boolean = false; // an ONNX bool: 0/1 values (rose has no bool type)
+  /// `shape` views the tensor with its leading dims flattened into one
+  /// (Hugging Face's Conv1D: x.view(-1, d), addmm, view back). Only Gemm and
+  /// the Reshape back read such a value; rose keeps the unflattened tensor.
+  bool merged = false;
 };
 
 } // namespace mlir::rose::onnx_import

@@ -342,11 +342,40 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
           copyFrom(rhs, rhs->size() - (m.getTransposeRhs() ? 2 : 1), rank - 1);
       })
       .Case([&](ReshapeOp r) {
-        // A 0 in the spec copies the input dim at that position.
+        // A 0 in the spec copies the input dim at that position; a -1 is
+        // the element count over the other dims' when that is affine (one
+        // dynamic input dim, scaled by static sizes).
         const AffineShape *src = shapeOf(r.getInput());
         for (auto [d, s] : llvm::enumerate(r.getShape()))
           if (s == 0)
             copyFrom(src, d, d);
+        auto spec = r.getShape();
+        auto infer = llvm::find(spec, -1);
+        if (!src || infer == spec.end() || known[infer - spec.begin()])
+          return;
+        std::optional<AffineDim> count = AffineDim::known(1);
+        int64_t staticOut = 1;
+        for (const AffineDim &d : *src) {
+          if (!count)
+            return;
+          if (d.isStatic())
+            count = count->times(d.constant / d.divisor);
+          else if (count->isStatic())
+            count = d.times(count->constant / count->divisor);
+          else
+            return; // a product of two symbols
+        }
+        for (auto [d, s] : llvm::enumerate(spec))
+          if (d != size_t(infer - spec.begin())) {
+            if (!known[d] || !out[d].isStatic())
+              return;
+            staticOut *= out[d].constant / out[d].divisor;
+          }
+        if (count && staticOut > 0)
+          if (std::optional<AffineDim> q = count->dividedBy(staticOut)) {
+            out[infer - spec.begin()] = *q;
+            known[infer - spec.begin()] = true;
+          }
       })
       .Case([&](TransposeOp t) {
         const AffineShape *src = shapeOf(t.getInput());

@@ -366,9 +366,38 @@ LogicalResult raiseAttention(SoftmaxOp softmax, std::string &why) {
       merge.getLoc(), q->packed, k->packed, vh->packed,
       b.getI64IntegerAttr(q->heads),
       k->heads == q->heads ? IntegerAttr() : b.getI64IntegerAttr(k->heads),
-      causal ? b.getUnitAttr() : UnitAttr(), b.getF64FloatAttr(scale));
+      causal ? b.getUnitAttr() : UnitAttr(),
+      // The usual 1 / sqrt(head_dim) is the op's default.
+      near(scale * std::sqrt(double(q->headDim)), 1.0)
+          ? FloatAttr()
+          : b.getF64FloatAttr(scale));
   merge.getResult().replaceAllUsesWith(attention.getResult());
   return success();
+}
+
+/// Rows of a 2-D weight at iota(ids, 1) (torch's arange(seq) into a
+/// position embedding), used only by adds that broadcast it over the batch:
+/// embedding(w, positions(ids)), the form generation offsets.
+bool raisePositions(GatherOp g) {
+  auto iota = g.getIndices().getDefiningOp<IotaOp>();
+  auto table = g.getInput().getDefiningOp<ParamOp>();
+  auto ids = iota ? dyn_cast<RankedTensorType>(iota.getRef().getType())
+                  : RankedTensorType();
+  if (!iota || !table || g.getAxis() != 0 || !ids || ids.getRank() != 2 ||
+      iota.getDim() != 1 || !ids.getElementType().isInteger(64) ||
+      table.getType().getRank() != 2)
+    return false;
+  auto type = RankedTensorType::get(
+      {ids.getDimSize(0), ids.getDimSize(1), table.getType().getDimSize(1)},
+      table.getType().getElementType());
+  for (Operation *user : g.getResult().getUsers())
+    if (!isa<AddOp>(user) || user->getResult(0).getType() != type)
+      return false;
+  OpBuilder b(g);
+  Value pos = b.create<PositionsOp>(g.getLoc(), iota.getRef(), 0);
+  Value rows = b.create<EmbeddingOp>(g.getLoc(), table, pos, nullptr);
+  g.getResult().replaceAllUsesWith(rows);
+  return true;
 }
 
 /// Erases pure ops left without uses (the raised chains).
@@ -392,6 +421,7 @@ struct RaisePass : mlir::rose::impl::RoseRaiseBase<RaisePass> {
   void runOnOperation() override {
     getOperation().walk([&](func::FuncOp f) {
       f.walk([](MatMulOp m) { foldTranspose(m); });
+      f.walk([](GatherOp g) { raisePositions(g); });
       SmallVector<Operation *> anchors;
       f.walk([&](Operation *op) {
         if (isa<TanhOp, ErfOp, SigmoidOp, SoftmaxOp>(op))

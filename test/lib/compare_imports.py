@@ -2,7 +2,12 @@
 rose ops (params aside), and params with the same names resolving to the same
 values in their weights files. Used to compare ONNX and Hugging Face imports.
 
-    python3 compare_imports.py a.mlir b.mlir
+    python3 compare_imports.py a.mlir b.mlir [--copy NAME=OF]
+
+--copy NAME=OF: a's param NAME, absent from b, holds the same values as b's
+OF (torch exports a tied LM head as its own transposed copy of the
+embedding, which the ONNX import keeps: tying is read from the graph, never
+guessed from data).
 """
 import re
 import sys
@@ -30,7 +35,7 @@ def load(path):
     return ops, params, weights
 
 
-def main(a_path, b_path):
+def main(a_path, b_path, copies):
     a_ops, a_params, a_weights = load(a_path)
     b_ops, b_params, b_weights = load(b_path)
     if a_ops != b_ops:
@@ -38,13 +43,21 @@ def main(a_path, b_path):
             if x != y:
                 sys.exit(f"op #{i} differs:\n  {a_path}: {x}\n  {b_path}: {y}")
         sys.exit(f"op counts differ: {len(a_ops)} vs {len(b_ops)}")
-    if a_params != b_params:
-        sys.exit(f"params differ: {sorted(set(a_params.items()) ^ set(b_params.items()))}")
-    for name in a_params:
+    for name, of in copies:
+        if name not in a_params or name in b_params or of not in b_params:
+            sys.exit(f"--copy {name}={of}: no such copy")
+        if not np.array_equal(a_weights[name], b_weights[of]):
+            sys.exit(f"param '{name}' is not a copy of '{of}'")
+    shared = {k: v for k, v in a_params.items() if k not in dict(copies)}
+    if shared != b_params:
+        sys.exit(f"params differ: {sorted(set(shared.items()) ^ set(b_params.items()))}")
+    for name in shared:
         if not np.array_equal(a_weights[name], b_weights[name]):
             sys.exit(f"param '{name}' resolves to different values")
     print(f"imports agree: {len(a_ops)} ops, {len(a_params)} params")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    args = [a for a in sys.argv[1:] if not a.startswith("--copy")]
+    copies = [tuple(a.split("=", 1)[1].split("=")) for a in sys.argv[1:] if a.startswith("--copy=")]
+    main(args[0], args[1], copies)

@@ -2,7 +2,7 @@
 
     python3 onnx_mutate.py KIND in.onnx out.onnx
 KIND: external (weights as ONNX external data), unsupported-op (the first Tanh
-becomes a Relu), non-causal (the first Trilu keeps the diagonal), two-inputs,
+becomes a Softsign), non-causal (the first Trilu keeps the diagonal), two-inputs,
 missing-external (external data whose file is gone), no-outputs (the first
 Constant loses its output), concat-axis (a first node concatenating a weight
 with itself along an axis it lacks), transpose-perm (the first Transpose's
@@ -27,7 +27,7 @@ def main(kind, src, dst):
         return
     if kind == "unsupported-op":
         node = next(n for n in graph.node if n.op_type == "Tanh")
-        node.op_type = "Relu"
+        node.op_type = "Softsign"
     elif kind == "non-causal":
         node = next(n for n in graph.node if n.op_type == "Trilu")
         for a in node.attribute:

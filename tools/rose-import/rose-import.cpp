@@ -35,6 +35,10 @@ static cl::opt<std::string> weightsPath(
              "path with .safetensors)"),
     cl::value_desc("file"));
 
+static cl::opt<bool> remarks(
+    "remarks",
+    cl::desc("print what --rose-raise did not recognise in an ONNX graph"));
+
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "rose-import: error: " << message << "\n";
   return 1;
@@ -46,6 +50,19 @@ int main(int argc, char **argv) {
                               "rose-import: GPT-2 (ONNX or Hugging Face "
                               "checkpoint) to rose IR\n");
   MLIRContext context;
+  // Remarks (layers left unraised) only when asked; the rest as usual.
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() != DiagnosticSeverity::Remark)
+      return failure();
+    if (remarks) {
+      std::string where;
+      llvm::raw_string_ostream os(where);
+      if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+        os << "node '" << name.getName().getValue() << "': ";
+      llvm::errs() << "rose-import: remark: " << where << diag.str() << "\n";
+    }
+    return success();
+  });
   // An ONNX import writes a weights file first; it goes if the IR cannot be
   // written, so a failed run leaves nothing behind.
   std::string writtenWeights;
