@@ -743,8 +743,11 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
                               << " disagrees with rose.tp = " << tp;
   }
   auto tpIndex = llvm::find(axes, "tp");
-  ParamTable params{
-      fbb, tpIndex == axes.end() ? 0 : int32_t(tpIndex - axes.begin()), {}, {}};
+  ParamTable params{fbb,
+                    tpIndex == axes.end() ? 0 : int32_t(tpIndex - axes.begin()),
+                    {},
+                    {},
+                    {}};
   Lowerer mainLowerer(fbb, params, tp, axes);
   auto mainFn = mainLowerer.lower(main, "forward");
   if (failed(mainFn))

@@ -91,7 +91,8 @@ def RoseRaise : Pass<"rose-raise", "::mlir::ModuleOp"> {
     Rewrites what an op-by-op ONNX import spells out into rose's fused ops,
     where it can prove they agree: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
     x^3))) and 0.5 x (1 + erf(x / sqrt 2)) in any order of the products ->
-    gelu; x * sigmoid(x) -> silu; a transpose of a matmul's rhs swapping its
+    gelu; x * sigmoid(x) -> silu; (x - mean) / sqrt(var + eps) * w + b ->
+    layer_norm; a transpose of a matmul's rhs swapping its
     last two dims -> transpose_rhs; heads split by reshape/transpose, q k^T
     scaled by a constant, an optional causal mask (a where whose condition,
     a function of positions only, is evaluated and checked at several

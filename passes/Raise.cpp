@@ -2,9 +2,9 @@
 //
 // --rose-raise rewrites chains of primitive ops (an ONNX graph imported op
 // by op) into rose's fused ops where it can prove they compute the same
-// thing: GELU (tanh, erf), SiLU, transposes folded into matmuls, and
-// scaled-dot-product attention with a causal mask. Raising only buys
-// speed: whatever is not raised still shards and runs correctly, and the
+// thing: GELU (tanh, erf), SiLU, layer norm, transposes folded into
+// matmuls, and scaled-dot-product attention with a causal mask. Raising only
+// buys speed: whatever is not raised still shards and runs correctly, and the
 // pass says in a remark which pattern an anchor (a tanh, an erf, a softmax)
 // did not complete and why.
 //
@@ -169,7 +169,85 @@ LogicalResult raiseGelu(Operation *f, bool tanhForm, std::string &why) {
   return failure();
 }
 
-/// x * sigmoid(x) -> silu(x).
+/// A mean over the last axis of `x`, kept as size 1.
+bool isLastMean(Value v, Value x) {
+  auto r = v.getDefiningOp<ReduceOp>();
+  int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+  return r && r.getInput() == x && r.getKind() == ReduceKind::Mean &&
+         (r.getAxis() == -1 || r.getAxis() == rank - 1);
+}
+
+/// Layer norm spelled out (ONNX before opset 17): c = x - mean(x);
+/// c / sqrt(mean(c^2) + eps) (or c * reciprocal(...)) * w + b, with 1-D
+/// params w and b. Anchored on the variance's mean.
+LogicalResult raiseLayerNorm(ReduceOp var, std::string &why) {
+  Product square = productOf(var.getInput());
+  if (square.factors.size() != 2 || square.factors[0] != square.factors[1] ||
+      square.coefficient != 1.0)
+    return failure(); // not a variance: nothing to say
+  Value c = square.factors[0];
+  auto sub = c.getDefiningOp<SubOp>();
+  if (!sub || !isLastMean(sub.getRhs(), sub.getLhs()) ||
+      !isLastMean(var.getResult(), var.getInput())) {
+    why = "the squared value is not x - mean(x) over the last axis";
+    return failure();
+  }
+  Value x = sub.getLhs();
+  // sqrt(var + eps)
+  if (!var.getResult().hasOneUse()) {
+    why = "the variance has other uses";
+    return failure();
+  }
+  auto addEps = dyn_cast<AddOp>(*var.getResult().getUsers().begin());
+  std::optional<double> eps =
+      addEps ? constantScalar(otherOperand(addEps, var.getResult()))
+             : std::nullopt;
+  auto root = addEps && addEps.getResult().hasOneUse()
+                  ? dyn_cast<SqrtOp>(*addEps.getResult().getUsers().begin())
+                  : SqrtOp();
+  if (!eps || *eps <= 0 || !root || !root.getResult().hasOneUse()) {
+    why = "the variance is not followed by + epsilon and sqrt";
+    return failure();
+  }
+  // c / sd, or c * reciprocal(sd)
+  Operation *user = *root.getResult().getUsers().begin();
+  Value normalized;
+  if (auto div = dyn_cast<DivOp>(user); div && div.getLhs() == c)
+    normalized = div.getResult();
+  else if (auto rec = dyn_cast<ReciprocalOp>(user);
+           rec && rec.getResult().hasOneUse())
+    if (auto mul = dyn_cast<MulOp>(*rec.getResult().getUsers().begin());
+        mul && otherOperand(mul, rec.getResult()) == c)
+      normalized = mul.getResult();
+  if (!normalized || !normalized.hasOneUse()) {
+    why = "x - mean is not divided by the standard deviation";
+    return failure();
+  }
+  // * w + b with 1-D params of the last dim's size.
+  auto type = cast<RankedTensorType>(x.getType());
+  auto isVector = [&](Value p) {
+    auto t = p ? dyn_cast<RankedTensorType>(p.getType()) : RankedTensorType();
+    return t && t.getRank() == 1 && t.getDimSize(0) == type.getShape().back() &&
+           t.getElementType() == type.getElementType();
+  };
+  auto mul = dyn_cast<MulOp>(*normalized.getUsers().begin());
+  Value w = mul ? otherOperand(mul, normalized) : Value();
+  auto add = mul && mul.getResult().hasOneUse()
+                 ? dyn_cast<AddOp>(*mul.getResult().getUsers().begin())
+                 : AddOp();
+  Value bias = add ? otherOperand(add, mul.getResult()) : Value();
+  if (!isVector(w) || !isVector(bias)) {
+    why = "the normalized value is not scaled and shifted by 1-D weights";
+    return failure();
+  }
+  OpBuilder b(add);
+  auto ln =
+      b.create<LayerNormOp>(add.getLoc(), x, w, bias, b.getF64FloatAttr(*eps));
+  add.getResult().replaceAllUsesWith(ln.getResult());
+  return success();
+}
+
+/// x * sigmoid(x) -> silu(x)./// x * sigmoid(x) -> silu(x).
 bool raiseSilu(SigmoidOp s) {
   Value x = s.getInput();
   for (Operation *user : s.getResult().getUsers())
@@ -424,7 +502,9 @@ struct RaisePass : mlir::rose::impl::RoseRaiseBase<RaisePass> {
       f.walk([](GatherOp g) { raisePositions(g); });
       SmallVector<Operation *> anchors;
       f.walk([&](Operation *op) {
-        if (isa<TanhOp, ErfOp, SigmoidOp, SoftmaxOp>(op))
+        if (isa<TanhOp, ErfOp, SigmoidOp, SoftmaxOp>(op) ||
+            (isa<ReduceOp>(op) &&
+             cast<ReduceOp>(op).getKind() == ReduceKind::Mean))
           anchors.push_back(op);
       });
       for (Operation *op : anchors) {
@@ -433,6 +513,12 @@ struct RaisePass : mlir::rose::impl::RoseRaiseBase<RaisePass> {
           if (!raiseSilu(s))
             op->emitRemark("rose-raise: sigmoid not raised to silu: no x * "
                            "sigmoid(x)");
+          continue;
+        }
+        if (auto r = dyn_cast<ReduceOp>(op)) {
+          if (failed(raiseLayerNorm(r, why)) && !why.empty())
+            op->emitRemark("rose-raise: mean not raised to layer_norm: ")
+                << why;
           continue;
         }
         if (auto s = dyn_cast<SoftmaxOp>(op)) {

@@ -7,7 +7,10 @@ missing-external (external data whose file is gone), no-outputs (the first
 Constant loses its output), concat-axis (a first node concatenating a weight
 with itself along an axis it lacks), transpose-perm (the first Transpose's
 perm names a dim the tensor lacks), huge-literal (a Reshape whose shape
-constant claims 2^62 x 4 elements).
+constant claims 2^62 x 4 elements), gemm-as-matmul (an HF-style export's
+first Gemm, reading a flattened view, becomes a MatMul), range-start (the
+position Range starts at 1), dim-product (an HF-style export's first Sub of
+dims becomes a Mul: seq * seq).
 """
 import os
 import sys
@@ -54,6 +57,23 @@ def main(kind, src, dst):
                                               value=huge))
         graph.node.insert(1, helper.make_node("Reshape", [weight, "huge"], ["bad_reshape"],
                                               name="bad_reshape"))
+    elif kind == "gemm-as-matmul":
+        # HF style: the flattened view of Conv1D read by a MatMul, not a Gemm.
+        node = next(n for n in graph.node if n.op_type == "Gemm")
+        node.op_type = "MatMul"
+        del node.input[2:]
+        del node.attribute[:]
+    elif kind == "range-start":
+        # Positions from 1: Range(1, S, 1).
+        node = next(n for n in graph.node if n.op_type == "Range")
+        graph.node.insert(0, helper.make_node(
+            "Constant", [], ["one"], name="one",
+            value=helper.make_tensor("one_value", onnx.TensorProto.INT64, [], [1])))
+        node.input[0] = "one"
+    elif kind == "dim-product":
+        # Shape arithmetic that is not affine: seq * seq.
+        node = next(n for n in graph.node if n.op_type == "Sub")
+        node.op_type = "Mul"
     elif kind == "two-inputs":
         graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
     else:
