@@ -114,6 +114,8 @@ int64_t normalizedAxis(int64_t axis, int64_t rank) {
 
 /// Params shared by the program's entry points, deduplicated.
 struct ParamTable {
+  ParamTable(flatbuffers::FlatBufferBuilder &fbb, int32_t sliceAxis)
+      : fbb(fbb), sliceAxis(sliceAxis) {}
   flatbuffers::FlatBufferBuilder &fbb;
   int32_t sliceAxis; // the mesh axis params are sliced over (tp)
   std::vector<flatbuffers::Offset<fb::Param>> params;
@@ -743,11 +745,8 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
                               << " disagrees with rose.tp = " << tp;
   }
   auto tpIndex = llvm::find(axes, "tp");
-  ParamTable params{fbb,
-                    tpIndex == axes.end() ? 0 : int32_t(tpIndex - axes.begin()),
-                    {},
-                    {},
-                    {}};
+  ParamTable params(
+      fbb, tpIndex == axes.end() ? 0 : int32_t(tpIndex - axes.begin()));
   Lowerer mainLowerer(fbb, params, tp, axes);
   auto mainFn = mainLowerer.lower(main, "forward");
   if (failed(mainFn))
