@@ -10,7 +10,9 @@ perm names a dim the tensor lacks), huge-literal (a Reshape whose shape
 constant claims 2^62 x 4 elements), gemm-as-matmul (an HF-style export's
 first Gemm, reading a flattened view, becomes a MatMul), range-start (the
 position Range starts at 1), dim-product (an HF-style export's first Sub of
-dims becomes a Mul: seq * seq).
+dims becomes a Mul: seq * seq), slice-start (a nanoGPT-style export's mask
+buffer sliced from 1 to seq), float-cast (a Cast of the first softmax to
+float16).
 """
 import os
 import sys
@@ -74,6 +76,18 @@ def main(kind, src, dst):
         # Shape arithmetic that is not affine: seq * seq.
         node = next(n for n in graph.node if n.op_type == "Sub")
         node.op_type = "Mul"
+    elif kind == "slice-start":
+        # nanoGPT style: the mask buffer cut to [1:S) instead of [0:S).
+        node = next(n for n in graph.node if n.op_type == "Slice")
+        graph.node.insert(0, helper.make_node(
+            "Constant", [], ["one_start"], name="one_start",
+            value=helper.make_tensor("one_start_value", onnx.TensorProto.INT64, [1], [1])))
+        node.input[1] = "one_start"
+    elif kind == "float-cast":
+        # A float tensor cast to float16 (an activation changing type).
+        node = next(n for n in graph.node if n.op_type == "Softmax")
+        graph.node.insert(list(graph.node).index(node) + 1, helper.make_node(
+            "Cast", [node.output[0]], ["half_probs"], name="half_cast", to=10))
     elif kind == "two-inputs":
         graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
     else:
