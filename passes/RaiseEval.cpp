@@ -3,6 +3,7 @@
 
 #include "dialect/RoseOps.h"
 #include "runtime/Elementwise.h"
+#include "runtime/Shape.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -27,19 +28,6 @@ int64_t count(llvm::ArrayRef<int64_t> shape) {
   return n;
 }
 
-/// Row-major strides of `shape` aligned right into `rank` dims, 0 where the
-/// dim broadcasts.
-llvm::SmallVector<int64_t> strides(llvm::ArrayRef<int64_t> shape, size_t rank) {
-  llvm::SmallVector<int64_t> s(rank, 0);
-  int64_t stride = 1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    size_t d = shape.size() - 1 - i, o = rank - 1 - i;
-    s[o] = shape[d] == 1 ? 0 : stride;
-    stride *= shape[d];
-  }
-  return s;
-}
-
 /// Numpy broadcasting of every operand, then f over each element.
 template <typename F>
 std::optional<EvalArray> broadcastMap(llvm::ArrayRef<const EvalArray *> in,
@@ -61,9 +49,10 @@ std::optional<EvalArray> broadcastMap(llvm::ArrayRef<const EvalArray *> in,
   int64_t n = count(out.shape);
   if (n < 0)
     return std::nullopt;
-  std::vector<llvm::SmallVector<int64_t>> st;
+  std::vector<std::vector<int64_t>> st;
   for (const EvalArray *a : in)
-    st.push_back(strides(a->shape, rank));
+    st.push_back(::rose::broadcastStrides(
+        std::vector<int64_t>(a->shape.begin(), a->shape.end()), rank));
   out.data.resize(n);
   llvm::SmallVector<double> args(in.size());
   for (int64_t i = 0; i < n; ++i) {
@@ -265,8 +254,8 @@ std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
           return std::nullopt;
         ArrayRef<int64_t> perm = t.getPermutation();
         size_t rank = perm.size();
-        llvm::SmallVector<int64_t> in = strides(a->shape, rank);
-        // Strides of the input without broadcast zeroes.
+        // The input's row-major strides.
+        llvm::SmallVector<int64_t> in(rank);
         int64_t stride = 1;
         for (size_t d = rank; d-- > 0;) {
           in[d] = stride;
