@@ -23,6 +23,8 @@ CONFIGS = {
     "rosellm-1l": dict(vocab_size=10000, n_positions=128, n_embd=64, n_layer=1, n_head=4, n_inner=256),
     "rosellm-2l": dict(vocab_size=10000, n_positions=128, n_embd=64, n_layer=2, n_head=4, n_inner=256),
     # Small and odd-sized, n_inner left to the 4 * n_embd default.
+    # The fuzz corpus seeds (test/Fuzz/corpus/onnx): as small as a model gets.
+    "micro": dict(vocab_size=11, n_positions=6, n_embd=8, n_layer=1, n_head=2, n_inner=16),
     "tiny": dict(vocab_size=97, n_positions=32, n_embd=32, n_layer=2, n_head=2, n_inner=None),
     "wide": dict(vocab_size=512, n_positions=64, n_embd=96, n_layer=3, n_head=6, n_inner=192),
     # Deep and narrow: 12 layers.

@@ -12,13 +12,24 @@ first Gemm, reading a flattened view, becomes a MatMul), range-start (the
 position Range starts at 1), dim-product (an HF-style export's first Sub of
 dims becomes a Mul: seq * seq), slice-start (a nanoGPT-style export's mask
 buffer sliced from 1 to seq), float-cast (a Cast of the first softmax to
-float16).
+float16), int-reshape (the token ids reshaped to [seq, batch]), reduce-axes
+(a ReduceMean over two axes), gemm-bias (an HF-style export's first Gemm bias
+unsqueezed to [1, n]), trilu-k (the first Trilu's k is the dynamic seq),
+fill-too-big and fill-empty (ConstantOfShape of [2^20, 2^10] and of
+[batch, seq, 0]), range-dynamic-start (the position Range starts at seq),
+dim-to-float (the dynamic seq cast to float).
 """
 import os
 import sys
 
 import onnx
 from onnx import helper
+
+
+def const_node(name, dims, values):
+    return helper.make_node("Constant", [], [name], name=name,
+                            value=helper.make_tensor(name + "_value", onnx.TensorProto.INT64,
+                                                     dims, values))
 
 
 def main(kind, src, dst):
@@ -88,6 +99,46 @@ def main(kind, src, dst):
         node = next(n for n in graph.node if n.op_type == "Softmax")
         graph.node.insert(list(graph.node).index(node) + 1, helper.make_node(
             "Cast", [node.output[0]], ["half_probs"], name="half_cast", to=10))
+    elif kind in ("int-reshape", "trilu-k", "fill-too-big", "fill-empty", "dim-to-float"):
+        ids = graph.input[0].name
+        # The dynamic seq dim as a scalar, for the mutants that need one.
+        new = [helper.make_node("Shape", [ids], ["m_shape"], name="m_shape"),
+               const_node("m_one", [], [1]),
+               helper.make_node("Gather", ["m_shape", "m_one"], ["m_seq"], name="m_seq")]
+        if kind == "int-reshape":
+            new += [const_node("m_perm", [2], [1, 0]),
+                    helper.make_node("Gather", ["m_shape", "m_perm"], ["m_swapped"],
+                                     name="m_swapped"),
+                    helper.make_node("Reshape", [ids, "m_swapped"], ["m_ids"], name="swap_ids")]
+        elif kind == "trilu-k":
+            node = next(n for n in graph.node if n.op_type == "Trilu")
+            del node.input[1:]
+            node.input.append("m_seq")
+        elif kind == "fill-too-big":
+            new += [const_node("m_big", [2], [1 << 20, 1 << 10]),
+                    helper.make_node("ConstantOfShape", ["m_big"], ["m_fill"], name="big_fill")]
+        elif kind == "fill-empty":
+            new += [const_node("m_zero", [1], [0]),
+                    helper.make_node("Concat", ["m_shape", "m_zero"], ["m_dims"], name="m_dims",
+                                     axis=0),
+                    helper.make_node("ConstantOfShape", ["m_dims"], ["m_fill"], name="empty_fill")]
+        else:
+            new += [helper.make_node("Cast", ["m_seq"], ["m_fseq"], name="seq_to_float", to=1)]
+        for i, n in enumerate(new):
+            graph.node.insert(i, n)
+    elif kind == "reduce-axes":
+        weight = next(t.name for t in graph.initializer if len(t.dims) == 2)
+        graph.node.insert(0, helper.make_node("ReduceMean", [weight], ["m_mean"], name="mean_2d",
+                                              axes=[0, 1]))
+    elif kind == "gemm-bias":
+        node = next(n for n in graph.node if n.op_type == "Gemm")
+        graph.node.insert(0, const_node("m_axes", [1], [0]))
+        graph.node.insert(1, helper.make_node("Unsqueeze", [node.input[2], "m_axes"], ["m_bias"],
+                                              name="bias_2d"))
+        node.input[2] = "m_bias"
+    elif kind == "range-dynamic-start":
+        node = next(n for n in graph.node if n.op_type == "Range")
+        node.input[0] = node.input[1]
     elif kind == "two-inputs":
         graph.input.append(helper.make_tensor_value_info("extra", onnx.TensorProto.INT64, [1]))
     else:
