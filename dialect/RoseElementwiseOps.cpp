@@ -48,6 +48,8 @@ ROSE_ELEMENTWISE_OP(ReciprocalOp, unaryShape, getInput)
 ROSE_ELEMENTWISE_OP(TanhOp, unaryShape, getInput)
 ROSE_ELEMENTWISE_OP(ErfOp, unaryShape, getInput)
 ROSE_ELEMENTWISE_OP(SigmoidOp, unaryShape, getInput)
+ROSE_ELEMENTWISE_OP(CosOp, unaryShape, getInput)
+ROSE_ELEMENTWISE_OP(SinOp, unaryShape, getInput)
 ROSE_ELEMENTWISE_OP(NotOp, unaryShape, getInput)
 
 static FailureOr<Shape> whereShape(WhereOp::Adaptor op, const Reporter &r) {

@@ -53,6 +53,11 @@ static FailureOr<Shape> iotaShape(IotaOp::Adaptor op, const Reporter &r) {
 }
 ROSE_TYPED_RESULT_SHAPE_FN(IotaOp, iotaShape, i64Type)
 
+static FailureOr<Shape> castShape(CastOp::Adaptor op, const Reporter &) {
+  return Shape(rankedType(op.getInput()).getShape());
+}
+ROSE_TYPED_RESULT_SHAPE_FN(CastOp, castShape, f32Type)
+
 static FailureOr<Shape> fillShape(FillOp::Adaptor op, const Reporter &r) {
   RankedTensorType ref = rankedType(op.getRef());
   Shape shape;

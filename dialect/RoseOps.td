@@ -195,6 +195,21 @@ def Rose_IotaOp : Rose_Op<"iota", [Rose_Shardable]> {
   let assemblyFormat = "$ref `dim` $dim attr-dict `:` type($ref) `->` type($result)";
 }
 
+def Rose_CastOp : Rose_Op<"cast", [Rose_Shardable]> {
+  let summary = "integer to float32, element by element (ONNX Cast to FLOAT)";
+  let description = [{
+    Position ids made floats, as Hugging Face's rotary embedding does before
+    multiplying them by the frequencies. Exact up to 2^24.
+
+    ```mlir
+    %f = rose.cast %pos : tensor<1x?xi64> -> tensor<1x?xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I64]>:$input);
+  let results = (outs Rose_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
 def Rose_FillOp : Rose_Op<"fill", [Rose_Shardable]> {
   let summary = "a tensor of one value (ONNX ConstantOfShape)";
   let description = [{
@@ -288,6 +303,8 @@ def Rose_ReciprocalOp : Rose_UnaryOp<"reciprocal", "1 / x">;
 def Rose_TanhOp : Rose_UnaryOp<"tanh", "hyperbolic tangent">;
 def Rose_ErfOp : Rose_UnaryOp<"erf", "the error function">;
 def Rose_SigmoidOp : Rose_UnaryOp<"sigmoid", "1 / (1 + e^-x)">;
+def Rose_CosOp : Rose_UnaryOp<"cos", "cosine">;
+def Rose_SinOp : Rose_UnaryOp<"sin", "sine">;
 def Rose_NotOp : Rose_UnaryOp<"not", "logical not of a 0/1 tensor: 1 where x == 0, else 0">;
 def Rose_ReluOp : Rose_UnaryOp<"relu", "rectified linear unit, max(x, 0) (ONNX Relu)">;
 def Rose_SiluOp : Rose_UnaryOp<"silu", "SiLU (swish), x * sigmoid(x)">;

@@ -253,7 +253,10 @@ ROSE_UNARY_RULE(ReciprocalOp, false)
 ROSE_UNARY_RULE(TanhOp, false)
 ROSE_UNARY_RULE(ErfOp, false)
 ROSE_UNARY_RULE(SigmoidOp, false)
+ROSE_UNARY_RULE(CosOp, false)
+ROSE_UNARY_RULE(SinOp, false)
 ROSE_UNARY_RULE(NotOp, false)
+ROSE_UNARY_RULE(CastOp, false)
 #undef ROSE_UNARY_RULE
 
 ShardingRule WhereOp::getShardingRule() {

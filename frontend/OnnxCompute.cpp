@@ -40,6 +40,16 @@ llvm::Error Importer::onReshape() {
   if (!spec)
     return spec.takeError();
   // ONNX semantics: 0 copies the input dim (allowzero = 0), -1 is inferred.
+  if ((*data)->shapeVector && !(*data)->shapeScalar) {
+    // A 1-D shape vector viewed as 1-D again (torch's flatten of a size).
+    int64_t n = (*data)->shapeVector->size();
+    if (spec->size() != 1 || !(*spec)[0].isStatic() ||
+        ((*spec)[0].size != -1 && (*spec)[0].size != n))
+      return fail("reshaping shape arithmetic [" + llvm::Twine(n) + "] to " +
+                  formatSym(*spec) + " is not supported");
+    output(0) = **data;
+    return llvm::Error::success();
+  }
   if ((*data)->merged) { // the reshape back of a flattened view
     SymShape real = shapeOf((*data)->tensor);
     if (*spec != real &&
@@ -406,6 +416,11 @@ llvm::Error Importer::onSlice() {
     return fail("Slice axis out of range");
   Entry &out = output(0);
   out.boolean = (*in)->boolean;
+  if (!endDim.isStatic() && startDim == SymDim::known(0) &&
+      endDim == shape[axis]) {
+    output(0) = **in; // [0, S) of an axis of size S (HF's mask[..., :S])
+    return llvm::Error::success();
+  }
   if (!endDim.isStatic()) {
     // [0, S) of a longer axis (a registered mask buffer cut to the sequence):
     // the entries at 0 .. S-1, which the run checks lie inside the axis.

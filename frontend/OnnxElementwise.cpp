@@ -62,8 +62,16 @@ static std::optional<Literal> foldLiterals(llvm::StringRef op, const Literal &a,
 }
 
 /// Shape arithmetic: static dims fold; x - x of one dynamic dim is 0 and
-/// x + 0, x - 0, x * 1, x / 1 keep x.
+/// x + 0, x - 0, x * 1, x / 1 keep x. A dim is never negative, so it never
+/// equals a negative constant (torch's expand(-1) tests dims against -1).
 static std::optional<SymDim> foldDims(llvm::StringRef op, SymDim x, SymDim y) {
+  if (op == "Equal" && !(x.isStatic() && y.isStatic())) {
+    if (x == y)
+      return SymDim::known(1);
+    if ((x.isStatic() && x.size < 0) || (y.isStatic() && y.size < 0))
+      return SymDim::known(0);
+    return std::nullopt;
+  }
   if (x.isStatic() && y.isStatic()) {
     std::optional<double> r =
         applyScalar(op, double(x.size), double(y.size), true);
@@ -122,6 +130,7 @@ llvm::Error Importer::onBinary() {
     }
     out.shapeVector = v;
     out.shapeScalar = lhs.shapeScalar && rhs.shapeScalar;
+    out.boolean = compare;
     return llvm::Error::success();
   }
 
@@ -193,6 +202,10 @@ llvm::Error Importer::onUnary() {
     r = b.create<SigmoidOp>(loc, *x);
   else if (op == "Relu")
     r = b.create<ReluOp>(loc, *x);
+  else if (op == "Cos")
+    r = b.create<CosOp>(loc, *x);
+  else if (op == "Sin")
+    r = b.create<SinOp>(loc, *x);
   else
     r = b.create<NotOp>(loc, *x);
   setTensor(output(0), r, shapeOf(*x));
@@ -318,6 +331,32 @@ llvm::Error Importer::onTrilu() {
 }
 
 llvm::Error Importer::onWhere() {
+  llvm::Expected<Entry *> cond = input(0);
+  if (!cond)
+    return cond.takeError();
+  if ((*cond)->shapeVector) {
+    // Shape arithmetic (torch's expand(-1): where(shape == -1, 1, shape)):
+    // a condition known per element selects dims.
+    llvm::Expected<SymShape> c = shapeInput(0), x = shapeInput(1),
+                             y = shapeInput(2);
+    if (!c || !x || !y)
+      return fail("shape arithmetic with a non-constant operand");
+    size_t n = std::max({c->size(), x->size(), y->size()});
+    SymShape v;
+    for (size_t i = 0; i < n; ++i) {
+      auto at = [&](const SymShape &s) { return s[s.size() == 1 ? 0 : i]; };
+      if ((c->size() != n && c->size() != 1) ||
+          (x->size() != n && x->size() != 1) ||
+          (y->size() != n && y->size() != 1))
+        return fail("shape arithmetic on vectors of different lengths");
+      if (!at(*c).isStatic())
+        return fail("a Where on shapes needs a condition known at import");
+      v.push_back(at(*c).size ? at(*x) : at(*y));
+    }
+    Entry &out = output(0);
+    out.shapeVector = v;
+    return llvm::Error::success();
+  }
   llvm::Expected<Value> c = tensor(0);
   llvm::Expected<Value> x = tensor(1);
   llvm::Expected<Value> y = tensor(2);

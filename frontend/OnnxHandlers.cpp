@@ -55,6 +55,8 @@ const HandlerTable &Importer::handlers() {
       {"Sigmoid", &Importer::onUnary},
       {"Relu", &Importer::onUnary},
       {"Not", &Importer::onUnary},
+      {"Cos", &Importer::onUnary},
+      {"Sin", &Importer::onUnary},
       {"ReduceMean", &Importer::onReduce},
       {"ReduceSum", &Importer::onReduce},
       {"ReduceMax", &Importer::onReduce},
@@ -281,6 +283,18 @@ llvm::Error Importer::onCast() {
         setTensor(out, nz, out.shape);
       }
       out.boolean = true;
+    } else if (to == onnx::TensorProto::FLOAT && element.isInteger(64)) {
+      // Position ids made floats (HF's rotary embedding). An integer
+      // tensor may be a view (unit dims added): the float one is reshaped.
+      Value f = b.create<CastOp>(loc, out.tensor);
+      if (shapeOf(f) != out.shape) {
+        llvm::Expected<Value> r = reshapeTo(f, out.shape);
+        if (!r)
+          return r.takeError();
+        f = *r;
+      }
+      setTensor(out, f, out.shape);
+      out.boolean = false;
     } else {
       bool same = (to == onnx::TensorProto::FLOAT && element.isF32()) ||
                   (to == onnx::TensorProto::INT64 && element.isInteger(64)) ||
@@ -308,6 +322,10 @@ llvm::Error Importer::onShape() {
   else if ((*in)->weight)
     shape = staticShape(llvm::SmallVector<int64_t>(
         (*in)->weight->dims().begin(), (*in)->weight->dims().end()));
+  else if ((*in)->shapeVector && !(*in)->shapeScalar)
+    shape = {SymDim::known((*in)->shapeVector->size())};
+  else if ((*in)->shapeVector)
+    shape = {};
   else
     return fail("Shape of a value whose shape is unknown at import");
   int64_t rank = shape.size();
@@ -338,7 +356,7 @@ llvm::Error Importer::onUnsqueeze() {
   llvm::Expected<Value> x = tensor(0);
   if (!x)
     return x.takeError();
-  SymShape shape = shapeOf(*x);
+  SymShape shape = (*in)->shape; // an integer tensor's view, not its data's
   SmallVector<int64_t> sortedAxes;
   int64_t rank = shape.size() + axes->values.size();
   for (double a : axes->values)
@@ -406,7 +424,7 @@ llvm::Error Importer::onSqueeze() {
   llvm::Expected<Value> x = tensor(0);
   if (!x)
     return x.takeError();
-  SymShape shape = shapeOf(*x), squeezed;
+  SymShape shape = (*in)->shape, squeezed; // a view's shape, for integers
   int64_t rank = shape.size();
   for (int64_t d = 0; d < rank; ++d) {
     bool listed = !axes || llvm::is_contained(*axes, d) ||

@@ -345,8 +345,9 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
       })
       .Case([&](ReshapeOp r) {
         // A 0 in the spec copies the input dim at that position; a -1 is
-        // the element count over the other dims' when that is affine (one
-        // dynamic input dim, scaled by static sizes).
+        // the element count over the other dims' when that is affine: the
+        // output's dynamic dims cancel equal input dims, and what is left
+        // is one dynamic dim scaled by static sizes ([S, S] -> [1, S, -1]).
         const AffineShape *src = shapeOf(r.getInput());
         for (auto [d, s] : llvm::enumerate(r.getShape()))
           if (s == 0)
@@ -355,9 +356,23 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
         auto infer = llvm::find(spec, -1);
         if (!src || infer == spec.end() || known[infer - spec.begin()])
           return;
-        std::optional<AffineDim> count = AffineDim::known(1);
+        AffineShape rest = *src;
         int64_t staticOut = 1;
-        for (const AffineDim &d : *src) {
+        for (auto [d, s] : llvm::enumerate(spec))
+          if (d != size_t(infer - spec.begin())) {
+            if (!known[d])
+              return;
+            if (out[d].isStatic()) {
+              staticOut *= out[d].constant / out[d].divisor;
+              continue;
+            }
+            auto same = llvm::find(rest, out[d]);
+            if (same == rest.end())
+              return;
+            rest.erase(same);
+          }
+        std::optional<AffineDim> count = AffineDim::known(1);
+        for (const AffineDim &d : rest) {
           if (!count)
             return;
           if (d.isStatic())
@@ -367,12 +382,6 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
           else
             return; // a product of two symbols
         }
-        for (auto [d, s] : llvm::enumerate(spec))
-          if (d != size_t(infer - spec.begin())) {
-            if (!known[d] || !out[d].isStatic())
-              return;
-            staticOut *= out[d].constant / out[d].divisor;
-          }
         if (count && staticOut > 0)
           if (std::optional<AffineDim> q = count->dividedBy(staticOut)) {
             out[infer - spec.begin()] = *q;
@@ -445,6 +454,7 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                    fb::CreatePositions(fbb, p.getOffset()));
       })
       .Case([&](IotaOp) { return set(fb::OpAttrs::Iota, fb::CreateIota(fbb)); })
+      .Case([&](CastOp) { return set(fb::OpAttrs::Cast, fb::CreateCast(fbb)); })
       .Case([&](FillOp f) {
         return set(fb::OpAttrs::Fill,
                    fb::CreateFill(fbb, f.getValue().convertToDouble()));
@@ -500,7 +510,7 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                 fbb, fn, normalizedAxis(r.getAxis(), r.getType().getRank())));
       })
       .Case<ReluOp, SiluOp, NegOp, ExpOp, SqrtOp, ReciprocalOp, TanhOp, ErfOp,
-            SigmoidOp, NotOp>([&](Operation *u) {
+            SigmoidOp, NotOp, CosOp, SinOp>([&](Operation *u) {
         fb::UnaryFn fn =
             llvm::TypeSwitch<Operation *, fb::UnaryFn>(u)
                 .Case([](ReluOp) { return fb::UnaryFn::Relu; })
@@ -512,6 +522,8 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                 .Case([](TanhOp) { return fb::UnaryFn::Tanh; })
                 .Case([](ErfOp) { return fb::UnaryFn::Erf; })
                 .Case([](SigmoidOp) { return fb::UnaryFn::Sigmoid; })
+                .Case([](CosOp) { return fb::UnaryFn::Cos; })
+                .Case([](SinOp) { return fb::UnaryFn::Sin; })
                 .Default([](Operation *) { return fb::UnaryFn::Not; });
         return set(fb::OpAttrs::Unary, fb::CreateUnary(fbb, fn).Union());
       })

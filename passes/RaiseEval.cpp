@@ -322,6 +322,15 @@ std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
       .Case([&](NegOp o) {
         return unary(o.getInput(), [](double x) { return -x; });
       })
+      .Case([&](CastOp o) {
+        return unary(o.getInput(), [](double x) { return x; });
+      })
+      .Case([&](CosOp o) {
+        return unary(o.getInput(), [](double x) { return std::cos(x); });
+      })
+      .Case([&](SinOp o) {
+        return unary(o.getInput(), [](double x) { return std::sin(x); });
+      })
       .Case([&](SqrtOp o) {
         return unary(o.getInput(), [](double x) { return std::sqrt(x); });
       })

@@ -99,6 +99,8 @@ public:
                        void *y, const Shape &outShape) = 0;
   /// y[0..n) = value.
   virtual Status fill(void *y, int64_t n, float value) = 0;
+  /// y[i] = float(x[i]) for n I64 elements (exact up to 2^24).
+  virtual Status castToFloat(const int64_t *x, int64_t n, void *y) = 0;
   /// Over `batch` matrices [rows, cols]: keeps (i, j) where j <= i + k
   /// (upper: j >= i + k), else 0.
   virtual Status trilu(const void *x, int64_t batch, int64_t rows, int64_t cols,

@@ -30,6 +30,8 @@ enum class UnaryKind : int {
   Erf = 7,
   Sigmoid = 8,
   Not = 9,
+  Cos = 10,
+  Sin = 11,
 };
 
 enum class BinaryKind : int {
@@ -69,6 +71,10 @@ ROSE_HOST_DEVICE inline float applyUnary(UnaryKind kind, float x) {
     return 1.0f / (1.0f + expf(-x));
   case UnaryKind::Not:
     return x == 0.0f ? 1.0f : 0.0f;
+  case UnaryKind::Cos:
+    return cosf(x);
+  case UnaryKind::Sin:
+    return sinf(x);
   }
   return x;
 }

@@ -204,7 +204,9 @@ static_assert(
     static_cast<int>(fb::UnaryFn::Sigmoid) ==
         static_cast<int>(UnaryKind::Sigmoid) &&
     static_cast<int>(fb::UnaryFn::Not) == static_cast<int>(UnaryKind::Not) &&
-    static_cast<int>(fb::UnaryFn::MAX) == static_cast<int>(UnaryKind::Not));
+    static_cast<int>(fb::UnaryFn::Cos) == static_cast<int>(UnaryKind::Cos) &&
+    static_cast<int>(fb::UnaryFn::Sin) == static_cast<int>(UnaryKind::Sin) &&
+    static_cast<int>(fb::UnaryFn::MAX) == static_cast<int>(UnaryKind::Sin));
 static_assert(
     static_cast<int>(fb::ReduceFn::Sum) == static_cast<int>(ReduceKind::Sum) &&
     static_cast<int>(fb::ReduceFn::Mean) ==
@@ -334,6 +336,9 @@ Status Executor::runOp(const fb::Op &op) {
                           inShape(1), y, outShape);
   case fb::OpAttrs::Iota:
     return backend.positions(static_cast<int64_t *>(y), 1, outShape[0], 0);
+  case fb::OpAttrs::Cast:
+    return backend.castToFloat(static_cast<const int64_t *>(in(0)),
+                               numElements(outShape), y);
   case fb::OpAttrs::Fill:
     return backend.fill(y, numElements(outShape),
                         static_cast<float>(op.attrs_as_Fill()->value()));

@@ -457,6 +457,7 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return need(3, 3);
   case fb::OpAttrs::Iota: // the operand is read for its shape only
   case fb::OpAttrs::Fill:
+  case fb::OpAttrs::Cast:
   case fb::OpAttrs::Trilu:
     return need(1, 1);
   case fb::OpAttrs::Gather:

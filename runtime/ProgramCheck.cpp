@@ -118,7 +118,10 @@ bool OpCheck::run() const {
   case fb::OpAttrs::MatMul: {
     const Dims &x = in(0), &w = in(1);
     bool t = op.attrs_as_MatMul()->transpose_rhs();
-    if (!allFloat() || !isValue(0) || x.size() < 2 || w.size() < 2)
+    // x is an activation, or a constant times an activation w (HF's rotary
+    // frequencies times the positions).
+    if (!allFloat() || (!isValue(0) && !isValue(1)) || x.size() < 2 ||
+        w.size() < 2)
       return false;
     int64_t k = w[w.size() - (t ? 1 : 2)], n = w[w.size() - (t ? 2 : 1)];
     if (k <= 0 || x.back() != k)
@@ -159,6 +162,9 @@ bool OpCheck::run() const {
     return out().size() == 1 && resultType() == fb::ElementType::I64;
   case fb::OpAttrs::Fill:
     return resultType() == fb::ElementType::F32;
+  case fb::OpAttrs::Cast:
+    return type(0) == fb::ElementType::I64 &&
+           resultType() == fb::ElementType::F32 && in(0) == out();
   case fb::OpAttrs::Trilu:
     return allFloat() && out().size() >= 2 && in(0) == out();
   case fb::OpAttrs::Gather: {

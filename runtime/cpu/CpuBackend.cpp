@@ -110,6 +110,11 @@ Status CpuBackend::fill(void *y, int64_t n, float value) {
   return Status::success();
 }
 
+Status CpuBackend::castToFloat(const int64_t *x, int64_t n, void *y) {
+  std::transform(x, x + n, f(y), [](int64_t v) { return float(v); });
+  return Status::success();
+}
+
 Status CpuBackend::trilu(const void *x, int64_t batch, int64_t rows,
                          int64_t cols, int64_t k, bool upper, void *y) {
   cpu::trilu(f(x), batch, rows, cols, k, upper, f(y));

@@ -324,6 +324,8 @@ void rose::cpu::unary(UnaryKind kind, const float *x, int64_t n, float *y) {
     ROSE_UNARY_CASE(Erf)
     ROSE_UNARY_CASE(Sigmoid)
     ROSE_UNARY_CASE(Not)
+    ROSE_UNARY_CASE(Cos)
+    ROSE_UNARY_CASE(Sin)
 #undef ROSE_UNARY_CASE
   }
 }

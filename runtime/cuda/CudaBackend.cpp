@@ -235,6 +235,11 @@ Status CudaBackend::fill(void *y, int64_t n, float value) {
   return launched("fill");
 }
 
+Status CudaBackend::castToFloat(const int64_t *x, int64_t n, void *y) {
+  cuda::castToFloat(storage_, x, n, y, stream());
+  return launched("cast");
+}
+
 Status CudaBackend::trilu(const void *x, int64_t batch, int64_t rows,
                           int64_t cols, int64_t k, bool upper, void *y) {
   cuda::trilu(storage_, x, batch, rows, cols, k, upper, y, stream());

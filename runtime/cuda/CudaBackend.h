@@ -97,6 +97,7 @@ public:
                const Shape &aShape, const void *b, const Shape &bShape, void *y,
                const Shape &outShape) override;
   Status fill(void *y, int64_t n, float value) override;
+  Status castToFloat(const int64_t *x, int64_t n, void *y) override;
   Status trilu(const void *x, int64_t batch, int64_t rows, int64_t cols,
                int64_t k, bool upper, void *y) override;
   Status reduce(ReduceKind kind, const void *x, int64_t outer, int64_t axis,

@@ -70,6 +70,11 @@ template <typename T> __global__ void fillKernel(T *y, int64_t n, float v) {
 }
 
 template <typename T>
+__global__ void castKernel(const int64_t *x, int64_t n, T *y) {
+  GRID_STRIDE(i, n) { y[i] = store<T>(static_cast<float>(x[i])); }
+}
+
+template <typename T>
 __global__ void triluKernel(const T *x, int64_t n, int64_t rows, int64_t cols,
                             int64_t k, bool upper, T *y) {
   GRID_STRIDE(e, n) {
@@ -179,6 +184,15 @@ void rose::cuda::fill(Storage s, void *y, int64_t n, float value,
     using T = decltype(t);
     fillKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
         static_cast<T *>(y), n, value);
+  });
+}
+
+void rose::cuda::castToFloat(Storage s, const int64_t *x, int64_t n, void *y,
+                             cudaStream_t stream) {
+  dispatch(s, [&](auto t) {
+    using T = decltype(t);
+    castKernel<<<blocksFor(n, kThreads), kThreads, 0, stream>>>(
+        x, n, static_cast<T *>(y));
   });
 }
 

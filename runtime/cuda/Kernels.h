@@ -65,6 +65,9 @@ void unary(Storage s, UnaryKind kind, const void *x, int64_t n, void *y,
            cudaStream_t stream);
 /// y[0..n) = value.
 void fill(Storage s, void *y, int64_t n, float value, cudaStream_t stream);
+/// y[i] = x[i] as a float, stored in `s`.
+void castToFloat(Storage s, const int64_t *x, int64_t n, void *y,
+                 cudaStream_t stream);
 /// Over `batch` matrices [rows, cols]: (i, j) kept where j <= i + k (upper:
 /// j >= i + k), else 0.
 void trilu(Storage s, const void *x, int64_t batch, int64_t rows, int64_t cols,

@@ -693,6 +693,22 @@ func.func @iota_dim(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
 
 // -----
 
+func.func @cast_shape(%pos: tensor<?x4xi64>) -> tensor<?x5xf32> {
+  // expected-error@+1 {{result #0 type 'tensor<?x5xf32>' does not match the inferred type 'tensor<?x4xf32>'}}
+  %0 = rose.cast %pos : tensor<?x4xi64> -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+func.func @cast_float(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error@+1 {{operand #0 must be ranked tensor of 64-bit signless integer values, but got 'tensor<4xf32>'}}
+  %0 = rose.cast %x : tensor<4xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
 func.func @fill_dims(%ids: tensor<?x?xi64>) -> tensor<?x?xf32> {
   // expected-error@+1 {{dims entry 3 is out of range for the ref's rank 2 (a negative entry -n is a static size n)}}
   %0 = rose.fill %ids dims [1, 3] value 1.0 : tensor<?x?xi64> -> tensor<?x?xf32>

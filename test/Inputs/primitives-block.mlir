@@ -5,7 +5,9 @@
 // tanh GELU spelled out with pow and tanh, and a second MLP branch with
 // sigmoid-gating written as x * reciprocal(1 + exp(-x)) plus erf, not, equal
 // and greater. Position embeddings gather rows at an iota; a causal mask
-// from fill/trilu/not (and trilu upper) sets -inf by where. The user annotates q/k/v colwise and o rowwise; propagation
+// from fill/trilu/not (and trilu upper) sets -inf by where. Angles from the
+// positions cast to floats rotate the embeddings by cos/sin, as Hugging
+// Face's rotary embedding computes its tables. The user annotates q/k/v colwise and o rowwise; propagation
 // carries the head split through the reshapes, transposes and batched
 // matmuls with no attention op in sight.
 module {
@@ -15,7 +17,16 @@ func.func @forward(%ids: tensor<?x?xi64>) -> tensor<?x?x32xf32> {
   %pos = rose.iota %ids dim 1 : tensor<?x?xi64> -> tensor<?xi64>
   %wpe = rose.param "wpe" : tensor<16x16xf32>
   %pe = rose.gather %wpe, %pos axis 0 : tensor<16x16xf32>, tensor<?xi64> -> tensor<?x16xf32>
-  %x = rose.add %tok, %pe : tensor<?x?x16xf32>, tensor<?x16xf32> -> tensor<?x?x16xf32>
+  %x0 = rose.add %tok, %pe : tensor<?x?x16xf32>, tensor<?x16xf32> -> tensor<?x?x16xf32>
+  %posf = rose.cast %pos : tensor<?xi64> -> tensor<?xf32>
+  %posc = rose.reshape %posf [-1, 1] : tensor<?xf32> -> tensor<?x1xf32>
+  %freq = rose.constant dense<[1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125]> : tensor<16xf32>
+  %ang = rose.mul %posc, %freq : tensor<?x1xf32>, tensor<16xf32> -> tensor<?x16xf32>
+  %cos = rose.cos %ang : tensor<?x16xf32> -> tensor<?x16xf32>
+  %sin = rose.sin %ang : tensor<?x16xf32> -> tensor<?x16xf32>
+  %xc = rose.mul %x0, %cos : tensor<?x?x16xf32>, tensor<?x16xf32> -> tensor<?x?x16xf32>
+  %ts = rose.mul %tok, %sin : tensor<?x?x16xf32>, tensor<?x16xf32> -> tensor<?x?x16xf32>
+  %x = rose.add %xc, %ts : tensor<?x?x16xf32>, tensor<?x?x16xf32> -> tensor<?x?x16xf32>
   %two = rose.constant dense<2.0> : tensor<f32>
   %three = rose.constant dense<3.0> : tensor<f32>
   %half = rose.constant dense<0.5> : tensor<f32>

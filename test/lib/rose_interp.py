@@ -141,6 +141,8 @@ UNARY = {
     "rose.erf": lambda x: np.vectorize(math.erf)(x),
     "rose.sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "rose.not": lambda x: (x == 0).astype(np.float64),
+    "rose.cos": np.cos, "rose.sin": np.sin,
+    "rose.cast": lambda x: x.astype(np.float64),
 }
 
 

@@ -260,7 +260,8 @@ TEST(CudaKernel, UnaryAndReduce) {
     for (UnaryKind kind :
          {UnaryKind::Relu, UnaryKind::Silu, UnaryKind::Neg, UnaryKind::Exp,
           UnaryKind::Sqrt, UnaryKind::Reciprocal, UnaryKind::Tanh,
-          UnaryKind::Erf, UnaryKind::Sigmoid, UnaryKind::Not}) {
+          UnaryKind::Erf, UnaryKind::Sigmoid, UnaryKind::Not, UnaryKind::Cos,
+          UnaryKind::Sin}) {
       bool needsPositive =
           kind == UnaryKind::Sqrt || kind == UnaryKind::Reciprocal;
       std::vector<float> in = needsPositive ? positive : x;
