@@ -141,7 +141,10 @@ def Rose_WeightSliceAttr : AttrDef<Rose_Dialect, "WeightSlice"> {
     the groups. `groups = 1` is a contiguous split (rank r starts at
     r * ceil(full[dim] / parts), and when `parts` does not divide the dim the
     last chunk is padded with zeros); `groups = 3` on a fused QKV weight gives
-    each rank its own heads of q, k and v (no padding). The runtime loads slices straight from the
+    each rank its own heads of q, k and v (no padding). With `replicas = n`
+    (grouped-query attention over more ranks than kv heads), `parts` chunks
+    serve `parts x n` ranks: rank r takes chunk r / n, so n consecutive
+    ranks hold the same kv head. The runtime loads slices straight from the
     checkpoint with this.
 
     ```mlir
@@ -149,9 +152,10 @@ def Rose_WeightSliceAttr : AttrDef<Rose_Dialect, "WeightSlice"> {
     ```
   }];
   let parameters = (ins "int64_t":$dim, "int64_t":$parts, "int64_t":$groups,
-                        ArrayRefParameter<"int64_t">:$full);
+                        ArrayRefParameter<"int64_t">:$full,
+                        DefaultValuedParameter<"int64_t", "1">:$replicas);
   let assemblyFormat = [{
-    `<` `dim` `=` $dim `,` `parts` `=` $parts `,` `groups` `=` $groups `,` `full` `=` `[` $full `]` `>`
+    `<` `dim` `=` $dim `,` `parts` `=` $parts `,` `groups` `=` $groups `,` `full` `=` `[` $full `]` (`,` `replicas` `=` $replicas^)? `>`
   }];
   let genVerifyDecl = 1;
 }

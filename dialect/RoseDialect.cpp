@@ -115,9 +115,13 @@ ShardingAttr ShardingAttr::getPartial(MLIRContext *context, StringRef axis) {
 LogicalResult
 WeightSliceAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         int64_t dim, int64_t parts, int64_t groups,
-                        ArrayRef<int64_t> full) {
+                        ArrayRef<int64_t> full, int64_t replicas) {
   if (dim < 0)
     return emitError() << "slice dim must be >= 0, got " << dim;
+  if (replicas < 1 || (replicas > 1 && groups != 1))
+    return emitError() << "slice replicas must be >= 1 (and groups 1 when "
+                          "above 1), got replicas = "
+                       << replicas << ", groups = " << groups;
   if (parts < 1 || groups < 1)
     return emitError() << "slice parts and groups must be >= 1, got parts = "
                        << parts << ", groups = " << groups;

@@ -70,6 +70,15 @@ LogicalResult ParamOp::verify() {
     return emitOpError() << "param '" << getName()
                          << "' must have a static shape, got " << getType();
   WeightSliceAttr slice = getSliceAttr();
+  if (std::optional<ArrayRef<int64_t>> repeat = getRepeat()) {
+    ArrayRef<int64_t> r = *repeat;
+    if (slice || r.size() != 3 || r[0] < 0 || r[0] >= getType().getRank() ||
+        r[1] < 1 || r[2] < 1 || getType().getDimSize(r[0]) % (r[1] * r[2]))
+      return emitOpError()
+             << "param '" << getName()
+             << "': repeat must be [dim, blocks, times] with blocks x times "
+                "dividing that dim, on a param not yet sliced";
+  }
   if (!slice)
     return success();
   ArrayRef<int64_t> local = getType().getShape(), full = slice.getFull();

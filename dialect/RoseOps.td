@@ -117,13 +117,25 @@ def Rose_ParamOp : Op<Rose_Dialect, "param", [Pure]> {
 
     After TP sharding, `slice` says how this rank's tensor is cut from the
     checkpoint tensor (see #rose.slice).
+
+    `repeat = [dim, blocks, times]` (set by TP sharding before it partitions,
+    for grouped-query attention over more ranks than kv heads): the tensor is
+    the checkpoint's with dim `dim` cut into `blocks` equal blocks (kv heads),
+    each repeated `times` times in place. Partitioning must split that dim
+    into `blocks x times` parts: each rank then loads one block.
+
+    ```mlir
+    %wk = rose.param "model.layers.0.self_attn.k_proj.weight" repeat [0, 2, 2] : tensor<32x64xf32>
+    ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<Rose_WeightSliceAttr>:$slice);
+  let arguments = (ins StrAttr:$name, OptionalAttr<Rose_WeightSliceAttr>:$slice,
+                       OptionalAttr<DenseI64ArrayAttr>:$repeat);
   let results = (outs Rose_FloatTensor:$result);
-  let assemblyFormat = "$name (`slice` $slice^)? attr-dict `:` type($result)";
+  let assemblyFormat = "$name (`slice` $slice^)? (`repeat` $repeat^)? attr-dict `:` type($result)";
   let builders = [
     OpBuilder<(ins "::mlir::Type":$type, "::llvm::StringRef":$name), [{
-      build($_builder, $_state, type, name, WeightSliceAttr());
+      build($_builder, $_state, type, name, WeightSliceAttr(),
+            ::mlir::DenseI64ArrayAttr());
     }]>
   ];
   let hasVerifier = 1;
@@ -426,7 +438,10 @@ def Rose_AttentionOp : Rose_Op<"attention", [Rose_ShardableLocal]> {
     `heads`, 1 is multi-query), as ONNX opset 23 `Attention`'s
     `q_num_heads`/`kv_num_heads`. Per head: `softmax(q k^T * scale +
     causal_mask) v`; `scale` defaults to `1 / sqrt(head_dim)`. Splitting the
-    last dims by whole kv-head groups shards it.
+    last dims by whole kv-head groups shards it. `window` (Mistral's sliding
+    window, with `causal`): query i sees keys j with i - window < j <= i;
+    the runtime does not implement it yet and refuses sequences longer than
+    the window, where it would matter.
 
     ```mlir
     %o = rose.attention %q, %k, %v heads 12 causal : tensor<?x?x768xf32> -> tensor<?x?x768xf32>
@@ -436,10 +451,11 @@ def Rose_AttentionOp : Rose_Op<"attention", [Rose_ShardableLocal]> {
   let arguments = (ins Rose_FloatTensor:$query, Rose_FloatTensor:$key,
                        Rose_FloatTensor:$value, Rose_I64Attr:$num_heads,
                        OptionalAttr<Rose_I64Attr>:$kv_heads,
-                       UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
+                       UnitAttr:$causal, OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<Rose_I64Attr>:$window);
   let results = (outs Rose_FloatTensor:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `heads` $num_heads (`kv_heads` $kv_heads^)? (`causal` $causal^)? attr-dict `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+    $query `,` $key `,` $value `heads` $num_heads (`kv_heads` $kv_heads^)? (`causal` $causal^)? (`window` $window^)? attr-dict `:` type($query) `,` type($key) `,` type($value) `->` type($result)
   }];
   let builders = [
     // Multi-head attention (kv_heads = heads).
@@ -448,7 +464,8 @@ def Rose_AttentionOp : Rose_Op<"attention", [Rose_ShardableLocal]> {
                    "bool":$causal, "::mlir::FloatAttr":$scale), [{
       build($_builder, $_state, query, key, value,
             $_builder.getI64IntegerAttr(num_heads), ::mlir::IntegerAttr(),
-            causal ? $_builder.getUnitAttr() : ::mlir::UnitAttr(), scale);
+            causal ? $_builder.getUnitAttr() : ::mlir::UnitAttr(), scale,
+            ::mlir::IntegerAttr());
     }]>
   ];
   let extraClassDeclaration = [{

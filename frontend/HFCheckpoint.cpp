@@ -167,10 +167,6 @@ mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
         return llama.takeError();
       return importLlamaCheckpoint(context, dir, *llama);
     }
-    if (*type == "mistral")
-      return makeError(configPath + ": model_type 'mistral' is not "
-                                    "supported yet (sliding-window "
-                                    "attention)");
   }
   llvm::Expected<GPTConfig> config = readHFConfig(*parsed, configPath);
   if (!config)

@@ -28,7 +28,7 @@ static llvm::Error makeError(const llvm::Twine &message) {
 }
 
 bool mlir::rose::isLlamaFamily(StringRef modelType) {
-  return modelType == "llama" || modelType == "qwen2";
+  return modelType == "llama" || modelType == "mistral" || modelType == "qwen2";
 }
 
 namespace {
@@ -197,6 +197,20 @@ llvm::Expected<LlamaConfig> mlir::rose::readLlamaConfig(const json &config,
     return makeError(path + ": unsupported 'mlp_bias': true");
   // Qwen2 has q/k/v biases (and none on o_proj) whatever attention_bias says.
   c.qkvBias = *attnBias || c.modelType == "qwen2";
+  // Mistral's sliding window (null: none); Qwen2's, when switched on, also
+  // depends on max_window_layers: refused.
+  if (c.modelType == "mistral" && config.contains("sliding_window") &&
+      !config["sliding_window"].is_null()) {
+    llvm::Expected<int64_t> window = f.integer("sliding_window", 0);
+    if (!window)
+      return window.takeError();
+    c.slidingWindow = *window;
+  }
+  llvm::Expected<bool> qwenWindow = f.boolean("use_sliding_window", false);
+  if (!qwenWindow)
+    return qwenWindow.takeError();
+  if (c.modelType == "qwen2" && *qwenWindow)
+    return makeError(path + ": unsupported 'use_sliding_window': true");
   if (*attnBias && c.modelType == "llama")
     return makeError(path + ": unsupported 'attention_bias': true (the o_proj "
                             "bias is not imported yet)");
@@ -247,7 +261,9 @@ public:
         b.getI64IntegerAttr(c.numHeads),
         c.numKvHeads == c.numHeads ? IntegerAttr()
                                    : b.getI64IntegerAttr(c.numKvHeads),
-        b.getUnitAttr(), b.getF64FloatAttr(1.0 / std::sqrt(double(c.headDim))));
+        b.getUnitAttr(),
+        /*scale: the default, 1 / sqrt(head_dim)*/ FloatAttr(),
+        c.slidingWindow ? b.getI64IntegerAttr(c.slidingWindow) : IntegerAttr());
     x = b.create<AddOp>(loc, x,
                         linear(a, p + "self_attn.o_proj", qDim, c.hidden));
     Value h2 = rmsNorm(x, p + "post_attention_layernorm");

@@ -17,7 +17,7 @@ namespace mlir::rose {
 /// The hyperparameters of LlamaForCausalLM and Qwen2ForCausalLM that rose
 /// reads (config.json names in comments).
 struct LlamaConfig {
-  std::string modelType;      // model_type: llama, qwen2
+  std::string modelType;      // model_type: llama, mistral, qwen2
   int64_t vocabSize = 0;      // vocab_size
   int64_t hidden = 0;         // hidden_size
   int64_t intermediate = 0;   // intermediate_size
@@ -28,6 +28,7 @@ struct LlamaConfig {
   double rmsEps = 1e-6;       // rms_norm_eps
   bool qkvBias = false;       // attention_bias (llama); always for qwen2
   bool tiedLMHead = false;    // tie_word_embeddings
+  int64_t slidingWindow = 0;  // mistral's sliding_window (0: none)
   std::vector<float> invFreq; // from rope_theta and rope_scaling
 };
 

@@ -129,6 +129,26 @@ struct RoseCommReportPass
         "{0,-10} {1,10} {2,10} {3,14} {4,11}  {5}{6}\n", "total",
         total.allReduce, total.allGather, total.reduceScatter, total.shardSlice,
         total.staticBytes, total.perToken ? " per token" : "");
+    // Grouped-query attention over more ranks than kv heads: the weight
+    // bytes each rank holds for its replicated kv heads, and how many more
+    // that is than an even split of those tensors would give it.
+    int64_t replicated = 0, held = 0, extra = 0;
+    getOperation().walk([&](ParamOp p) {
+      WeightSliceAttr slice = p.getSliceAttr();
+      if (!slice || slice.getReplicas() <= 1)
+        return;
+      int64_t bytes = p.getType().getElementTypeBitWidth() / 8;
+      int64_t local = bytes * p.getType().getNumElements(), full = bytes;
+      for (int64_t d : slice.getFull())
+        full *= d;
+      ++replicated;
+      held += local;
+      extra += local - full / (slice.getParts() * slice.getReplicas());
+    });
+    if (replicated)
+      file << llvm::formatv("kv heads replicated: {0} params, {1} weight bytes "
+                            "per rank, {2} more than an even split\n",
+                            replicated, held, extra);
     markAllAnalysesPreserved();
   }
 };

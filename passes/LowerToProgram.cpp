@@ -160,24 +160,29 @@ FailureOr<int32_t> ParamTable::get(ParamOp param) {
   std::vector<int64_t> shape(param.getType().getShape().begin(),
                              param.getType().getShape().end());
   std::vector<int64_t> full = shape;
-  int64_t dim = -1, parts = 1, groups = 1;
+  int64_t dim = -1, parts = 1, groups = 1, replicas = 1;
+  if (param.getRepeat())
+    return param.emitOpError()
+           << "param '" << param.getName()
+           << "' is repeated for kv-head replication but was never split";
   if (WeightSliceAttr slice = param.getSliceAttr()) {
     full.assign(slice.getFull().begin(), slice.getFull().end());
     dim = slice.getDim();
     parts = slice.getParts();
     groups = slice.getGroups();
+    replicas = slice.getReplicas();
   }
   std::string key = param.getName().str();
   for (int64_t v : shape)
     key += "," + std::to_string(v);
   key += "|" + std::to_string(dim) + "," + std::to_string(parts) + "," +
-         std::to_string(groups);
+         std::to_string(groups) + "," + std::to_string(replicas);
   if (auto it = ids.find(key); it != ids.end())
     return it->second;
   int32_t id = params.size();
   params.push_back(fb::CreateParamDirect(fbb, param.getName().str().c_str(),
                                          *et, &shape, &full, dim, parts, groups,
-                                         sliceAxis));
+                                         sliceAxis, nullptr, replicas));
   ids[key] = id;
   return id;
 }
@@ -558,7 +563,8 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                                     : 1.0 / std::sqrt(double(headDim));
         return set(fb::OpAttrs::Attention,
                    fb::CreateAttention(fbb, a.getNumHeads(), a.getCausal(),
-                                       scale, a.getNumKvHeads()));
+                                       scale, a.getNumKvHeads(),
+                                       a.getWindow().value_or(0)));
       })
       .Case([&](ReshapeOp) {
         return set(fb::OpAttrs::Reshape, fb::CreateReshape(fbb));

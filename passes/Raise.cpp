@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/RaiseEval.h"
+#include "passes/RaisePatterns.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -25,12 +26,9 @@ namespace mlir::rose {
 
 using namespace mlir;
 using namespace mlir::rose;
+using namespace mlir::rose::raise;
 
 namespace {
-
-bool near(double a, double b) {
-  return std::fabs(a - b) <= 1e-6 * std::max(1.0, std::fabs(b));
-}
 
 /// A product flattened: coefficient x factors (muls, divides by constants
 /// and integer powers expanded; constants folded into the coefficient).
@@ -90,17 +88,6 @@ bool sameFactors(SmallVector<Value> a, SmallVector<Value> b) {
   llvm::sort(a, less);
   llvm::sort(b, less);
   return a == b;
-}
-
-/// The other operand of a binary op whose one operand is `v`.
-Value otherOperand(Operation *op, Value v) {
-  if (op->getNumOperands() != 2)
-    return nullptr;
-  if (op->getOperand(0) == v)
-    return op->getOperand(1);
-  if (op->getOperand(1) == v)
-    return op->getOperand(0);
-  return nullptr;
 }
 
 //===----------------------------------------------------------------------===//
@@ -177,6 +164,93 @@ bool isLastMean(Value v, Value x) {
          (r.getAxis() == -1 || r.getAxis() == rank - 1);
 }
 
+constexpr const char *kNotCentered =
+    "the squared value is not x - mean(x) over the last axis";
+
+/// The root's single user dividing `x` by it: x / root, x * reciprocal(root)
+/// or x * (1 / root) (torch's rsqrt exported); the quotient, or null.
+Value dividedBy(Value x, SqrtOp root) {
+  if (!root.getResult().hasOneUse())
+    return nullptr;
+  Operation *user = *root.getResult().getUsers().begin();
+  if (auto div = dyn_cast<DivOp>(user)) {
+    if (div.getLhs() == x)
+      return div.getResult();
+    std::optional<double> one = constantScalar(div.getLhs());
+    if (!one || *one != 1.0 || !div.getResult().hasOneUse())
+      return nullptr;
+    user = *div.getResult().getUsers().begin();
+  } else if (isa<ReciprocalOp>(user)) {
+    if (!user->getResult(0).hasOneUse())
+      return nullptr;
+    user = *user->getResult(0).getUsers().begin();
+  } else {
+    return nullptr;
+  }
+  auto mul = dyn_cast<MulOp>(user);
+  return mul && otherOperand(mul, user->getOperand(0) == x
+                                      ? user->getOperand(1)
+                                      : user->getOperand(0)) == x
+             ? mul.getResult()
+             : nullptr;
+}
+
+/// sqrt(var + eps) following a variance with one use: the root and eps.
+std::optional<std::pair<SqrtOp, double>> rootOfVariance(ReduceOp var) {
+  if (!var.getResult().hasOneUse())
+    return std::nullopt;
+  auto addEps = dyn_cast<AddOp>(*var.getResult().getUsers().begin());
+  std::optional<double> eps =
+      addEps ? constantScalar(otherOperand(addEps, var.getResult()))
+             : std::nullopt;
+  auto root = addEps && addEps.getResult().hasOneUse()
+                  ? dyn_cast<SqrtOp>(*addEps.getResult().getUsers().begin())
+                  : SqrtOp();
+  if (!eps || *eps <= 0 || !root)
+    return std::nullopt;
+  return std::pair(root, *eps);
+}
+
+/// RMS norm spelled out (Llama's RMSNorm as torch exports it): x /
+/// sqrt(mean(x^2) + eps) (or times its reciprocal, or 1 / it) * w, w a 1-D
+/// param. Anchored on the mean of squares.
+LogicalResult raiseRmsNorm(ReduceOp var, std::string &why) {
+  Product square = productOf(var.getInput());
+  if (square.factors.size() != 2 || square.factors[0] != square.factors[1] ||
+      square.coefficient != 1.0)
+    return failure();
+  Value x = square.factors[0];
+  if (!isLastMean(var.getResult(), var.getInput())) {
+    why = "the mean of squares is not over the last axis";
+    return failure();
+  }
+  std::optional<std::pair<SqrtOp, double>> root = rootOfVariance(var);
+  if (!root) {
+    why = "the mean of squares is not followed by + epsilon and sqrt";
+    return failure();
+  }
+  Value normalized = dividedBy(x, root->first);
+  if (!normalized || !normalized.hasOneUse()) {
+    why = "x is not divided by the root mean square";
+    return failure();
+  }
+  auto type = cast<RankedTensorType>(x.getType());
+  auto mul = dyn_cast<MulOp>(*normalized.getUsers().begin());
+  Value w = mul ? otherOperand(mul, normalized) : Value();
+  auto wType = w ? dyn_cast<RankedTensorType>(w.getType()) : RankedTensorType();
+  if (!wType || wType.getRank() != 1 ||
+      wType.getDimSize(0) != type.getShape().back() ||
+      mul.getType() != x.getType()) {
+    why = "the normalized value is not scaled by a 1-D weight";
+    return failure();
+  }
+  OpBuilder b(mul);
+  auto rms =
+      b.create<RmsNormOp>(mul.getLoc(), x, w, b.getF64FloatAttr(root->second));
+  mul.getResult().replaceAllUsesWith(rms.getResult());
+  return success();
+}
+
 /// Layer norm spelled out (ONNX before opset 17): c = x - mean(x);
 /// c / sqrt(mean(c^2) + eps) (or c * reciprocal(...)) * w + b, with 1-D
 /// params w and b. Anchored on the variance's mean.
@@ -189,36 +263,18 @@ LogicalResult raiseLayerNorm(ReduceOp var, std::string &why) {
   auto sub = c.getDefiningOp<SubOp>();
   if (!sub || !isLastMean(sub.getRhs(), sub.getLhs()) ||
       !isLastMean(var.getResult(), var.getInput())) {
-    why = "the squared value is not x - mean(x) over the last axis";
+    why = kNotCentered;
     return failure();
   }
   Value x = sub.getLhs();
-  // sqrt(var + eps)
-  if (!var.getResult().hasOneUse()) {
-    why = "the variance has other uses";
-    return failure();
-  }
-  auto addEps = dyn_cast<AddOp>(*var.getResult().getUsers().begin());
-  std::optional<double> eps =
-      addEps ? constantScalar(otherOperand(addEps, var.getResult()))
-             : std::nullopt;
-  auto root = addEps && addEps.getResult().hasOneUse()
-                  ? dyn_cast<SqrtOp>(*addEps.getResult().getUsers().begin())
-                  : SqrtOp();
-  if (!eps || *eps <= 0 || !root || !root.getResult().hasOneUse()) {
+  std::optional<std::pair<SqrtOp, double>> root = rootOfVariance(var);
+  if (!root) {
     why = "the variance is not followed by + epsilon and sqrt";
     return failure();
   }
-  // c / sd, or c * reciprocal(sd)
-  Operation *user = *root.getResult().getUsers().begin();
-  Value normalized;
-  if (auto div = dyn_cast<DivOp>(user); div && div.getLhs() == c)
-    normalized = div.getResult();
-  else if (auto rec = dyn_cast<ReciprocalOp>(user);
-           rec && rec.getResult().hasOneUse())
-    if (auto mul = dyn_cast<MulOp>(*rec.getResult().getUsers().begin());
-        mul && otherOperand(mul, rec.getResult()) == c)
-      normalized = mul.getResult();
+  std::optional<double> eps = root->second;
+  // c / sd, or c * reciprocal(sd), or c * (1 / sd)
+  Value normalized = dividedBy(c, root->first);
   if (!normalized || !normalized.hasOneUse()) {
     why = "x - mean is not divided by the standard deviation";
     return failure();
@@ -258,199 +314,6 @@ bool raiseSilu(SigmoidOp s) {
       return true;
     }
   return false;
-}
-
-/// matmul(a, transpose(b)) with the transpose swapping b's last two dims:
-/// the matmul reads b transposed instead.
-bool foldTranspose(MatMulOp m) {
-  auto t = m.getRhs().getDefiningOp<TransposeOp>();
-  if (!t)
-    return false;
-  ArrayRef<int64_t> perm = t.getPermutation();
-  int64_t rank = perm.size();
-  if (rank < 2)
-    return false;
-  for (int64_t d = 0; d + 2 < rank; ++d)
-    if (perm[d] != d)
-      return false;
-  if (perm[rank - 2] != rank - 1 || perm[rank - 1] != rank - 2)
-    return false;
-  m.getRhsMutable().assign(t.getInput());
-  m.setTransposeRhs(!m.getTransposeRhs());
-  return true;
-}
-
-//===----------------------------------------------------------------------===//
-// Attention
-//===----------------------------------------------------------------------===//
-
-/// x [B, S, H * D] seen per head: transpose(reshape(x, [B, S, H, D]),
-/// [0, 2, 1, 3]) -> [B, H, S, D]. `keysLast`: perm [0, 2, 3, 1] instead,
-/// [B, H, D, S].
-struct HeadsView {
-  Value packed; // [B, S, H * D]
-  int64_t heads = 0, headDim = 0;
-};
-
-std::optional<HeadsView> headsView(Value v, bool keysLast) {
-  auto t = v.getDefiningOp<TransposeOp>();
-  if (!t)
-    return std::nullopt;
-  SmallVector<int64_t> want = keysLast ? SmallVector<int64_t>{0, 2, 3, 1}
-                                       : SmallVector<int64_t>{0, 2, 1, 3};
-  if (t.getPermutation() != ArrayRef<int64_t>(want))
-    return std::nullopt;
-  auto r = t.getInput().getDefiningOp<ReshapeOp>();
-  if (!r)
-    return std::nullopt;
-  auto in = cast<RankedTensorType>(r.getInput().getType());
-  auto out = cast<RankedTensorType>(r.getType());
-  ArrayRef<int64_t> spec = r.getShape();
-  if (in.getRank() != 3 || out.getRank() != 4 || spec.size() != 4)
-    return std::nullopt;
-  // Batch and sequence carried over (copied with 0, or equal and static).
-  for (int64_t d = 0; d < 2; ++d)
-    if (spec[d] != 0 && (in.isDynamicDim(d) || spec[d] != in.getDimSize(d)))
-      return std::nullopt;
-  int64_t heads = out.getDimSize(2), dim = out.getDimSize(3);
-  if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(dim) ||
-      in.isDynamicDim(2) || heads * dim != in.getDimSize(2))
-    return std::nullopt;
-  return HeadsView{r.getInput(), heads, dim};
-}
-
-/// The mask's condition is j > i (`masked`: where true, the scores are
-/// replaced) or j <= i (kept), at every sequence length tried.
-bool isCausal(Value condition, bool conditionMasks) {
-  int checked = 0;
-  for (int64_t seq : {1, 2, 3, 5, 8, 13, 32, 64, 128}) {
-    ShapeEvaluator eval(seq);
-    std::optional<EvalArray> m = eval.evaluate(condition);
-    if (!m)
-      continue; // e.g. a mask buffer shorter than seq
-    size_t rank = m->shape.size();
-    if (rank < 2 || m->shape[rank - 1] != seq || m->shape[rank - 2] != seq)
-      return false;
-    for (size_t e = 0; e < m->data.size(); ++e) {
-      int64_t i = (e / seq) % seq, j = e % seq;
-      bool masked = (m->data[e] != 0.0) == conditionMasks;
-      if (masked != (j > i))
-        return false;
-    }
-    ++checked;
-  }
-  return checked >= 3;
-}
-
-/// softmax(mask(scale * q k^T)) v, per head, merged back into [B, S, H * D].
-LogicalResult raiseAttention(SoftmaxOp softmax, std::string &why) {
-  auto type = cast<RankedTensorType>(softmax.getType());
-  if (type.getRank() != 4 ||
-      (softmax.getAxis() != 3 && softmax.getAxis() != -1)) {
-    why = "not a softmax over the last dim of [batch, heads, seq, seq]";
-    return failure();
-  }
-  // Upstream of the softmax: scale and causal mask in either order.
-  Value v = softmax.getInput();
-  double scale = 1.0;
-  bool causal = false;
-  for (int step = 0; step < 4; ++step) {
-    Operation *op = v.getDefiningOp();
-    if (auto w = dyn_cast_or_null<WhereOp>(op)) {
-      if (causal)
-        break;
-      std::optional<double> lhs = constantScalar(w.getLhs()),
-                            rhs = constantScalar(w.getRhs());
-      bool masksWhenTrue = lhs.has_value();
-      std::optional<double> fill = masksWhenTrue ? lhs : rhs;
-      if (!fill || *fill > -1e30) {
-        why = "the masking where does not fill with -inf or the float minimum";
-        return failure();
-      }
-      if (!isCausal(w.getCondition(), masksWhenTrue)) {
-        why = "the mask is not causal (j > i masked) at the sequence lengths "
-              "tried";
-        return failure();
-      }
-      causal = true;
-      v = masksWhenTrue ? w.getRhs() : w.getLhs();
-      continue;
-    }
-    if (isa_and_nonnull<MulOp, DivOp>(op)) {
-      std::optional<double> c = constantScalar(op->getOperand(1));
-      Value x = op->getOperand(0);
-      if (!c && isa<MulOp>(op)) {
-        c = constantScalar(op->getOperand(0));
-        x = op->getOperand(1);
-      }
-      if (!c || *c <= 0) {
-        why = "scores are scaled by a value that is not a positive constant";
-        return failure();
-      }
-      scale *= isa<DivOp>(op) ? 1.0 / *c : *c;
-      v = x;
-      continue;
-    }
-    break;
-  }
-  auto scores = v.getDefiningOp<MatMulOp>();
-  if (!scores || scores.getBias()) {
-    why = "the scores are not a matmul of two activations";
-    return failure();
-  }
-  std::optional<HeadsView> q = headsView(scores.getLhs(), false);
-  std::optional<HeadsView> k = scores.getTransposeRhs()
-                                   ? headsView(scores.getRhs(), false)
-                                   : headsView(scores.getRhs(), true);
-  if (!q || !k) {
-    why = "q or k is not a [batch, seq, heads * dim] value split into heads";
-    return failure();
-  }
-  // Downstream: p v, heads merged back.
-  if (!softmax.getResult().hasOneUse()) {
-    why = "the probabilities have other uses";
-    return failure();
-  }
-  auto pv = dyn_cast<MatMulOp>(*softmax.getResult().getUsers().begin());
-  std::optional<HeadsView> vh = pv && pv.getLhs() == softmax.getResult() &&
-                                        !pv.getTransposeRhs() && !pv.getBias()
-                                    ? headsView(pv.getRhs(), false)
-                                    : std::nullopt;
-  if (!vh) {
-    why = "the probabilities do not multiply v split into heads";
-    return failure();
-  }
-  auto back = pv.getResult().hasOneUse()
-                  ? dyn_cast<TransposeOp>(*pv.getResult().getUsers().begin())
-                  : TransposeOp();
-  auto merge = back && back.getPermutation() == ArrayRef<int64_t>{0, 2, 1, 3} &&
-                       back.getResult().hasOneUse()
-                   ? dyn_cast<ReshapeOp>(*back.getResult().getUsers().begin())
-                   : ReshapeOp();
-  auto mergedType =
-      merge ? cast<RankedTensorType>(merge.getType()) : RankedTensorType();
-  if (!merge || mergedType.getRank() != 3 ||
-      mergedType.getDimSize(2) != q->heads * q->headDim) {
-    why = "the result is not merged back into [batch, seq, heads * dim]";
-    return failure();
-  }
-  if (k->headDim != q->headDim || vh->headDim != q->headDim ||
-      k->heads != vh->heads || q->heads % k->heads != 0) {
-    why = "q, k and v head counts or sizes do not fit";
-    return failure();
-  }
-  OpBuilder b(merge);
-  auto attention = b.create<AttentionOp>(
-      merge.getLoc(), q->packed, k->packed, vh->packed,
-      b.getI64IntegerAttr(q->heads),
-      k->heads == q->heads ? IntegerAttr() : b.getI64IntegerAttr(k->heads),
-      causal ? b.getUnitAttr() : UnitAttr(),
-      // The usual 1 / sqrt(head_dim) is the op's default.
-      near(scale * std::sqrt(double(q->headDim)), 1.0)
-          ? FloatAttr()
-          : b.getF64FloatAttr(scale));
-  merge.getResult().replaceAllUsesWith(attention.getResult());
-  return success();
 }
 
 /// Rows of a 2-D weight at iota(ids, 1) (torch's arange(seq) into a
@@ -500,6 +363,15 @@ struct RaisePass : mlir::rose::impl::RoseRaiseBase<RaisePass> {
     getOperation().walk([&](func::FuncOp f) {
       f.walk([](MatMulOp m) { foldTranspose(m); });
       f.walk([](GatherOp g) { raisePositions(g); });
+      // Rotary embeddings first: attention then finds the rotated q and k
+      // split into heads.
+      SmallVector<ConcatOp> concats;
+      f.walk([&](ConcatOp c) { concats.push_back(c); });
+      for (ConcatOp c : concats) {
+        std::string why;
+        if (failed(raiseRotary(c, why)) && !why.empty())
+          c->emitRemark("rose-raise: concat not raised to rotary: ") << why;
+      }
       SmallVector<Operation *> anchors;
       f.walk([&](Operation *op) {
         if (isa<TanhOp, ErfOp, SigmoidOp, SoftmaxOp>(op) ||
@@ -516,9 +388,18 @@ struct RaisePass : mlir::rose::impl::RoseRaiseBase<RaisePass> {
           continue;
         }
         if (auto r = dyn_cast<ReduceOp>(op)) {
-          if (failed(raiseLayerNorm(r, why)) && !why.empty())
+          if (succeeded(raiseLayerNorm(r, why)) || why.empty())
+            continue;
+          if (why != kNotCentered) {
             op->emitRemark("rose-raise: mean not raised to layer_norm: ")
                 << why;
+            continue;
+          }
+          why.clear();
+          if (failed(raiseRmsNorm(r, why)))
+            op->emitRemark("rose-raise: mean not raised to layer_norm or "
+                           "rms_norm: ")
+                << (why.empty() ? std::string(kNotCentered) : why);
           continue;
         }
         if (auto s = dyn_cast<SoftmaxOp>(op)) {

@@ -93,6 +93,82 @@ std::optional<EvalArray> fromConstant(ConstantOp c) {
   return out;
 }
 
+/// Concatenation along `axis` of arrays equal in every other dim.
+std::optional<EvalArray> concat(llvm::ArrayRef<EvalArray> in, int64_t axis) {
+  EvalArray out{in.front().shape, {}};
+  int64_t rank = out.shape.size();
+  axis = axis < 0 ? axis + rank : axis;
+  if (axis < 0 || axis >= rank)
+    return std::nullopt;
+  out.shape[axis] = 0;
+  for (const EvalArray &a : in) {
+    if (int64_t(a.shape.size()) != rank)
+      return std::nullopt;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && a.shape[d] != in.front().shape[d])
+        return std::nullopt;
+    out.shape[axis] += a.shape[axis];
+  }
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= out.shape[d];
+  for (int64_t o = 0; o < outer; ++o)
+    for (const EvalArray &a : in) {
+      int64_t chunk = outer ? int64_t(a.data.size()) / outer : 0;
+      out.data.insert(out.data.end(), a.data.begin() + o * chunk,
+                      a.data.begin() + (o + 1) * chunk);
+    }
+  return out;
+}
+
+/// x [..., m, k] times w [..., k, n] (or [..., n, k] transposed), batch dims
+/// broadcasting.
+std::optional<EvalArray> matmul(const EvalArray &x, const EvalArray &w,
+                                bool transposeRhs) {
+  size_t xr = x.shape.size(), wr = w.shape.size();
+  if (xr < 2 || wr < 2)
+    return std::nullopt;
+  int64_t m = x.shape[xr - 2], k = x.shape[xr - 1];
+  int64_t wk = w.shape[wr - (transposeRhs ? 1 : 2)],
+          n = w.shape[wr - (transposeRhs ? 2 : 1)];
+  if (k != wk)
+    return std::nullopt;
+  EvalArray xb{llvm::SmallVector<int64_t>(x.shape.begin(), x.shape.end() - 2),
+               {}},
+      wb{llvm::SmallVector<int64_t>(w.shape.begin(), w.shape.end() - 2), {}};
+  // The batch index pairs, by broadcasting the batch offsets.
+  auto offsets = [](const EvalArray &b) {
+    EvalArray o{b.shape,
+                std::vector<double>(std::max<int64_t>(count(b.shape), 0))};
+    std::iota(o.data.begin(), o.data.end(), 0.0);
+    return o;
+  };
+  EvalArray xo = offsets(xb), wo = offsets(wb);
+  std::optional<EvalArray> xi =
+      broadcastMap({&xo, &wo}, [](auto e) { return e[0]; });
+  std::optional<EvalArray> wi =
+      broadcastMap({&xo, &wo}, [](auto e) { return e[1]; });
+  if (!xi || !wi || count(xi->shape) < 0 || m * n > kMaxElements)
+    return std::nullopt;
+  EvalArray out{xi->shape, {}};
+  out.shape.push_back(m);
+  out.shape.push_back(n);
+  if (count(out.shape) < 0)
+    return std::nullopt;
+  for (size_t b = 0; b < xi->data.size(); ++b) {
+    const double *xp = x.data.data() + int64_t(xi->data[b]) * m * k;
+    const double *wp = w.data.data() + int64_t(wi->data[b]) * k * n;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0.0;
+        for (int64_t l = 0; l < k; ++l)
+          acc += xp[i * k + l] * (transposeRhs ? wp[j * k + l] : wp[l * n + j]);
+        out.data.push_back(acc);
+      }
+  }
+  return out;
+}
+
 } // namespace
 
 std::optional<EvalArray> ShapeEvaluator::evaluate(Value v) {
@@ -274,6 +350,23 @@ std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
           out.data[i] = a->data[src];
         }
         return out;
+      })
+      .Case([&](ConcatOp c) -> std::optional<EvalArray> {
+        llvm::SmallVector<EvalArray> in;
+        for (Value x : c.getInputs()) {
+          std::optional<EvalArray> a = evaluate(x);
+          if (!a)
+            return std::nullopt;
+          in.push_back(std::move(*a));
+        }
+        return concat(in, c.getAxis());
+      })
+      .Case([&](MatMulOp mm) -> std::optional<EvalArray> {
+        std::optional<EvalArray> x = evaluate(mm.getLhs());
+        std::optional<EvalArray> w = x ? evaluate(mm.getRhs()) : std::nullopt;
+        if (!x || !w || mm.getBias())
+          return std::nullopt;
+        return matmul(*x, *w, mm.getTransposeRhs());
       })
       .Case([&](WhereOp w) -> std::optional<EvalArray> {
         std::optional<EvalArray> c = evaluate(w.getCondition());

@@ -77,6 +77,25 @@ FailureOr<Value> Partitioner::param(ParamOp orig, ShardingAttr layout,
            << "rose-shard-partition: param '" << orig.getName()
            << "' is already sliced; it cannot be split again over '"
            << mesh.axis << "'";
+  // A param repeated for kv-head replication: each rank takes one block.
+  if (std::optional<ArrayRef<int64_t>> repeat = orig.getRepeat()) {
+    int64_t dim = (*repeat)[0], blocks = (*repeat)[1], times = (*repeat)[2];
+    if (!split || layout.getDim() != dim || layout.getGroups() != 1 ||
+        mesh.size != blocks * times)
+      return user->emitOpError()
+             << "rose-shard-partition: param '" << orig.getName()
+             << "' repeats " << blocks << " blocks " << times
+             << " times in dim " << dim
+             << "; it must be split in that dim into " << blocks * times
+             << " parts over " << mesh.axis;
+    SmallVector<int64_t> checkpoint(full.getShape()), local(full.getShape());
+    checkpoint[dim] /= times;
+    local[dim] = checkpoint[dim] / blocks;
+    type = RankedTensorType::get(local, full.getElementType());
+    slice =
+        WeightSliceAttr::get(b.getContext(), dim, blocks, 1, checkpoint, times);
+    split = false; // done
+  }
   if (split) {
     int64_t dim = layout.getDim(), groups = layout.getGroups();
     int64_t size = full.getDimSize(dim);
@@ -90,12 +109,13 @@ FailureOr<Value> Partitioner::param(ParamOp orig, ShardingAttr layout,
     local[dim] = localSize(size, mesh.size);
     type = RankedTensorType::get(local, full.getElementType());
     slice = WeightSliceAttr::get(b.getContext(), dim, mesh.size, groups,
-                                 full.getShape());
+                                 full.getShape(), 1);
   }
   // Params go to the top of the function: one may serve later ops too.
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&fn.getBody().front());
-  Value value = b.create<ParamOp>(orig.getLoc(), type, orig.getName(), slice);
+  Value value = b.create<ParamOp>(orig.getLoc(), type, orig.getName(), slice,
+                                  DenseI64ArrayAttr());
   params[key] = value;
   return value;
 }

@@ -14,6 +14,10 @@
 //                  layers to propagation)
 //   sequence parallel: every layer_norm split on the sequence dim (1)
 //
+// Grouped-query attention with fewer kv heads than ranks is rewritten first
+// so that every rank holds the kv head its query heads use (see
+// replicateKvHeads).
+//
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Sharding.h"
@@ -41,6 +45,7 @@ struct Seeder {
   bool sequenceParallel, gatherLogits;
 
   LogicalResult run(func::FuncOp fn);
+  LogicalResult replicateKvHeads(AttentionOp attn);
   LogicalResult seedMatMul(MatMulOp op);
   /// A plan file's output_layouts: the layout users get (rose.sharding_out).
   LogicalResult handOver(Operation *op);
@@ -88,6 +93,79 @@ static AttentionOp attentionOf(Value v) {
   return {};
 }
 
+/// `p` with dim `dim` cut into `blocks` blocks, each repeated `times` times.
+static Value repeated(ParamOp p, int64_t dim, int64_t blocks, int64_t times) {
+  OpBuilder b(p);
+  SmallVector<int64_t> shape(p.getType().getShape());
+  shape[dim] *= times;
+  return b.create<ParamOp>(
+      p.getLoc(), RankedTensorType::get(shape, p.getType().getElementType()),
+      p.getName(), WeightSliceAttr(),
+      b.getDenseI64ArrayAttr({dim, blocks, times}));
+}
+
+/// Grouped-query attention over more ranks than kv heads (tp = KV x n, tp
+/// dividing the heads): the k and v projections are rewritten to produce
+/// each kv head n times in a row (their weight and bias params repeated per
+/// kv head), and the attention reads tp kv heads. Rank r then computes kv
+/// head r / n from its own copy of that head's weights, as vLLM does: exact,
+/// no communication, the cost n - 1 extra copies of each kv head's weights.
+LogicalResult Seeder::replicateKvHeads(AttentionOp attn) {
+  int64_t kv = attn.getNumKvHeads(), heads = attn.getNumHeads();
+  // Only where replication is the fix; other misfits are seedMatMul's
+  // errors.
+  if (tp <= 1 || kv % tp == 0 || tp % kv != 0 || heads % tp != 0)
+    return success();
+  // Named by its query projection, as the checkpoint names layers.
+  Value q = attn.getQuery();
+  if (auto rope = q.getDefiningOp<RotaryOp>())
+    q = rope.getInput();
+  std::string name = layerName(q.getDefiningOp() ? q.getDefiningOp() : attn);
+  int64_t times = tp / kv;
+  SmallVector<std::pair<MatMulOp, RotaryOp>> projections;
+  for (Value operand : {attn.getKey(), attn.getValue()}) {
+    auto rope = operand.getDefiningOp<RotaryOp>();
+    Value v = rope ? rope.getInput() : operand;
+    auto mm = v.getDefiningOp<MatMulOp>();
+    auto w = mm ? mm.getRhs().getDefiningOp<ParamOp>() : ParamOp();
+    auto bias =
+        mm && mm.getBias() ? mm.getBias().getDefiningOp<ParamOp>() : ParamOp();
+    if (!w || w.getType().getRank() != 2 || w.getSliceAttr() || w.getRepeat() ||
+        (mm.getBias() && !bias) || !v.hasOneUse() ||
+        (rope && !rope.getResult().hasOneUse()) ||
+        plan.styleOf(mm) != ShardStyle::Colwise)
+      return attn.emitOpError()
+             << "cannot shard '" << name << "' by heads over tp=" << tp << ": "
+             << heads << " heads with " << kv
+             << " kv heads need the kv heads replicated, and its k and v are "
+                "not each a column-parallel projection of their own";
+    projections.push_back({mm, rope});
+  }
+  for (auto [mm, rope] : projections) {
+    ParamOp w = mm.getRhs().getDefiningOp<ParamOp>();
+    mm.getRhsMutable().assign(
+        repeated(w, mm.getTransposeRhs() ? 0 : 1, kv, times));
+    if (w.use_empty())
+      w.erase();
+    if (Value b = mm.getBias()) {
+      ParamOp bias = b.getDefiningOp<ParamOp>();
+      mm.getBiasMutable().assign(repeated(bias, 0, kv, times));
+      if (bias.use_empty())
+        bias.erase();
+    }
+    auto type = cast<RankedTensorType>(mm.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() *= times;
+    mm.getResult().setType(RankedTensorType::get(shape, type.getElementType()));
+    if (rope) {
+      rope.setNumHeads(kv * times);
+      rope.getResult().setType(mm.getType());
+    }
+  }
+  attn.setKvHeads(kv * times);
+  return success();
+}
+
 static bool isReturned(Value v) {
   return llvm::any_of(v.getUsers(),
                       [](Operation *u) { return isa<func::ReturnOp>(u); });
@@ -122,16 +200,14 @@ LogicalResult Seeder::seedMatMul(MatMulOp op) {
              << "cannot shard '" << layer << "' by heads over tp=" << tp << ": "
              << attn.getNumHeads() << " heads are not divisible by " << tp;
     // Separate q/k/v projections (through rotary or not): every rank needs
-    // whole kv heads.
+    // whole kv heads (replicateKvHeads ran first).
     if (AttentionOp direct = attentionOf(op.getResult());
         direct && direct.getNumKvHeads() % tp != 0)
       return op.emitOpError()
              << "cannot shard '" << layer << "' by heads over tp=" << tp << ": "
              << direct.getNumHeads() << " heads with " << direct.getNumKvHeads()
-             << " kv heads; the kv heads are not "
-             << "divisible by " << tp
-             << " (replicating kv heads for tp > kv heads is not supported "
-                "yet)";
+             << " kv heads; tp must divide the heads and either divide the kv "
+                "heads or be a multiple of them";
     // Logits that will be gathered may pad the vocab: the padded columns
     // are cut off after the gather, so the result stays exact.
     bool pad = isReturned(op.getResult()) && gatherLogits && groups == 1 &&
@@ -177,6 +253,11 @@ LogicalResult Seeder::handOver(Operation *op) {
 
 LogicalResult Seeder::run(func::FuncOp fn) {
   MLIRContext *context = fn.getContext();
+  SmallVector<AttentionOp> attentions;
+  fn.walk([&](AttentionOp a) { attentions.push_back(a); });
+  for (AttentionOp a : attentions)
+    if (failed(replicateKvHeads(a)))
+      return failure();
   WalkResult walk = fn.walk([&](Operation *op) {
     // Annotations already in the input are the user's: they stay.
     if (op->hasAttr(RoseDialect::kShardingAttrName))

@@ -410,6 +410,11 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpAttrs::Attention: {
     // [batch, seq, heads x head_dim]; the checker bounded seq x seq scores.
     auto *a = op.attrs_as_Attention();
+    if (a->window() > 0 && outShape[1] > a->window())
+      return Status::error("a sequence of ", outShape[1],
+                           " tokens is longer than the sliding window of ",
+                           a->window(),
+                           "; sliding-window attention is not supported yet");
     return backend.attention(
         in(0), in(1), in(2), outShape[0], outShape[1], a->heads(),
         a->kv_heads() ? a->kv_heads() : a->heads(), outShape[2] / a->heads(),

@@ -638,10 +638,12 @@ Status checkProgram(const fb::Program &root) {
     if (p->slice_dim() >= static_cast<int64_t>(p->shape()->size()) ||
         p->slice_parts() < 1 || p->slice_groups() < 1 ||
         p->slice_parts() > kMaxRanks || p->slice_groups() > kMaxRanks ||
+        p->slice_replicas() < 1 || p->slice_replicas() > kMaxRanks ||
+        (p->slice_replicas() > 1 && p->slice_groups() != 1) ||
         p->slice_axis() < 0 ||
         p->slice_axis() >= static_cast<int32_t>(root.mesh()->size()) ||
-        (p->slice_dim() >= 0 &&
-         p->slice_parts() != root.mesh()->Get(p->slice_axis())->size()))
+        (p->slice_dim() >= 0 && p->slice_parts() * p->slice_replicas() !=
+                                    root.mesh()->Get(p->slice_axis())->size()))
       return Status::error("param '", name, "' has a bad slice");
     if (p->data() &&
         (p->slice_dim() >= 0 || p->type() != fb::ElementType::F32 ||

@@ -131,7 +131,8 @@ RankWeights::load(const Entry &entry, const WeightFiles &files, int rank,
         loadRun(data, dtype, 0, n, buf.data());
       else
         copySlice(data, dtype, full, shape, p->slice_dim(), p->slice_groups(),
-                  entry.coord(rank, p->slice_axis()), buf.data());
+                  entry.coord(rank, p->slice_axis()) / p->slice_replicas(),
+                  buf.data());
       w.pointers_[index] = buf.data();
     }
     if (progress)

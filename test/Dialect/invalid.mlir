@@ -693,6 +693,22 @@ func.func @iota_dim(%ids: tensor<?x?xi64>) -> tensor<?xi64> {
 
 // -----
 
+func.func @param_repeat(%x: tensor<4x8xf32>) -> tensor<8x8xf32> {
+  // expected-error@+1 {{param 'w': repeat must be [dim, blocks, times] with blocks x times dividing that dim, on a param not yet sliced}}
+  %w = rose.param "w" repeat [1, 3, 2] : tensor<8x8xf32>
+  return %w : tensor<8x8xf32>
+}
+
+// -----
+
+func.func @slice_replicas() -> tensor<8x4xf32> {
+  // expected-error@+1 {{slice replicas must be >= 1 (and groups 1 when above 1), got replicas = 2, groups = 2}}
+  %w = rose.param "w" slice <dim = 1, parts = 2, groups = 2, full = [8, 8], replicas = 2> : tensor<8x4xf32>
+  return %w : tensor<8x4xf32>
+}
+
+// -----
+
 func.func @cast_shape(%pos: tensor<?x4xi64>) -> tensor<?x5xf32> {
   // expected-error@+1 {{result #0 type 'tensor<?x5xf32>' does not match the inferred type 'tensor<?x4xf32>'}}
   %0 = rose.cast %pos : tensor<?x4xi64> -> tensor<?x5xf32>

@@ -152,10 +152,13 @@ func.func @layer_norm_reciprocal(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 // -----
 
-// Not a layer norm: the mean is subtracted from another tensor.
-// REMARK: remark: rose-raise: mean not raised to layer_norm: the squared value is not x - mean(x) over the last axis
+// Not a layer norm: the mean is subtracted from another tensor. What is
+// left is exactly an RMS norm of x - mean(z), then a bias.
 // CHECK-LABEL: func.func @layer_norm_wrong_mean
 // CHECK-NOT: rose.layer_norm
+// CHECK: %[[C:.*]] = rose.sub %arg0
+// CHECK-NEXT: %[[N:.*]] = rose.rms_norm %[[C]]
+// CHECK-NEXT: rose.add %[[N]]
 func.func @layer_norm_wrong_mean(%x: tensor<?x8xf32>, %z: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %two = rose.constant dense<2.0> : tensor<f32>
   %eps = rose.constant dense<1.0e-05> : tensor<f32>
@@ -366,6 +369,179 @@ func.func @attention_unmasked(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>, %k:
 // 8-position buffers) and they agree to float32 rounding; the non-causal
 // variant differs from the causal one on the same inputs, so the
 // comparison sees masks.
+
+// -----
+
+// Llama's RMSNorm as torch exports it: pow, mean, + eps, sqrt, 1 / sqrt
+// (rsqrt), times x, times the weight.
+// CHECK-LABEL: func.func @rms_norm_hf
+// CHECK: %[[W:.*]] = rose.param "rms.w"
+// CHECK-NEXT: rose.rms_norm %arg0, %[[W]] {epsilon = 9.99999997{{[0-9]*}}E-7 : f64}
+// CHECK-NEXT: return
+func.func @rms_norm_hf(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %two = rose.constant dense<2.0> : tensor<f32>
+  %one = rose.constant dense<1.0> : tensor<f32>
+  %eps = rose.constant dense<1.0e-06> : tensor<f32>
+  %w = rose.param "rms.w" : tensor<8xf32>
+  %p = rose.pow %x, %two : tensor<?x8xf32>, tensor<f32> -> tensor<?x8xf32>
+  %v = rose.reduce mean %p axis -1 : tensor<?x8xf32> -> tensor<?x1xf32>
+  %ve = rose.add %v, %eps : tensor<?x1xf32>, tensor<f32> -> tensor<?x1xf32>
+  %sd = rose.sqrt %ve : tensor<?x1xf32> -> tensor<?x1xf32>
+  %r = rose.div %one, %sd : tensor<f32>, tensor<?x1xf32> -> tensor<?x1xf32>
+  %n = rose.mul %x, %r : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+  %y = rose.mul %w, %n : tensor<8xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// No weight: x / rms alone stays as it is.
+// REMARK: remark: rose-raise: mean not raised to layer_norm or rms_norm: the normalized value is not scaled by a 1-D weight
+// CHECK-LABEL: func.func @rms_norm_no_weight
+// CHECK-NOT: rose.rms_norm
+func.func @rms_norm_no_weight(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %eps = rose.constant dense<1.0e-06> : tensor<f32>
+  %p = rose.mul %x, %x : tensor<?x8xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
+  %v = rose.reduce mean %p axis 1 : tensor<?x8xf32> -> tensor<?x1xf32>
+  %ve = rose.add %v, %eps : tensor<?x1xf32>, tensor<f32> -> tensor<?x1xf32>
+  %sd = rose.sqrt %ve : tensor<?x1xf32> -> tensor<?x1xf32>
+  %n = rose.div %x, %sd : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+  %y = rose.relu %n : tensor<?x8xf32> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// Hugging Face's rotary embedding: the angles inv_freq x positions from a
+// matmul of the frequencies with the positions cast to floats, both halves
+// alike, cos and sin, applied to q split into heads with rotate_half.
+// CHECK-LABEL: func.func @rotary_hf
+// CHECK: %[[P:.*]] = rose.positions %arg0
+// CHECK-NEXT: %[[R:.*]] = rose.rotary %arg1, %[[P]] heads 2 inv_freq [1.000000e+00, 1.000000e-01, 1.000000e-02, 1.000000e-03]
+// CHECK-NEXT: %[[R4:.*]] = rose.reshape %[[R]] [0, 0, 2, 8]
+// CHECK-NEXT: %[[RT:.*]] = rose.transpose %[[R4]] [0, 2, 1, 3]
+// CHECK-NEXT: return %[[RT]]
+func.func @rotary_hf(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>) -> tensor<?x2x?x8xf32> {
+  %q4 = rose.reshape %q [0, 0, 2, 8] : tensor<?x?x16xf32> -> tensor<?x?x2x8xf32>
+  %qt = rose.transpose %q4 [0, 2, 1, 3] : tensor<?x?x2x8xf32> -> tensor<?x2x?x8xf32>
+  %pos = rose.iota %ids dim 1 : tensor<?x?xi64> -> tensor<?xi64>
+  %pf = rose.cast %pos : tensor<?xi64> -> tensor<?xf32>
+  %p3 = rose.reshape %pf [1, 1, -1] : tensor<?xf32> -> tensor<1x1x?xf32>
+  %inv = rose.constant dense<[[[1.0], [0.1], [0.01], [0.001]]]> : tensor<1x4x1xf32>
+  %f = rose.matmul %inv, %p3 : tensor<1x4x1xf32>, tensor<1x1x?xf32> -> tensor<1x4x?xf32>
+  %ft = rose.transpose %f [0, 2, 1] : tensor<1x4x?xf32> -> tensor<1x?x4xf32>
+  %emb = rose.concat %ft, %ft axis -1 : tensor<1x?x4xf32>, tensor<1x?x4xf32> -> tensor<1x?x8xf32>
+  %c = rose.cos %emb : tensor<1x?x8xf32> -> tensor<1x?x8xf32>
+  %sn = rose.sin %emb : tensor<1x?x8xf32> -> tensor<1x?x8xf32>
+  %c4 = rose.reshape %c [1, 1, -1, 8] : tensor<1x?x8xf32> -> tensor<1x1x?x8xf32>
+  %s4 = rose.reshape %sn [1, 1, -1, 8] : tensor<1x?x8xf32> -> tensor<1x1x?x8xf32>
+  %hi = rose.slice %qt axis 3 from 4 to 8 : tensor<?x2x?x8xf32> -> tensor<?x2x?x4xf32>
+  %nh = rose.neg %hi : tensor<?x2x?x4xf32> -> tensor<?x2x?x4xf32>
+  %lo = rose.slice %qt axis 3 from 0 to 4 : tensor<?x2x?x8xf32> -> tensor<?x2x?x4xf32>
+  %rh = rose.concat %nh, %lo axis -1 : tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32> -> tensor<?x2x?x8xf32>
+  %qc = rose.mul %qt, %c4 : tensor<?x2x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<?x2x?x8xf32>
+  %qs = rose.mul %rh, %s4 : tensor<?x2x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<?x2x?x8xf32>
+  %y = rose.add %qc, %qs : tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32> -> tensor<?x2x?x8xf32>
+  return %y : tensor<?x2x?x8xf32>
+}
+
+// -----
+
+// The tables scaled by 2 (an attention scaling rotary does not have): the
+// rotation stays as written.
+// REMARK: remark: rose-raise: concat not raised to rotary: the cos/sin tables are not cos/sin of position x frequency (both halves alike) at the sequence lengths tried
+// CHECK-LABEL: func.func @rotary_scaled
+// CHECK-NOT: rose.rotary
+func.func @rotary_scaled(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>) -> tensor<?x2x?x8xf32> {
+  %q4 = rose.reshape %q [0, 0, 2, 8] : tensor<?x?x16xf32> -> tensor<?x?x2x8xf32>
+  %qt = rose.transpose %q4 [0, 2, 1, 3] : tensor<?x?x2x8xf32> -> tensor<?x2x?x8xf32>
+  %pos = rose.iota %ids dim 1 : tensor<?x?xi64> -> tensor<?xi64>
+  %pf = rose.cast %pos : tensor<?xi64> -> tensor<?xf32>
+  %p3 = rose.reshape %pf [1, 1, -1] : tensor<?xf32> -> tensor<1x1x?xf32>
+  %inv = rose.constant dense<[[[1.0], [0.1], [0.01], [0.001]]]> : tensor<1x4x1xf32>
+  %f = rose.matmul %inv, %p3 : tensor<1x4x1xf32>, tensor<1x1x?xf32> -> tensor<1x4x?xf32>
+  %ft = rose.transpose %f [0, 2, 1] : tensor<1x4x?xf32> -> tensor<1x?x4xf32>
+  %emb = rose.concat %ft, %ft axis -1 : tensor<1x?x4xf32>, tensor<1x?x4xf32> -> tensor<1x?x8xf32>
+  %two = rose.constant dense<2.0> : tensor<f32>
+  %c0 = rose.cos %emb : tensor<1x?x8xf32> -> tensor<1x?x8xf32>
+  %c = rose.mul %c0, %two : tensor<1x?x8xf32>, tensor<f32> -> tensor<1x?x8xf32>
+  %sn0 = rose.sin %emb : tensor<1x?x8xf32> -> tensor<1x?x8xf32>
+  %sn = rose.mul %sn0, %two : tensor<1x?x8xf32>, tensor<f32> -> tensor<1x?x8xf32>
+  %c4 = rose.reshape %c [1, 1, -1, 8] : tensor<1x?x8xf32> -> tensor<1x1x?x8xf32>
+  %s4 = rose.reshape %sn [1, 1, -1, 8] : tensor<1x?x8xf32> -> tensor<1x1x?x8xf32>
+  %hi = rose.slice %qt axis 3 from 4 to 8 : tensor<?x2x?x8xf32> -> tensor<?x2x?x4xf32>
+  %nh = rose.neg %hi : tensor<?x2x?x4xf32> -> tensor<?x2x?x4xf32>
+  %lo = rose.slice %qt axis 3 from 0 to 4 : tensor<?x2x?x8xf32> -> tensor<?x2x?x4xf32>
+  %rh = rose.concat %nh, %lo axis -1 : tensor<?x2x?x4xf32>, tensor<?x2x?x4xf32> -> tensor<?x2x?x8xf32>
+  %qc = rose.mul %qt, %c4 : tensor<?x2x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<?x2x?x8xf32>
+  %qs = rose.mul %rh, %s4 : tensor<?x2x?x8xf32>, tensor<1x1x?x8xf32> -> tensor<?x2x?x8xf32>
+  %y = rose.add %qc, %qs : tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32> -> tensor<?x2x?x8xf32>
+  return %y : tensor<?x2x?x8xf32>
+}
+
+// -----
+
+// Grouped-query attention as Hugging Face's Llama writes it: k and v
+// repeated per group of query heads (expand + reshape), scores scaled by a
+// multiply, and an additive mask of the float minimum above the diagonal.
+// CHECK-LABEL: func.func @attention_gqa_additive
+// CHECK: rose.attention %arg1, %arg2, %arg3 heads 4 kv_heads 2 causal :
+// CHECK-NOT: rose.softmax
+func.func @attention_gqa_additive(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>, %k: tensor<?x?x8xf32>, %v: tensor<?x?x8xf32>) -> tensor<?x?x16xf32> {
+  %q4 = rose.reshape %q [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %qt = rose.transpose %q4 [0, 2, 1, 3] : tensor<?x?x4x4xf32> -> tensor<?x4x?x4xf32>
+  %k4 = rose.reshape %k [0, 0, 2, 4] : tensor<?x?x8xf32> -> tensor<?x?x2x4xf32>
+  %kt = rose.transpose %k4 [0, 2, 1, 3] : tensor<?x?x2x4xf32> -> tensor<?x2x?x4xf32>
+  %v4 = rose.reshape %v [0, 0, 2, 4] : tensor<?x?x8xf32> -> tensor<?x?x2x4xf32>
+  %vt = rose.transpose %v4 [0, 2, 1, 3] : tensor<?x?x2x4xf32> -> tensor<?x2x?x4xf32>
+  %ku = rose.reshape %kt [0, 2, 1, -1, 4] : tensor<?x2x?x4xf32> -> tensor<?x2x1x?x4xf32>
+  %kones = rose.fill %ids dims [0, -2, -2, 1, -4] value 1.0 : tensor<?x?xi64> -> tensor<?x2x2x?x4xf32>
+  %ke = rose.where %kones, %ku, %ku : tensor<?x2x2x?x4xf32>, tensor<?x2x1x?x4xf32>, tensor<?x2x1x?x4xf32> -> tensor<?x2x2x?x4xf32>
+  %kr = rose.reshape %ke [0, 4, -1, 4] : tensor<?x2x2x?x4xf32> -> tensor<?x4x?x4xf32>
+  %vu = rose.reshape %vt [0, 2, 1, -1, 4] : tensor<?x2x?x4xf32> -> tensor<?x2x1x?x4xf32>
+  %vones = rose.fill %ids dims [0, -2, -2, 1, -4] value 1.0 : tensor<?x?xi64> -> tensor<?x2x2x?x4xf32>
+  %ve = rose.where %vones, %vu, %vu : tensor<?x2x2x?x4xf32>, tensor<?x2x1x?x4xf32>, tensor<?x2x1x?x4xf32> -> tensor<?x2x2x?x4xf32>
+  %vr = rose.reshape %ve [0, 4, -1, 4] : tensor<?x2x2x?x4xf32> -> tensor<?x4x?x4xf32>
+  %ktt = rose.transpose %kr [0, 1, 3, 2] : tensor<?x4x?x4xf32> -> tensor<?x4x4x?xf32>
+  %s = rose.matmul %qt, %ktt : tensor<?x4x?x4xf32>, tensor<?x4x4x?xf32> -> tensor<?x4x?x?xf32>
+  %half = rose.constant dense<0.5> : tensor<f32>
+  %ss = rose.mul %s, %half : tensor<?x4x?x?xf32>, tensor<f32> -> tensor<?x4x?x?xf32>
+  %mf = rose.fill %ids dims [1, 1] value -3.4028234663852886E+38 : tensor<?x?xi64> -> tensor<?x?xf32>
+  %mt = rose.trilu %mf k 1 upper : tensor<?x?xf32> -> tensor<?x?xf32>
+  %m3 = rose.reshape %mt [1, 0, -1] : tensor<?x?xf32> -> tensor<1x?x?xf32>
+  %m4 = rose.reshape %m3 [1, 1, 0, -1] : tensor<1x?x?xf32> -> tensor<1x1x?x?xf32>
+  %sm = rose.add %ss, %m4 : tensor<?x4x?x?xf32>, tensor<1x1x?x?xf32> -> tensor<?x4x?x?xf32>
+  %p = rose.softmax %sm axis -1 : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
+  %o = rose.matmul %p, %vr : tensor<?x4x?x?xf32>, tensor<?x4x?x4xf32> -> tensor<?x4x?x4xf32>
+  %ot = rose.transpose %o [0, 2, 1, 3] : tensor<?x4x?x4xf32> -> tensor<?x?x4x4xf32>
+  %y = rose.reshape %ot [0, 0, 16] : tensor<?x?x4x4xf32> -> tensor<?x?x16xf32>
+  return %y : tensor<?x?x16xf32>
+}
+
+// -----
+
+// The additive mask also hides the diagonal (triu from k = 0): not causal.
+// REMARK: remark: rose-raise: softmax not raised to attention: the added mask is not causal (0 where j <= i, -inf or the float minimum where j > i) at the sequence lengths tried
+// CHECK-LABEL: func.func @attention_additive_diagonal
+// CHECK-NOT: rose.attention
+func.func @attention_additive_diagonal(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>, %k: tensor<?x?x16xf32>, %v: tensor<?x?x16xf32>) -> tensor<?x?x16xf32> {
+  %q4 = rose.reshape %q [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %qt = rose.transpose %q4 [0, 2, 1, 3] : tensor<?x?x4x4xf32> -> tensor<?x4x?x4xf32>
+  %k4 = rose.reshape %k [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %kt = rose.transpose %k4 [0, 2, 3, 1] : tensor<?x?x4x4xf32> -> tensor<?x4x4x?xf32>
+  %v4 = rose.reshape %v [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %vt = rose.transpose %v4 [0, 2, 1, 3] : tensor<?x?x4x4xf32> -> tensor<?x4x?x4xf32>
+  %s = rose.matmul %qt, %kt : tensor<?x4x?x4xf32>, tensor<?x4x4x?xf32> -> tensor<?x4x?x?xf32>
+  %mf = rose.fill %ids dims [1, 1] value -3.4028234663852886E+38 : tensor<?x?xi64> -> tensor<?x?xf32>
+  %mt = rose.trilu %mf k 0 upper : tensor<?x?xf32> -> tensor<?x?xf32>
+  %sm = rose.add %s, %mt : tensor<?x4x?x?xf32>, tensor<?x?xf32> -> tensor<?x4x?x?xf32>
+  %p = rose.softmax %sm axis -1 : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
+  %o = rose.matmul %p, %vt : tensor<?x4x?x?xf32>, tensor<?x4x?x4xf32> -> tensor<?x4x?x4xf32>
+  %ot = rose.transpose %o [0, 2, 1, 3] : tensor<?x4x?x4xf32> -> tensor<?x?x4x4xf32>
+  %y = rose.reshape %ot [0, 0, 16] : tensor<?x?x4x4xf32> -> tensor<?x?x16xf32>
+  return %y : tensor<?x?x16xf32>
+}
+
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: rose-opt %s --rose-raise -split-input-file -o %t/raised.mlir 2>/dev/null
 // RUN: %python -c "import numpy as np; r = np.random.default_rng(5); np.save('%t/ids.npy', np.zeros((2, 6), np.int64)); [np.save('%t/' + n + '.npy', r.standard_normal((2, 6, 16)).astype(np.float32)) for n in 'qkv']"
@@ -375,7 +551,14 @@ func.func @attention_unmasked(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>, %k:
 // RUN:   %python %testlib/rose_interp.py %s --function $f --weights %t/w.safetensors --inputs %t/ids.npy,%t/q.npy,%t/k.npy,%t/v.npy --save %t/$f-raw.npy && \
 // RUN:   %python %testlib/rose_interp.py %t/raised.mlir --function $f --weights %t/w.safetensors --inputs %t/ids.npy,%t/q.npy,%t/k.npy,%t/v.npy --save %t/$f-raised.npy && \
 // RUN:   %python %testlib/check_logits.py %t/$f-raw.npy %t/$f-raised.npy --atol 1e-6 --argmax 0 || exit 1; done
-// RUN: for f in gelu_hf gelu_muls gelu_erf silu layer_norm_pow layer_norm_reciprocal; do \
+// RUN: %python -c "import numpy as np; r = np.random.default_rng(7); [np.save('%t/' + n + '8.npy', r.standard_normal((2, 6, 8)).astype(np.float32)) for n in 'kv']"
+// RUN: %python %testlib/rose_interp.py %s --function attention_gqa_additive --weights %t/w.safetensors --inputs %t/ids.npy,%t/q.npy,%t/k8.npy,%t/v8.npy --save %t/gqa-raw.npy
+// RUN: %python %testlib/rose_interp.py %t/raised.mlir --function attention_gqa_additive --weights %t/w.safetensors --inputs %t/ids.npy,%t/q.npy,%t/k8.npy,%t/v8.npy --save %t/gqa-raised.npy
+// RUN: %python %testlib/check_logits.py %t/gqa-raw.npy %t/gqa-raised.npy --atol 1e-6 --argmax 0
+// RUN: %python %testlib/rose_interp.py %s --function rotary_hf --weights %t/w.safetensors --inputs %t/ids.npy,%t/q.npy --save %t/rotary-raw.npy
+// RUN: %python %testlib/rose_interp.py %t/raised.mlir --function rotary_hf --weights %t/w.safetensors --inputs %t/ids.npy,%t/q.npy --save %t/rotary-raised.npy
+// RUN: %python %testlib/check_logits.py %t/rotary-raw.npy %t/rotary-raised.npy --atol 1e-6 --argmax 0
+// RUN: for f in gelu_hf gelu_muls gelu_erf silu layer_norm_pow layer_norm_reciprocal rms_norm_hf; do \
 // RUN:   %python %testlib/rose_interp.py %s --function $f --weights %t/w.safetensors --inputs %t/x.npy --save %t/$f-raw.npy && \
 // RUN:   %python %testlib/rose_interp.py %t/raised.mlir --function $f --weights %t/w.safetensors --inputs %t/x.npy --save %t/$f-raised.npy && \
 // RUN:   %python %testlib/check_logits.py %t/$f-raw.npy %t/$f-raised.npy --atol 1e-6 --argmax 0 || exit 1; done

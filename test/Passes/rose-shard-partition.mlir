@@ -219,3 +219,19 @@ func.func @gqa(%x: tensor<?x?x32xf32>) -> tensor<?x?x32xf32> {
   return %o : tensor<?x?x32xf32>
 }
 }
+
+// -----
+
+// A param repeated per kv head (2 blocks, each twice: kv-head replication at
+// tp = 4): split over the 4 ranks, each loads one block, rank r block r / 2.
+// CHECK-LABEL: func.func @repeated_kv
+// CHECK: %[[W:.*]] = rose.param "wk" slice <dim = 1, parts = 2, groups = 1, full = [8, 4], replicas = 2> : tensor<8x2xf32>
+// CHECK: rose.matmul %arg0, %[[W]] : tensor<4x8xf32>, tensor<8x2xf32> -> tensor<4x2xf32>
+module {
+rose.mesh @mesh(tp = 4)
+func.func @repeated_kv(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %w = rose.param "wk" repeat [1, 2, 2] : tensor<8x8xf32>
+  %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+}

@@ -6,7 +6,8 @@ float64 logits.
     python3 -m llamaref logits --config gqa --seed 1 --tokens t.npy --out ref.npy
 
 Configs: gqa (8 heads, 2 kv heads), mha (4/4, tied), mqa (4/1), wide (8/8:
-tp=8), qwen (q/k/v biases, theta 500000), llama3-scaled rope.
+tp=8), qwen (q/k/v biases, theta 500000), llama3-scaled rope, mistral (a
+sliding window of 8 tokens).
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ CONFIGS = {
     "llama3": (64, 1, 4, 2, 80, 77, {"rope_scaling": {
         "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
         "high_freq_factor": 4.0, "original_max_position_embeddings": 8}}),
+    "mistral": (64, 2, 8, 2, 96, 101, {"model_type": "mistral", "sliding_window": 8}),
 }
 
 
@@ -43,6 +45,8 @@ def config_dict(name):
     c.update(extra)
     if c["model_type"] == "qwen2":
         c["architectures"] = ["Qwen2ForCausalLM"]
+    if c["model_type"] == "mistral":
+        c["architectures"] = ["MistralForCausalLM"]
     return c
 
 
@@ -122,6 +126,8 @@ def logits(c, w, tokens):
     emb = torch.cat([angles, angles], -1)
     cos, sin = emb.cos()[None, None], emb.sin()[None, None]
     mask = torch.triu(torch.ones(s, s, dtype=torch.bool), 1)
+    if c.get("sliding_window"):  # Mistral: query i sees keys i - window < j <= i
+        mask |= torch.tril(torch.ones(s, s, dtype=torch.bool), -c["sliding_window"])
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}."
         y = rms_norm(x, w[p + "input_layernorm.weight"], eps)

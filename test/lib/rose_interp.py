@@ -179,8 +179,14 @@ def run(path, tokens, weights_path=None, inputs=None, function=None):
         if op == "rose.param":
             name = re.match(r'"([^"]+)"', rest).group(1)
             full = weights[name]
-            sm = re.search(r"slice <dim = (\d+), parts = (\d+), groups = (\d+)", rest)
-            out = [slice_param(full, *map(int, sm.groups()), r) if sm else full for r in range(tp)]
+            sm = re.search(r"slice <dim = (\d+), parts = (\d+), groups = (\d+), "
+                           r"full = \[[^\]]*\](?:, replicas = (\d+))?", rest)
+            if sm:
+                dim, parts, groups = map(int, sm.groups()[:3])
+                replicas = int(sm.group(4) or 1)
+                out = [slice_param(full, dim, parts, groups, r // replicas) for r in range(tp)]
+            else:
+                out = [full for r in range(tp)]
         elif op == "rose.constant":
             text_c = re.search(r"dense<([^>]+)>", rest).group(1)
             dims = re.search(r": tensor<([^>]*)>", rest).group(1).split("x")[:-1]

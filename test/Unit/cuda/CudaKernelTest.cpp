@@ -185,6 +185,23 @@ TEST(CudaKernel, Positions) {
   cudaFree(out);
 }
 
+TEST(CudaKernel, CastToFloat) {
+  REQUIRE_GPU();
+  // Positions up to 2^24 (exact in float32), a negative, in every storage.
+  std::vector<int64_t> host = {0, 1, 7, -3, 4095, (int64_t(1) << 24) - 1};
+  int64_t *x = nullptr;
+  ASSERT_EQ(cudaMalloc(&x, host.size() * 8), cudaSuccess);
+  cudaMemcpy(x, host.data(), host.size() * 8, cudaMemcpyHostToDevice);
+  std::vector<float> want(host.begin(), host.end());
+  for (Storage s : kStorages) {
+    DeviceTensor y(s, host.size());
+    cuda::castToFloat(s, x, host.size(), y.data, nullptr);
+    expectClose(rounded(s, want), y.download(), 0.0,
+                std::string("cast ") + name(s));
+  }
+  cudaFree(x);
+}
+
 TEST(CudaKernel, BiasAddAndBroadcastBinary) {
   REQUIRE_GPU();
   const int64_t rows = 33, n = 70;
