@@ -3,7 +3,10 @@ tokens, in one run.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/cpu_ort.py --build build
 
-GPT-2 124M shapes with random weights (test/lib/gpt2ref.py): rose runs the
+GPT-2 124M shapes with random weights (test/lib/gpt2ref.py), or with --model
+llama a Llama of about 125M parameters (d 768, 12 layers, 12 heads / 4 kv
+heads, ff 2048, vocab 32000; test/lib/llamaref.py's weights, exported from
+test/lib/llamastyles.py's Hugging Face-style forward): rose runs the
 Hugging Face directory compiled by rose-compile, ONNX Runtime 1.30 (npm
 onnxruntime-node, installed on first use into --ort-dir) runs the model's
 torch.onnx export (opset 17), PyTorch runs the model itself; all with the
@@ -11,7 +14,8 @@ same thread count. Each round runs each contender --repeats times after a
 warm-up, contenders alternating, for --rounds rounds; the table gives the min
 and median over all runs (rose: the median of each round's median) and the
 ratios of the medians. The
-logits of all three must agree (max abs diff printed; > 1e-3 fails).
+logits of all three must agree (max abs diff printed; above 1e-3 x max(1,
+max |logit|) fails).
 """
 import argparse
 import json
@@ -30,6 +34,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import gpt2ref  # noqa: E402
+import llamaref  # noqa: E402
+import llamastyles  # noqa: E402
 
 ORT_VERSION = "1.30.0"
 
@@ -67,7 +73,9 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--shapes", default="1x256,1x64,4x256")
     p.add_argument("--tp", default="1")
-    p.add_argument("--config", default="gpt2-124m")
+    p.add_argument("--model", choices=["gpt2", "llama"], default="gpt2")
+    p.add_argument("--config", default=None,
+                   help="gpt2ref config (default gpt2-124m) or llamaref config (bench-125m)")
     p.add_argument("--ort-dir", default=os.path.expanduser("~/.cache/rose-bench-ort"))
     p.add_argument("--no-torch", action="store_true")
     a = p.parse_args()
@@ -75,13 +83,20 @@ def main():
     bin_dir = os.path.join(a.build, "bin")
     node_modules = ensure_ort(a.ort_dir)
 
-    cfg = gpt2ref.make_config(a.config)
-    model = gpt2ref.make_model(cfg, seed=0)
     rows = []
     with tempfile.TemporaryDirectory() as work:
-        gpt2ref.save_hf(model, cfg, os.path.join(work, "hf"))
         onnx_path = os.path.join(work, "model.onnx")
-        gpt2ref.export_onnx(model, cfg, onnx_path)
+        if a.model == "gpt2":
+            cfg = gpt2ref.make_config(a.config or "gpt2-124m")
+            model = gpt2ref.make_model(cfg, seed=0)
+            gpt2ref.save_hf(model, cfg, os.path.join(work, "hf"))
+            gpt2ref.export_onnx(model, cfg, onnx_path)
+        else:
+            cfg = llamaref.config_dict(a.config or "bench-125m")
+            stored = {k: v.float() for k, v in llamaref.weights(cfg, 0).items()}
+            llamaref.write_checkpoint(cfg, stored, os.path.join(work, "hf"))
+            model = llamastyles.make_model(cfg, 0)
+            llamastyles.export(model, onnx_path)
         programs = {}
         for tp in [int(t) for t in a.tp.split(",")]:
             out = os.path.join(work, f"tp{tp}.rose")
@@ -128,7 +143,7 @@ def main():
                 rows.append((shape, tp, low, med, min(times["ort"]), ort_med,
                              min(times["torch"]) if times["torch"] else float("nan"),
                              torch_med, diff))
-                if diff > 1e-3:
+                if diff > 1e-3 * max(1.0, float(np.abs(ref).max())):
                     print(f"logits disagree for {shape} tp={tp}: {diff}", file=sys.stderr)
                     sys.exit(1)
     print(f"threads={a.threads}, {a.rounds} rounds x {a.repeats} runs, ONNX Runtime "

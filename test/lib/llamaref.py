@@ -30,6 +30,8 @@ CONFIGS = {
         "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
         "high_freq_factor": 4.0, "original_max_position_embeddings": 8}}),
     "mistral": (64, 2, 8, 2, 96, 101, {"model_type": "mistral", "sliding_window": 8}),
+    # The CPU benchmark's Llama of about 125M parameters (bench/cpu_ort.py).
+    "bench-125m": (768, 12, 12, 4, 2048, 32000, {}),
 }
 
 
@@ -57,8 +59,12 @@ def weights(c, seed):
     hd = h // heads
     bias = c["model_type"] == "qwen2"
 
+    # Projections' stds are for hidden <= 64; wider models (hidden > 64) scale
+    # them by sqrt(64 / fan-in) so that scores and activations stay in range (the
+    # benchmark's d = 768 model is otherwise too sharp for float32 to follow).
     def rnd(*shape, std=0.08):
-        return torch.randn(*shape, generator=g, dtype=torch.float64) * std
+        fan_in = shape[-1] if h > 64 and len(shape) == 2 and shape[0] != c["vocab_size"] else 64
+        return torch.randn(*shape, generator=g, dtype=torch.float64) * std * (64 / fan_in) ** 0.5
 
     w = {"model.embed_tokens.weight": rnd(c["vocab_size"], h, std=1.0)}
     for i in range(c["num_hidden_layers"]):
@@ -155,6 +161,19 @@ def logits(c, w, tokens):
     return (x @ head.T).numpy()
 
 
+def write_checkpoint(c, stored, directory, dtype="f32"):
+    """config.json and model.safetensors of the stored (float32) weights."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(c, f, indent=1)
+    if dtype == "bf16":
+        arrays = {k: (v.float().numpy().view(np.uint32) >> 16).astype(np.uint16)
+                  for k, v in stored.items()}
+    else:
+        arrays = {k: v.numpy() for k, v in stored.items()}
+    gpt2ref.write_safetensors(os.path.join(directory, "model.safetensors"), arrays)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -182,15 +201,7 @@ def main():
     if a.dtype == "bf16":
         stored = {k: v.bfloat16().float() for k, v in stored.items()}
     if a.cmd == "make":
-        os.makedirs(a.hf, exist_ok=True)
-        with open(os.path.join(a.hf, "config.json"), "w") as f:
-            json.dump(c, f, indent=1)
-        if a.dtype == "bf16":
-            arrays = {k: (v.float().numpy().view(np.uint32) >> 16).astype(np.uint16)
-                      for k, v in stored.items()}
-        else:
-            arrays = {k: v.numpy() for k, v in stored.items()}
-        gpt2ref.write_safetensors(os.path.join(a.hf, "model.safetensors"), arrays)
+        write_checkpoint(c, stored, a.hf, a.dtype)
     else:
         tokens = np.load(a.tokens)
         out = logits(c, {k: v.double() for k, v in stored.items()}, tokens)
