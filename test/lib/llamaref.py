@@ -161,8 +161,10 @@ def logits(c, w, tokens):
     return (x @ head.T).numpy()
 
 
-def write_checkpoint(c, stored, directory, dtype="f32"):
-    """config.json and model.safetensors of the stored (float32) weights."""
+def write_checkpoint(c, stored, directory, dtype="f32", shards=1):
+    """config.json and the stored (float32) weights as `dtype`: one
+    model.safetensors or, with shards > 1, model-0000k-of-0000N.safetensors
+    named by model.safetensors.index.json, as Hugging Face publishes them."""
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(c, f, indent=1)
@@ -171,7 +173,19 @@ def write_checkpoint(c, stored, directory, dtype="f32"):
                   for k, v in stored.items()}
     else:
         arrays = {k: v.numpy() for k, v in stored.items()}
-    gpt2ref.write_safetensors(os.path.join(directory, "model.safetensors"), arrays)
+    if shards == 1:
+        gpt2ref.write_safetensors(os.path.join(directory, "model.safetensors"), arrays)
+        return
+    names, weight_map, total = list(arrays), {}, 0
+    for k in range(shards):
+        part = names[k * len(names) // shards:(k + 1) * len(names) // shards]
+        file = f"model-{k + 1:05d}-of-{shards:05d}.safetensors"
+        gpt2ref.write_safetensors(os.path.join(directory, file), {n: arrays[n] for n in part})
+        for n in part:
+            weight_map[n] = file
+            total += arrays[n].nbytes
+    with open(os.path.join(directory, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=1)
 
 
 def main():
@@ -183,6 +197,7 @@ def main():
     m.add_argument("--hf", required=True)
     m.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
     m.add_argument("--tied", action="store_true")
+    m.add_argument("--shards", type=int, default=1)
     lg = sub.add_parser("logits")
     lg.add_argument("--config", required=True, choices=CONFIGS)
     lg.add_argument("--seed", type=int, default=1)
@@ -201,7 +216,7 @@ def main():
     if a.dtype == "bf16":
         stored = {k: v.bfloat16().float() for k, v in stored.items()}
     if a.cmd == "make":
-        write_checkpoint(c, stored, a.hf, a.dtype)
+        write_checkpoint(c, stored, a.hf, a.dtype, a.shards)
     else:
         tokens = np.load(a.tokens)
         out = logits(c, {k: v.double() for k, v in stored.items()}, tokens)
