@@ -17,7 +17,9 @@ float16), int-reshape (the token ids reshaped to [seq, batch]), reduce-axes
 unsqueezed to [1, n]), trilu-k (the first Trilu's k is the dynamic seq),
 fill-too-big and fill-empty (ConstantOfShape of [2^20, 2^10] and of
 [batch, seq, 0]), range-dynamic-start (the position Range starts at seq),
-dim-to-float (the dynamic seq cast to float).
+dim-to-float (the dynamic seq cast to float), shape-reshape (the input's
+shape vector reshaped to [1, 2]), shape-where (a Where whose condition is the
+dynamic shape itself).
 """
 import os
 import sys
@@ -99,7 +101,8 @@ def main(kind, src, dst):
         node = next(n for n in graph.node if n.op_type == "Softmax")
         graph.node.insert(list(graph.node).index(node) + 1, helper.make_node(
             "Cast", [node.output[0]], ["half_probs"], name="half_cast", to=10))
-    elif kind in ("int-reshape", "trilu-k", "fill-too-big", "fill-empty", "dim-to-float"):
+    elif kind in ("int-reshape", "trilu-k", "fill-too-big", "fill-empty", "dim-to-float",
+                  "shape-reshape", "shape-where"):
         ids = graph.input[0].name
         # The dynamic seq dim as a scalar, for the mutants that need one.
         new = [helper.make_node("Shape", [ids], ["m_shape"], name="m_shape"),
@@ -122,6 +125,13 @@ def main(kind, src, dst):
                     helper.make_node("Concat", ["m_shape", "m_zero"], ["m_dims"], name="m_dims",
                                      axis=0),
                     helper.make_node("ConstantOfShape", ["m_dims"], ["m_fill"], name="empty_fill")]
+        elif kind == "shape-reshape":
+            new += [const_node("m_dims12", [2], [1, 2]),
+                    helper.make_node("Reshape", ["m_shape", "m_dims12"], ["m_shape12"],
+                                     name="reshape_shape")]
+        elif kind == "shape-where":
+            new += [helper.make_node("Where", ["m_shape", "m_shape", "m_shape"], ["m_sel"],
+                                     name="where_shape")]
         else:
             new += [helper.make_node("Cast", ["m_seq"], ["m_fseq"], name="seq_to_float", to=1)]
         for i, n in enumerate(new):
