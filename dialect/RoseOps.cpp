@@ -258,6 +258,9 @@ static FailureOr<Shape> attentionShape(AttentionOp::Adaptor op,
   int64_t heads = op.getNumHeads();
   if (heads <= 0)
     return r.fail("num_heads must be positive, got ", heads);
+  if (op.getWindow() && (*op.getWindow() <= 0 || !op.getCausal()))
+    return r.fail("a sliding window must be positive and causal, got window ",
+                  *op.getWindow());
   int64_t kvHeads = op.getKvHeads() ? *op.getKvHeads() : heads;
   if (kvHeads <= 0 || heads % kvHeads != 0)
     return r.fail("kv_heads = ", kvHeads,

@@ -355,6 +355,8 @@ llvm::Error Importer::onWhere() {
     }
     Entry &out = output(0);
     out.shapeVector = v;
+    out.shapeScalar = (*cond)->shapeScalar && c->size() == 1 &&
+                      x->size() == 1 && y->size() == 1;
     return llvm::Error::success();
   }
   llvm::Expected<Value> c = tensor(0);

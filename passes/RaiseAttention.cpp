@@ -285,16 +285,27 @@ LogicalResult mlir::rose::raise::raiseAttention(SoftmaxOp softmax,
                    : ReshapeOp();
   auto mergedType =
       merge ? cast<RankedTensorType>(merge.getType()) : RankedTensorType();
-  if (!merge || mergedType.getRank() != 3 ||
-      mergedType.getDimSize(2) != q->heads * q->headDim) {
-    why = "the result is not merged back into [batch, seq, heads * dim]";
+  if (!merge || mergedType != q->packed.getType()) {
+    why = "the result is not merged back into q's [batch, seq, heads * dim]";
     return failure();
   }
+  // Multi-query attention may also broadcast its one kv head in the matmul.
+  bool broadcastKv = keyGroups == 1 && k->heads == 1;
   if (k->headDim != q->headDim || vh->headDim != q->headDim ||
       k->heads != vh->heads || keyGroups != valueGroups ||
-      q->heads != k->heads * keyGroups) {
+      (q->heads != k->heads * keyGroups && !broadcastKv)) {
     why = "q, k and v head counts or sizes do not fit";
     return failure();
+  }
+  // Self-attention: q, k and v of the same tokens.
+  auto qType = cast<RankedTensorType>(q->packed.getType());
+  for (Value kv : {k->packed, vh->packed}) {
+    auto t = cast<RankedTensorType>(kv.getType());
+    for (int64_t d : {0, 1})
+      if (t.getDimSize(d) != qType.getDimSize(d)) {
+        why = "q, k and v do not share batch and sequence dims";
+        return failure();
+      }
   }
   OpBuilder b(merge);
   auto attention = b.create<AttentionOp>(
@@ -424,17 +435,25 @@ LogicalResult mlir::rose::raise::raiseRotary(ConcatOp concat,
   // The same split into heads, of the rotated packed value.
   auto split = x.getDefiningOp<TransposeOp>();
   auto view = split.getInput().getDefiningOp<ReshapeOp>();
-  // The positions where the ids are first read (as the checkpoint importer
-  // places them, after the embedding); CSE merges those of every rotation.
+  auto idsType = cast<RankedTensorType>(ids.getType());
+  auto packedType = cast<RankedTensorType>(heads->packed.getType());
+  for (int64_t d : {0, 1})
+    if (idsType.getDimSize(d) != packedType.getDimSize(d)) {
+      why = "the token ids and the rotated value differ in batch or sequence";
+      return failure();
+    }
+  // The positions where the ids are first read when that is before the
+  // rotation (as the checkpoint importer places them, after the
+  // embedding), else first; CSE merges those of every rotation.
   OpBuilder b(add);
   Location loc = add.getLoc();
   Operation *firstRead = nullptr;
   for (Operation *user : ids.getUsers())
-    if (user->getBlock() == ids.getParentBlock() &&
+    if (user->getBlock() == add->getBlock() &&
         (!firstRead || user->isBeforeInBlock(firstRead)))
       firstRead = user;
   OpBuilder atIds(ids.getContext());
-  if (firstRead)
+  if (firstRead && firstRead->isBeforeInBlock(add))
     atIds.setInsertionPointAfter(firstRead);
   else
     atIds.setInsertionPointToStart(ids.getParentBlock());

@@ -2,6 +2,7 @@
 #include "passes/RaiseEval.h"
 
 #include "dialect/RoseOps.h"
+#include "runtime/CheckedMath.h"
 #include "runtime/Elementwise.h"
 #include "runtime/Shape.h"
 
@@ -148,7 +149,12 @@ std::optional<EvalArray> matmul(const EvalArray &x, const EvalArray &w,
       broadcastMap({&xo, &wo}, [](auto e) { return e[0]; });
   std::optional<EvalArray> wi =
       broadcastMap({&xo, &wo}, [](auto e) { return e[1]; });
-  if (!xi || !wi || count(xi->shape) < 0 || m * n > kMaxElements)
+  // The work, not just the result, stays small.
+  std::optional<int64_t> work = ::rose::checkedMul(m, n);
+  work = work ? ::rose::checkedMul(*work, std::max<int64_t>(k, 1)) : work;
+  work = work && xi ? ::rose::checkedMul(*work, int64_t(xi->data.size()))
+                    : std::nullopt;
+  if (!xi || !wi || count(xi->shape) < 0 || !work || *work > kMaxElements)
     return std::nullopt;
   EvalArray out{xi->shape, {}};
   out.shape.push_back(m);
@@ -217,6 +223,11 @@ std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
   return llvm::TypeSwitch<Operation *, std::optional<EvalArray>>(op)
       .Case([&](ConstantOp c) { return fromConstant(c); })
       .Case([&](IotaOp i) -> std::optional<EvalArray> {
+        // The batch is evaluated as 1: an iota over a dynamic batch dim
+        // would make values that depend on the batch index look constant.
+        auto refType = cast<RankedTensorType>(i.getRef().getType());
+        if (i.getDim() == 0 && refType.isDynamicDim(0))
+          return std::nullopt;
         std::optional<int64_t> n = refDim(i.getRef(), i.getDim());
         if (!n || *n > kMaxElements)
           return std::nullopt;
@@ -352,6 +363,13 @@ std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
         return out;
       })
       .Case([&](ConcatOp c) -> std::optional<EvalArray> {
+        // Along a dynamic axis, where an element lands depends on the
+        // sequence length: evaluations at a few lengths would prove nothing.
+        auto type = cast<RankedTensorType>(c.getType());
+        int64_t axis =
+            c.getAxis() < 0 ? c.getAxis() + type.getRank() : c.getAxis();
+        if (axis < 0 || axis >= type.getRank() || type.isDynamicDim(axis))
+          return std::nullopt;
         llvm::SmallVector<EvalArray> in;
         for (Value x : c.getInputs()) {
           std::optional<EvalArray> a = evaluate(x);
@@ -362,6 +380,11 @@ std::optional<EvalArray> ShapeEvaluator::compute(Value v) {
         return concat(in, c.getAxis());
       })
       .Case([&](MatMulOp mm) -> std::optional<EvalArray> {
+        // A sum over a dynamic dim depends on the sequence length (ones(1,
+        // S) @ ones(S, 1) is S): only static contractions are evaluated.
+        auto lhsType = cast<RankedTensorType>(mm.getLhs().getType());
+        if (lhsType.isDynamicDim(lhsType.getRank() - 1))
+          return std::nullopt;
         std::optional<EvalArray> x = evaluate(mm.getLhs());
         std::optional<EvalArray> w = x ? evaluate(mm.getRhs()) : std::nullopt;
         if (!x || !w || mm.getBias())

@@ -116,11 +116,17 @@ LogicalResult Seeder::replicateKvHeads(AttentionOp attn) {
   // errors.
   if (tp <= 1 || kv % tp == 0 || tp % kv != 0 || heads % tp != 0)
     return success();
-  // Named by its query projection, as the checkpoint names layers.
+  // Only attention the plan splits by heads (its query projection
+  // column-parallel) needs whole kv heads per rank; a plan that keeps it
+  // whole needs nothing. Named by that projection, as the checkpoint names
+  // layers.
   Value q = attn.getQuery();
   if (auto rope = q.getDefiningOp<RotaryOp>())
     q = rope.getInput();
-  std::string name = layerName(q.getDefiningOp() ? q.getDefiningOp() : attn);
+  auto qProj = q.getDefiningOp<MatMulOp>();
+  if (!qProj || plan.styleOf(qProj) != ShardStyle::Colwise)
+    return success();
+  std::string name = layerName(qProj);
   int64_t times = tp / kv;
   SmallVector<std::pair<MatMulOp, RotaryOp>> projections;
   for (Value operand : {attn.getKey(), attn.getValue()}) {

@@ -221,8 +221,8 @@ bool OpCheck::run() const {
     int64_t heads = a->heads(), kv = a->kv_heads() ? a->kv_heads() : heads;
     const Dims &o = out();
     if (!allFloat() || o.size() != 3 || in(0) != o || heads <= 0 || kv <= 0 ||
-        heads % kv != 0 || o[2] % heads != 0 || !isValue(0) || !isValue(1) ||
-        !isValue(2) || !checkedMul(o[1], o[1], 4))
+        a->window() < 0 || heads % kv != 0 || o[2] % heads != 0 ||
+        !isValue(0) || !isValue(1) || !isValue(2) || !checkedMul(o[1], o[1], 4))
       return false;
     Dims kvDims = {o[0], o[1], o[2] / heads * kv};
     return in(1) == kvDims && in(2) == kvDims;

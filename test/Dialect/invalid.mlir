@@ -709,6 +709,14 @@ func.func @slice_replicas() -> tensor<8x4xf32> {
 
 // -----
 
+func.func @attention_window(%q: tensor<?x?x16xf32>) -> tensor<?x?x16xf32> {
+  // expected-error@+1 {{a sliding window must be positive and causal, got window 0}}
+  %0 = rose.attention %q, %q, %q heads 2 causal window 0 : tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32> -> tensor<?x?x16xf32>
+  return %0 : tensor<?x?x16xf32>
+}
+
+// -----
+
 func.func @cast_shape(%pos: tensor<?x4xi64>) -> tensor<?x5xf32> {
   // expected-error@+1 {{result #0 type 'tensor<?x5xf32>' does not match the inferred type 'tensor<?x4xf32>'}}
   %0 = rose.cast %pos : tensor<?x4xi64> -> tensor<?x5xf32>

@@ -542,6 +542,63 @@ func.func @attention_additive_diagonal(%ids: tensor<?x?xi64>, %q: tensor<?x?x16x
   return %y : tensor<?x?x16xf32>
 }
 
+// -----
+
+// Multi-query attention written with the one kv head broadcast by the
+// batched matmuls (no repeat_kv).
+// CHECK-LABEL: func.func @attention_mqa_broadcast
+// CHECK: rose.attention %arg1, %arg2, %arg3 heads 4 kv_heads 1 causal {scale = 1.000000e+00 : f64}
+func.func @attention_mqa_broadcast(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>, %k: tensor<?x?x4xf32>, %v: tensor<?x?x4xf32>) -> tensor<?x?x16xf32> {
+  %q4 = rose.reshape %q [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %qt = rose.transpose %q4 [0, 2, 1, 3] : tensor<?x?x4x4xf32> -> tensor<?x4x?x4xf32>
+  %k4 = rose.reshape %k [0, 0, 1, 4] : tensor<?x?x4xf32> -> tensor<?x?x1x4xf32>
+  %kt = rose.transpose %k4 [0, 2, 3, 1] : tensor<?x?x1x4xf32> -> tensor<?x1x4x?xf32>
+  %v4 = rose.reshape %v [0, 0, 1, 4] : tensor<?x?x4xf32> -> tensor<?x?x1x4xf32>
+  %vt = rose.transpose %v4 [0, 2, 1, 3] : tensor<?x?x1x4xf32> -> tensor<?x1x?x4xf32>
+  %s = rose.matmul %qt, %kt : tensor<?x4x?x4xf32>, tensor<?x1x4x?xf32> -> tensor<?x4x?x?xf32>
+  %mf = rose.fill %ids dims [1, 1] value -3.4028234663852886E+38 : tensor<?x?xi64> -> tensor<?x?xf32>
+  %mt = rose.trilu %mf k 1 upper : tensor<?x?xf32> -> tensor<?x?xf32>
+  %sm = rose.add %s, %mt : tensor<?x4x?x?xf32>, tensor<?x?xf32> -> tensor<?x4x?x?xf32>
+  %p = rose.softmax %sm axis -1 : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
+  %o = rose.matmul %p, %vt : tensor<?x4x?x?xf32>, tensor<?x1x?x4xf32> -> tensor<?x4x?x4xf32>
+  %ot = rose.transpose %o [0, 2, 1, 3] : tensor<?x4x?x4xf32> -> tensor<?x?x4x4xf32>
+  %y = rose.reshape %ot [0, 0, 16] : tensor<?x?x4x4xf32> -> tensor<?x?x16xf32>
+  return %y : tensor<?x?x16xf32>
+}
+
+// -----
+
+// A mask whose entries depend on the sequence length: max(S - 200, 0) (a sum
+// over the seq dim) is 0 at every length tried, yet not beyond 200. Values
+// summed over a dynamic dim are not evaluated, so it is not proven causal.
+// REMARK: remark: rose-raise: softmax not raised to attention: the added mask is not causal (0 where j <= i, -inf or the float minimum where j > i) at the sequence lengths tried
+// CHECK-LABEL: func.func @attention_mask_depends_on_seq
+// CHECK-NOT: rose.attention
+func.func @attention_mask_depends_on_seq(%ids: tensor<?x?xi64>, %q: tensor<?x?x16xf32>, %k: tensor<?x?x16xf32>, %v: tensor<?x?x16xf32>) -> tensor<?x?x16xf32> {
+  %q4 = rose.reshape %q [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %qt = rose.transpose %q4 [0, 2, 1, 3] : tensor<?x?x4x4xf32> -> tensor<?x4x?x4xf32>
+  %k4 = rose.reshape %k [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %kt = rose.transpose %k4 [0, 2, 3, 1] : tensor<?x?x4x4xf32> -> tensor<?x4x4x?xf32>
+  %v4 = rose.reshape %v [0, 0, 4, 4] : tensor<?x?x16xf32> -> tensor<?x?x4x4xf32>
+  %vt = rose.transpose %v4 [0, 2, 1, 3] : tensor<?x?x4x4xf32> -> tensor<?x4x?x4xf32>
+  %s = rose.matmul %qt, %kt : tensor<?x4x?x4xf32>, tensor<?x4x4x?xf32> -> tensor<?x4x?x?xf32>
+  %ones = rose.fill %ids dims [1, 1] value 1.0 : tensor<?x?xi64> -> tensor<?x?xf32>
+  %count = rose.matmul %ones, %ones : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xf32>
+  %mf = rose.fill %ids dims [1, 1] value -3.4028234663852886E+38 : tensor<?x?xi64> -> tensor<?x?xf32>
+  %mt = rose.trilu %mf k 1 upper : tensor<?x?xf32> -> tensor<?x?xf32>
+  %c200 = rose.constant dense<200.0> : tensor<f32>
+  %over = rose.sub %count, %c200 : tensor<?x?xf32>, tensor<f32> -> tensor<?x?xf32>
+  %zero = rose.constant dense<0.0> : tensor<f32>
+  %late = rose.max %over, %zero : tensor<?x?xf32>, tensor<f32> -> tensor<?x?xf32>
+  %m = rose.add %mt, %late : tensor<?x?xf32>, tensor<?x?xf32> -> tensor<?x?xf32>
+  %sm = rose.add %s, %m : tensor<?x4x?x?xf32>, tensor<?x?xf32> -> tensor<?x4x?x?xf32>
+  %p = rose.softmax %sm axis -1 : tensor<?x4x?x?xf32> -> tensor<?x4x?x?xf32>
+  %o = rose.matmul %p, %vt : tensor<?x4x?x?xf32>, tensor<?x4x?x4xf32> -> tensor<?x4x?x4xf32>
+  %ot = rose.transpose %o [0, 2, 1, 3] : tensor<?x4x?x4xf32> -> tensor<?x?x4x4xf32>
+  %y = rose.reshape %ot [0, 0, 16] : tensor<?x?x4x4xf32> -> tensor<?x?x16xf32>
+  return %y : tensor<?x?x16xf32>
+}
+
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: rose-opt %s --rose-raise -split-input-file -o %t/raised.mlir 2>/dev/null
 // RUN: %python -c "import numpy as np; r = np.random.default_rng(5); np.save('%t/ids.npy', np.zeros((2, 6), np.int64)); [np.save('%t/' + n + '.npy', r.standard_normal((2, 6, 16)).astype(np.float32)) for n in 'qkv']"
