@@ -159,8 +159,8 @@ for dir in "$BUNDLE"/models/*/; do
   done
 done
 
-echo "== Hand-written blocks (Llama ops; ONNX primitives): CUDA fp32 vs the CPU backend"
-for block in llama-ops primitive-ops; do
+echo "== Hand-written blocks (Llama ops; ONNX primitives) and a Llama checkpoint (kv heads replicated at tp=4): CUDA fp32 vs the CPU backend"
+for block in llama-ops primitive-ops llama-hf; do
   if [ ! -d "$BUNDLE/$block" ]; then
     skip "$block: not in the bundle (rerun gpu-prepare.sh)"
     continue

@@ -107,5 +107,19 @@ for block in llama-ops:llama-block primitive-ops:primitives-block; do
   echo "gpu-prepare: ${block%%:*} block tp=1,2"
 done
 
+# A Llama checkpoint (8 heads over 2 kv heads) at tp=2 and tp=4: at tp=4 the
+# kv heads are replicated (#rose.slice replicas = 2), a weight-loading path
+# of its own (test/E2E/llama-hf.test).
+dir="$OUT/llama-hf"
+mkdir -p "$dir"
+$py -m llamaref make --config gqa --seed 1 --hf "$dir/hf"
+cp "$dir/hf/model.safetensors" "$dir/w.safetensors"
+$py -m gpt2ref tokens --vocab 50 --batch 2 --seq 12 --seed 2 --out "$dir/tokens.npy"
+for tp in 2 4; do
+  "${compile[@]}" "$dir/hf" --tp "$tp" --no-dense -o "$dir/tp$tp.rose"
+  "${run[@]}" "$dir/tp$tp.rose" --tokens "$dir/tokens.npy" --out "$dir/cpu-tp$tp.npy" --quiet
+done
+echo "gpu-prepare: llama-hf gqa tp=2,4 (kv heads replicated at 4)"
+
 du -sh "$OUT"
 echo "gpu-prepare: done; on the GPU machine run: bash scripts/gpu-check.sh $OUT"
