@@ -82,33 +82,10 @@ std::optional<HeadsView> headsView(Value v, bool keysLast) {
   return HeadsView{r.getInput(), heads, dim};
 }
 
-/// The mask's condition is j > i (`masked`: where true, the scores are
-/// replaced) or j <= i (kept), at every sequence length tried.
-bool isCausal(Value condition, bool conditionMasks) {
-  int checked = 0;
-  for (int64_t seq : {1, 2, 3, 5, 8, 13, 32, 64, 128}) {
-    ShapeEvaluator eval(seq);
-    std::optional<EvalArray> m = eval.evaluate(condition);
-    if (!m)
-      continue; // e.g. a mask buffer shorter than seq
-    size_t rank = m->shape.size();
-    if (rank < 2 || m->shape[rank - 1] != seq || m->shape[rank - 2] != seq)
-      return false;
-    for (size_t e = 0; e < m->data.size(); ++e) {
-      int64_t i = (e / seq) % seq, j = e % seq;
-      bool masked = (m->data[e] != 0.0) == conditionMasks;
-      if (masked != (j > i))
-        return false;
-    }
-    ++checked;
-  }
-  return checked >= 3;
-}
-
-/// The additive mask is 0 where j <= i and -inf or the float minimum
-/// (<= -1e30) where j > i, at every sequence length tried. Added to scores,
-/// the masked entries' exponentials are then exactly 0: a causal mask.
-bool isAdditiveCausal(Value mask) {
+/// `mask` evaluated at every sequence length tried is [..., seq, seq] and
+/// `fits(value, masked)` holds for each entry, masked meaning j > i; at
+/// least three lengths evaluate (a mask buffer may be shorter than some).
+bool holdsCausally(Value mask, llvm::function_ref<bool(double, bool)> fits) {
   int checked = 0;
   for (int64_t seq : {1, 2, 3, 5, 8, 13, 32, 64, 128}) {
     ShapeEvaluator eval(seq);
@@ -120,12 +97,29 @@ bool isAdditiveCausal(Value mask) {
       return false;
     for (size_t e = 0; e < m->data.size(); ++e) {
       int64_t i = (e / seq) % seq, j = e % seq;
-      if (j > i ? !(m->data[e] <= -1e30) : m->data[e] != 0.0)
+      if (!fits(m->data[e], j > i))
         return false;
     }
     ++checked;
   }
   return checked >= 3;
+}
+
+/// The mask's condition is j > i (`conditionMasks`: where true, the scores
+/// are replaced) or j <= i (kept).
+bool isCausal(Value condition, bool conditionMasks) {
+  return holdsCausally(condition, [&](double v, bool masked) {
+    return ((v != 0.0) == conditionMasks) == masked;
+  });
+}
+
+/// The additive mask is 0 where j <= i and -inf or the float minimum
+/// (<= -1e30) where j > i. Added to scores, the masked entries'
+/// exponentials are then exactly 0: a causal mask.
+bool isAdditiveCausal(Value mask) {
+  return holdsCausally(mask, [](double v, bool masked) {
+    return masked ? v <= -1e30 : v == 0.0;
+  });
 }
 
 /// Grouped-query attention's repeat_kv on [B, KV, S, D]: unsqueezed to
