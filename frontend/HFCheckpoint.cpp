@@ -151,6 +151,45 @@ static Type elementTypeFor(MLIRContext &context, ::rose::DType dtype) {
   }
 }
 
+/// What generation needs from config.json, added to the module's model
+/// config: the ids that end a sequence (`eos_token_id`: an id, a list of
+/// ids, or null) and, for Llama-family models, `max_position_embeddings`.
+static llvm::Expected<OwningOpRef<ModuleOp>>
+withGenerationConfig(llvm::Expected<OwningOpRef<ModuleOp>> module,
+                     const json &config, StringRef path) {
+  if (!module)
+    return module;
+  std::vector<int64_t> eos;
+  if (auto it = config.find("eos_token_id");
+      it != config.end() && !it->is_null()) {
+    for (const json &id : it->is_array() ? *it : json::array({*it})) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0)
+        return makeError(path + ": 'eos_token_id' must be a token id or a "
+                                "list of them");
+      eos.push_back(id.get<int64_t>());
+    }
+  }
+  Operation *op = (*module)->getOperation();
+  Builder b(op->getContext());
+  auto dict =
+      op->getAttrOfType<DictionaryAttr>(RoseDialect::kModelConfigAttrName);
+  NamedAttrList attrs(dict);
+  if (!eos.empty())
+    attrs.set("eos_token_ids", b.getDenseI64ArrayAttr(eos));
+  if (auto it = config.find("max_position_embeddings");
+      it != config.end() && it->is_number_integer() && *it > 0 &&
+      it->get<int64_t>() <= kMaxConfigValue)
+    attrs.set("max_position_embeddings",
+              b.getI64IntegerAttr(it->get<int64_t>()));
+  op->setAttr(RoseDialect::kModelConfigAttrName,
+              attrs.getDictionary(op->getContext()));
+  return module;
+}
+
+static llvm::Expected<OwningOpRef<ModuleOp>>
+importHFModule(MLIRContext &context, StringRef dir, const json &parsed,
+               StringRef configPath);
+
 llvm::Expected<OwningOpRef<ModuleOp>>
 mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
   llvm::SmallString<256> configPath(dir);
@@ -158,6 +197,14 @@ mlir::rose::importHFCheckpoint(MLIRContext &context, StringRef dir) {
   llvm::Expected<json> parsed = readConfigJson(configPath);
   if (!parsed)
     return parsed.takeError();
+  return withGenerationConfig(importHFModule(context, dir, *parsed, configPath),
+                              *parsed, configPath);
+}
+
+static llvm::Expected<OwningOpRef<ModuleOp>>
+importHFModule(MLIRContext &context, StringRef dir, const json &parsedConfig,
+               StringRef configPath) {
+  const json *parsed = &parsedConfig;
   // Llama-family checkpoints say so in model_type; the rest are GPT-2.
   if (auto type = parsed->find("model_type");
       type != parsed->end() && type->is_string()) {

@@ -11,13 +11,16 @@
 //===----------------------------------------------------------------------===//
 #include "passes/LowerToProgram.h"
 #include "dialect/RoseOps.h"
+#include "passes/AffineShape.h"
 #include "passes/ShardingPlan.h"
+#include "passes/TokenLocal.h"
 #include "runtime/CheckedMath.h"
 #include "runtime/Program.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <numeric>
@@ -27,71 +30,6 @@ using namespace mlir::rose;
 namespace fb = ::rose::fb;
 
 namespace {
-
-enum Symbol { kBatch = 0, kSeq = 1, kNumSymbols = 2 };
-
-/// (constant + coeff . symbols) / divisor, kept in lowest terms.
-struct AffineDim {
-  int64_t constant = 0;
-  std::array<int64_t, kNumSymbols> coeff{};
-  int64_t divisor = 1;
-
-  static AffineDim known(int64_t c) { return {c, {}, 1}; }
-  static AffineDim symbol(Symbol s) {
-    AffineDim d;
-    d.coeff[s] = 1;
-    return d;
-  }
-  bool isStatic() const {
-    return std::all_of(coeff.begin(), coeff.end(),
-                       [](int64_t c) { return c == 0; });
-  }
-  /// Statically 1: a broadcast dim, which says nothing about a dynamic one.
-  bool isOne() const { return isStatic() && constant == divisor; }
-  void normalize() {
-    int64_t g = std::gcd(constant, divisor);
-    for (int64_t c : coeff)
-      g = std::gcd(g, c);
-    if (g > 1) {
-      constant /= g;
-      divisor /= g;
-      for (int64_t &c : coeff)
-        c /= g;
-    }
-  }
-  /// x k, or nullopt on overflow.
-  std::optional<AffineDim> times(int64_t k) const {
-    AffineDim d = *this;
-    int64_t g = std::gcd(k, d.divisor);
-    d.divisor /= g;
-    k /= g;
-    auto c = ::rose::checkedMul(d.constant, k);
-    if (!c)
-      return std::nullopt;
-    d.constant = *c;
-    for (int64_t &x : d.coeff) {
-      auto m = ::rose::checkedMul(x, k);
-      if (!m)
-        return std::nullopt;
-      x = *m;
-    }
-    d.normalize();
-    return d;
-  }
-  std::optional<AffineDim> dividedBy(int64_t k) const {
-    AffineDim d = *this;
-    auto m = ::rose::checkedMul(d.divisor, k);
-    if (!m)
-      return std::nullopt;
-    d.divisor = *m;
-    d.normalize();
-    return d;
-  }
-  bool operator==(const AffineDim &o) const {
-    return constant == o.constant && coeff == o.coeff && divisor == o.divisor;
-  }
-};
-using AffineShape = std::vector<AffineDim>;
 
 FailureOr<fb::ElementType> elementType(Operation *op, Type type) {
   Type e = getElementTypeOrSelf(type);
@@ -191,17 +129,40 @@ struct LoweredValue {
   std::string name;
   fb::ElementType type;
   AffineShape shape;
+  int32_t buffer = -1; // a persistent buffer (the KV cache)
+};
+
+flatbuffers::Offset<fb::Dim> lowerDim(flatbuffers::FlatBufferBuilder &fbb,
+                                      const AffineDim &d) {
+  std::vector<fb::Term> terms;
+  for (int s = 0; s < kNumSymbols; ++s)
+    if (d.coeff[s])
+      terms.emplace_back(s, d.coeff[s]);
+  return fb::CreateDimDirect(fbb, d.constant, &terms, d.divisor);
+}
+
+/// The KV cache the generation entries share: two buffers per attention op
+/// (its k and v), in program order, [batch, max_seq, the rank's k/v
+/// columns].
+struct KvCache {
+  int64_t maxSeq = 0;
+  std::vector<LoweredValue> buffers;
 };
 
 class Lowerer {
 public:
+  /// With `cache`, lowers a generation step: the token ids are the new
+  /// tokens, each attention writes its k and v into the cache at `past`
+  /// and attends to the past + seq rows there, positions start at `past`.
   Lowerer(flatbuffers::FlatBufferBuilder &fbb, ParamTable &params, int64_t tp,
-          std::vector<std::string> mesh)
-      : fbb(fbb), params(params), tp(tp), mesh(std::move(mesh)) {}
+          std::vector<std::string> mesh, KvCache *cache = nullptr)
+      : fbb(fbb), params(params), tp(tp), mesh(std::move(mesh)), cache(cache) {}
   FailureOr<flatbuffers::Offset<fb::Function>> lower(ModuleOp module,
                                                      StringRef name);
   int64_t vocab = 0;
   int64_t numOps = 0, numValues = 0;
+  /// Collectives lowered, by op name ("rose.all_reduce": 4).
+  std::map<std::string, int64_t> collectives;
 
 private:
   FailureOr<int32_t> defineValue(Value v, const std::string &name,
@@ -212,7 +173,22 @@ private:
   FailureOr<flatbuffers::Offset<void>> attributes(Operation *op,
                                                   fb::OpAttrs &kind);
   LogicalResult lowerOp(Operation *op);
+  LogicalResult lowerCachedAttention(AttentionOp op, fb::Operand q,
+                                     std::array<fb::Operand, 2> kv,
+                                     int32_t result, const std::string &layer);
+  /// Generation is impossible because of `op`: records why and fails.
+  LogicalResult refuse(Operation *op, const std::string &why) {
+    std::string layer = layerName(op);
+    refused = (layer.empty() ? "" : "'" + layer + "': ") + why;
+    return failure();
+  }
 
+public:
+  /// Why this function cannot be a generation step (set when lower()
+  /// failed for that reason and emitted nothing).
+  std::optional<std::string> refused;
+
+private:
   flatbuffers::FlatBufferBuilder &fbb;
   ParamTable &params;
   int64_t tp;
@@ -227,6 +203,8 @@ private:
   std::vector<flatbuffers::Offset<fb::Op>> ops;
   llvm::DenseMap<Value, int32_t> valueIds;
   std::vector<int32_t> checkpoints;
+  KvCache *cache;
+  size_t attentions = 0; // attention ops lowered so far (cache buffer pairs)
 };
 
 } // namespace
@@ -455,8 +433,12 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
                                        std::max(axisIndex("tp"), 0)));
       })
       .Case([&](PositionsOp p) {
+        // Generating, positions continue after the cached tokens.
+        flatbuffers::Offset<fb::Dim> shift;
+        if (cache)
+          shift = lowerDim(fbb, AffineDim::symbol(kPast));
         return set(fb::OpAttrs::Positions,
-                   fb::CreatePositions(fbb, p.getOffset()));
+                   fb::CreatePositions(fbb, p.getOffset(), shift));
       })
       .Case([&](IotaOp) { return set(fb::OpAttrs::Iota, fb::CreateIota(fbb)); })
       .Case([&](CastOp) { return set(fb::OpAttrs::Cast, fb::CreateCast(fbb)); })
@@ -642,6 +624,8 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   // Params and constants are operands, stored in Program.params.
   if (isa<ParamOp, ConstantOp>(op))
     return success();
+  if (isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op))
+    ++collectives[op->getName().getStringRef().str()];
   std::string layer = layerName(op);
   fb::OpAttrs kind = fb::OpAttrs::NONE;
   FailureOr<flatbuffers::Offset<void>> attrs = attributes(op, kind);
@@ -664,9 +648,21 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
       return failure();
     results.push_back(*id);
   }
+  if (cache) {
+    auto shapeOf = [&](Value v) -> const AffineShape * {
+      auto it = valueIds.find(v);
+      return it == valueIds.end() ? nullptr : &values[it->second].shape;
+    };
+    if (std::optional<std::string> why = tokenMixing(op, shapeOf))
+      return refuse(op, *why);
+    if (auto attention = dyn_cast<AttentionOp>(op))
+      return lowerCachedAttention(attention, operands[0],
+                                  {operands[1], operands[2]}, results[0],
+                                  layer);
+  }
   // The residual stream entering each LayerNorm of a block boundary is a
   // checkpoint for --check-against (replicated in every plan).
-  if (auto ln = dyn_cast<LayerNormOp>(op)) {
+  if (auto ln = dyn_cast<LayerNormOp>(op); ln && !cache) {
     if (StringRef(layer).ends_with("ln_1") || layer == "ln_f") {
       if (valueIds.count(ln.getInput())) {
         int32_t id = valueIds.lookup(ln.getInput());
@@ -677,6 +673,63 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   }
   ops.push_back(fb::CreateOpDirect(fbb, kind, *attrs, layer.c_str(), &operands,
                                    &results));
+  return success();
+}
+
+LogicalResult Lowerer::lowerCachedAttention(AttentionOp op, fb::Operand q,
+                                            std::array<fb::Operand, 2> kv,
+                                            int32_t result,
+                                            const std::string &layer) {
+  size_t pair = attentions++;
+  std::array<int32_t, 2> written;
+  for (int i = 0; i < 2; ++i) {
+    if (kv[i].value() < 0)
+      return refuse(op, "attention keys or values that are weights");
+    const LoweredValue &update = values[kv[i].value()];
+    // [batch, seq, the rank's kv columns]: the new tokens' rows.
+    if (update.shape.size() != 3 ||
+        !(update.shape[1] == AffineDim::symbol(kSeq)) ||
+        !update.shape[2].isStatic())
+      return refuse(op, "attention keys or values not [batch, seq, columns]");
+    LoweredValue buffer{
+        layer + (i ? " v cache" : " k cache"),
+        update.type,
+        {update.shape[0], AffineDim::known(cache->maxSeq), update.shape[2]},
+        static_cast<int32_t>(2 * pair + i)};
+    if (static_cast<size_t>(buffer.buffer) == cache->buffers.size())
+      cache->buffers.push_back(buffer);
+    const LoweredValue &shared = cache->buffers[buffer.buffer];
+    if (shared.name != buffer.name || shared.type != buffer.type ||
+        shared.shape != buffer.shape)
+      return op->emitError("rose-compile: the generation entries disagree "
+                           "on cache buffer '")
+             << shared.name << "'";
+    // The cache as the call finds it, then with the new rows at `past`.
+    int32_t before = values.size();
+    values.push_back(buffer);
+    written[i] = values.size();
+    values.push_back(buffer);
+    std::vector<fb::Operand> operands = {fb::Operand(before, -1), kv[i]};
+    std::vector<int32_t> results = {written[i]};
+    auto attrs =
+        fb::CreateCacheWrite(fbb, 1, lowerDim(fbb, AffineDim::symbol(kPast)));
+    ops.push_back(fb::CreateOpDirect(fbb, fb::OpAttrs::CacheWrite,
+                                     attrs.Union(), layer.c_str(), &operands,
+                                     &results));
+  }
+  AffineDim kvLen = AffineDim::symbol(kSeq);
+  kvLen.coeff[kPast] = 1;
+  int64_t headDim = op.getType().getDimSize(2) / op.getNumHeads();
+  double scale = op.getScale() ? op.getScale()->convertToDouble()
+                               : 1.0 / std::sqrt(double(headDim));
+  auto attrs = fb::CreateAttention(
+      fbb, op.getNumHeads(), op.getCausal(), scale, op.getNumKvHeads(),
+      op.getWindow().value_or(0), lowerDim(fbb, kvLen));
+  std::vector<fb::Operand> operands = {q, fb::Operand(written[0], -1),
+                                       fb::Operand(written[1], -1)};
+  std::vector<int32_t> results = {result};
+  ops.push_back(fb::CreateOpDirect(fbb, fb::OpAttrs::Attention, attrs.Union(),
+                                   layer.c_str(), &operands, &results));
   return success();
 }
 
@@ -717,15 +770,10 @@ FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
   std::vector<flatbuffers::Offset<fb::Value>> fbValues;
   for (const LoweredValue &v : values) {
     std::vector<flatbuffers::Offset<fb::Dim>> dims;
-    for (const AffineDim &d : v.shape) {
-      std::vector<fb::Term> terms;
-      for (int s = 0; s < kNumSymbols; ++s)
-        if (d.coeff[s])
-          terms.emplace_back(s, d.coeff[s]);
-      dims.push_back(fb::CreateDimDirect(fbb, d.constant, &terms, d.divisor));
-    }
+    for (const AffineDim &d : v.shape)
+      dims.push_back(lowerDim(fbb, d));
     fbValues.push_back(
-        fb::CreateValueDirect(fbb, v.name.c_str(), v.type, &dims));
+        fb::CreateValueDirect(fbb, v.name.c_str(), v.type, &dims, v.buffer));
   }
   numOps = ops.size();
   numValues = values.size();
@@ -742,10 +790,11 @@ FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
                                   axisIndex("dp"));
 }
 
-FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
-                                                  llvm::StringRef weightsPath,
-                                                  ProgramStats *stats,
-                                                  unsigned version) {
+FailureOr<std::string>
+mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
+                           llvm::StringRef weightsPath, ProgramStats *stats,
+                           unsigned version,
+                           const GenerationOptions *generation) {
   flatbuffers::FlatBufferBuilder fbb;
   int64_t tp = 1;
   if (auto attr = main->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName))
@@ -779,15 +828,83 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
   }
   if (mainLowerer.vocab <= 0)
     return main.emitError("rose-compile: no token embedding found");
+  // Generation: prefill and decode over one KV cache. The same per-rank
+  // function serves both (decode is called with one token per sequence);
+  // two entries let a backend specialise decode.
+  KvCache cache;
+  std::string noGeneration;
+  auto config =
+      main->getAttrOfType<DictionaryAttr>(RoseDialect::kModelConfigAttrName);
+  auto configInt = [&](StringRef key) -> int64_t {
+    auto v = config ? config.getAs<IntegerAttr>(key) : IntegerAttr();
+    return v ? v.getInt() : 0;
+  };
+  std::vector<int64_t> eos;
+  if (auto ids =
+          config ? config.getAs<DenseI64ArrayAttr>("eos_token_ids") : nullptr)
+    eos.assign(ids.asArrayRef().begin(), ids.asArrayRef().end());
+  if (generation) {
+    cache.maxSeq = generation->maxSeq;
+    if (!cache.maxSeq)
+      cache.maxSeq = std::max(configInt("n_positions"),
+                              configInt("max_position_embeddings"));
+    if (cache.maxSeq <= 0)
+      noGeneration = "the model does not say how many positions it has "
+                     "(give --max-seq)";
+    for (const char *name : {"prefill", "decode"}) {
+      if (!noGeneration.empty())
+        break;
+      Lowerer step(fbb, params, tp, axes, &cache);
+      auto lowered = step.lower(main, name);
+      if (succeeded(lowered)) {
+        functions.push_back(*lowered);
+        if (stats && StringRef(name) == "decode")
+          for (auto &[op, n] : step.collectives)
+            stats->decodeCollectives +=
+                (stats->decodeCollectives.empty() ? "" : ", ") +
+                std::to_string(n) + " " + StringRef(op).drop_front(5).str();
+        continue;
+      }
+      if (!step.refused)
+        return failure();
+      noGeneration = *step.refused;
+      if (functions.size() > (dense ? 2u : 1u))
+        functions.pop_back();
+    }
+    if (!noGeneration.empty()) {
+      if (generation->required)
+        return main.emitError()
+               << "cannot generate with a KV cache: " << noGeneration;
+      cache = KvCache();
+    }
+  }
   std::vector<flatbuffers::Offset<flatbuffers::String>> symbols = {
       fbb.CreateString("batch"), fbb.CreateString("seq")};
+  std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
+  int64_t cacheBytes = 0;
+  if (!cache.buffers.empty()) {
+    symbols.push_back(fbb.CreateString("past"));
+    for (const LoweredValue &b : cache.buffers) {
+      std::vector<flatbuffers::Offset<fb::Dim>> dims;
+      for (const AffineDim &d : b.shape)
+        dims.push_back(lowerDim(fbb, d));
+      buffers.push_back(
+          fb::CreateBufferDirect(fbb, b.name.c_str(), b.type, &dims));
+      cacheBytes += cache.maxSeq * b.shape[2].constant / b.shape[2].divisor *
+                    int64_t(::rose::elementSize(b.type));
+    }
+  }
   std::vector<flatbuffers::Offset<fb::MeshAxis>> mesh;
   for (auto [axis, size] : llvm::zip(axes, sizes))
     mesh.push_back(fb::CreateMeshAxisDirect(fbb, axis.c_str(), size));
-  auto program =
-      fb::CreateProgramDirect(fbb, version ? version : ::rose::kProgramVersion,
-                              weightsPath.str().c_str(), mainLowerer.vocab,
-                              &symbols, &mesh, &params.params, &functions);
+  std::string tokenizer =
+      generation && !cache.buffers.empty() ? generation->tokenizer : "";
+  auto program = fb::CreateProgramDirect(
+      fbb, version ? version : ::rose::kProgramVersion,
+      weightsPath.str().c_str(), mainLowerer.vocab, &symbols, &mesh,
+      &params.params, &functions, buffers.empty() ? nullptr : &buffers,
+      cache.buffers.empty() ? 0 : cache.maxSeq, eos.empty() ? nullptr : &eos,
+      tokenizer.empty() ? nullptr : tokenizer.c_str());
   fb::FinishProgramBuffer(fbb, program);
   std::string bytes(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                     fbb.GetSize());
@@ -816,6 +933,9 @@ FailureOr<std::string> mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
     stats->params = 0;
     for (bool used : entry.usedParams())
       stats->params += used;
+    stats->maxSeq = cache.buffers.empty() ? 0 : cache.maxSeq;
+    stats->cacheBytesPerSequence = cacheBytes;
+    stats->noGeneration = noGeneration;
   }
   return bytes;
 }

@@ -17,6 +17,7 @@
 
 #include "runtime/Elementwise.h"
 #include "runtime/Program_generated.h"
+#include "runtime/Shape.h"
 #include "runtime/Status.h"
 #include "runtime/Storage.h"
 
@@ -27,6 +28,7 @@
 namespace rose {
 
 struct Entry;
+
 class RankWeights;
 
 using Shape = std::vector<int64_t>;
@@ -126,13 +128,10 @@ public:
   /// Softmax over the middle dim of [outer, axis, inner].
   virtual Status softmax(const void *x, int64_t outer, int64_t axis,
                          int64_t inner, void *y) = 0;
-  /// Multi-head attention on [batch, seq, heads x headDim] q and
-  /// [batch, seq, kvHeads x headDim] k, v: query head h uses kv head
-  /// h / (heads / kvHeads).
+  /// Multi-head attention (AttentionShape) of q [batch, seq, heads x
+  /// headDim] over k, v [batch, kvRows, kvHeads x headDim].
   virtual Status attention(const void *q, const void *k, const void *v,
-                           int64_t batch, int64_t seq, int64_t heads,
-                           int64_t kvHeads, int64_t headDim, bool causal,
-                           float scale, void *y) = 0;
+                           const AttentionShape &shape, void *y) = 0;
   /// y dim i is x dim perm[i].
   virtual Status transpose(const void *x, const Shape &shape,
                            const std::vector<int64_t> &perm, void *y) = 0;

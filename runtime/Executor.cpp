@@ -316,9 +316,18 @@ Status Executor::runOp(const fb::Op &op) {
         shards ? comms[op.attrs_as_Embedding()->axis()]->rank() * table[0] : 0,
         shards != 0, y);
   }
-  case fb::OpAttrs::Positions:
+  case fb::OpAttrs::Positions: {
+    int64_t offset = op.attrs_as_Positions()->offset();
+    if (const fb::Dim *shift = op.attrs_as_Positions()->shift()) {
+      auto past = evalDim(*entry_.program, *shift, layout.symbols,
+                          "the positions' shift");
+      if (!past)
+        return past.status();
+      offset += *past;
+    }
     return backend.positions(static_cast<int64_t *>(y), outShape[0],
-                             outShape[1], op.attrs_as_Positions()->offset());
+                             outShape[1], offset);
+  }
   case fb::OpAttrs::MatMul:
     return matmul(op, in(0), inShape(0), in(1), inShape(1),
                   operands->size() > 2 ? in(2) : nullptr, y, outShape);
@@ -410,15 +419,34 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpAttrs::Attention: {
     // [batch, seq, heads x head_dim]; the checker bounded seq x seq scores.
     auto *a = op.attrs_as_Attention();
-    if (a->window() > 0 && outShape[1] > a->window())
-      return Status::error("a sequence of ", outShape[1],
+    AttentionShape shape;
+    shape.batch = outShape[0];
+    shape.seq = outShape[1];
+    shape.keys = shape.seq;
+    shape.kvRows = inShape(1)[1];
+    if (const fb::Dim *kvLen = a->kv_len()) {
+      // A cache: the first kv_len rows are keys, the queries the last.
+      auto keys = evalDim(*entry_.program, *kvLen, layout.symbols,
+                          "the attention's kv_len");
+      if (!keys)
+        return keys.status();
+      if (*keys < shape.seq || *keys > shape.kvRows)
+        return Status::error("attention over ", *keys, " keys for ", shape.seq,
+                             " queries with a cache of ", shape.kvRows,
+                             " rows");
+      shape.keys = *keys;
+    }
+    if (a->window() > 0 && shape.keys > a->window())
+      return Status::error("a sequence of ", shape.keys,
                            " tokens is longer than the sliding window of ",
                            a->window(),
                            "; sliding-window attention is not supported yet");
-    return backend.attention(
-        in(0), in(1), in(2), outShape[0], outShape[1], a->heads(),
-        a->kv_heads() ? a->kv_heads() : a->heads(), outShape[2] / a->heads(),
-        a->causal(), static_cast<float>(a->scale()), y);
+    shape.heads = a->heads();
+    shape.kvHeads = a->kv_heads() ? a->kv_heads() : a->heads();
+    shape.headDim = outShape[2] / a->heads();
+    shape.causal = a->causal();
+    shape.scale = static_cast<float>(a->scale());
+    return backend.attention(in(0), in(1), in(2), shape, y);
   }
   case fb::OpAttrs::Reshape: {
     size_t bytes = numElements(outShape) * es;

@@ -83,8 +83,9 @@ rose::readTokensNpy(const std::string &path, int64_t &rows, int64_t &cols) {
   return out;
 }
 
-Status rose::writeFloatNpy(const std::string &path, const float *data,
-                           const std::vector<int64_t> &shape) {
+static Status writeNpy(const std::string &path, const char *descr,
+                       const void *data, size_t elementBytes,
+                       const std::vector<int64_t> &shape) {
   std::string dims;
   size_t count = 1;
   for (int64_t d : shape) {
@@ -93,8 +94,8 @@ Status rose::writeFloatNpy(const std::string &path, const float *data,
   }
   if (shape.size() > 1)
     dims.resize(dims.size() - 2);
-  std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::string header = std::string("{'descr': '") + descr +
+                       "', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Pad so the data starts at a multiple of 64 bytes (header ends in \n).
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -105,5 +106,15 @@ Status rose::writeFloatNpy(const std::string &path, const float *data,
   prefix.push_back(static_cast<char>(header.size() >> 8));
   prefix += header;
   return writeFileAtomically(
-      path, {{prefix.data(), prefix.size()}, {data, count * sizeof(float)}});
+      path, {{prefix.data(), prefix.size()}, {data, count * elementBytes}});
+}
+
+Status rose::writeFloatNpy(const std::string &path, const float *data,
+                           const std::vector<int64_t> &shape) {
+  return writeNpy(path, "<f4", data, sizeof(float), shape);
+}
+
+Status rose::writeInt64Npy(const std::string &path, const int64_t *data,
+                           const std::vector<int64_t> &shape) {
+  return writeNpy(path, "<i8", data, sizeof(int64_t), shape);
 }

@@ -17,6 +17,9 @@ StatusOr<std::vector<int64_t>> readTokensNpy(const std::string &path,
 /// Writes float32 data of `shape` as .npy, atomically.
 Status writeFloatNpy(const std::string &path, const float *data,
                      const std::vector<int64_t> &shape);
+/// Writes int64 data of `shape` (token ids) as .npy, atomically.
+Status writeInt64Npy(const std::string &path, const int64_t *data,
+                     const std::vector<int64_t> &shape);
 
 } // namespace rose
 

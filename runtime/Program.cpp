@@ -439,6 +439,9 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return need(2, 2);
   }
   case fb::OpAttrs::Positions:
+    if (auto *shift = op.attrs_as_Positions()->shift();
+        shift && !validDim(*entry.program, *shift))
+      return fail("malformed shift");
     return need(1, 1);
   case fb::OpAttrs::MatMul:
     return need(2, 3);
@@ -482,9 +485,12 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return need(1, 1);
   case fb::OpAttrs::Gelu:
   case fb::OpAttrs::Softmax:
+    return need(1, 1);
   case fb::OpAttrs::Attention:
-    return need(op.attrs_type() == fb::OpAttrs::Attention ? 3 : 1,
-                op.attrs_type() == fb::OpAttrs::Attention ? 3 : 1);
+    if (auto *kvLen = op.attrs_as_Attention()->kv_len();
+        kvLen && !validDim(*entry.program, *kvLen))
+      return fail("malformed kv_len");
+    return need(3, 3);
   case fb::OpAttrs::Reshape:
     return need(1, 1);
   case fb::OpAttrs::Transpose:

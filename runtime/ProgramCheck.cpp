@@ -216,16 +216,17 @@ bool OpCheck::run() const {
            validAxis(op.attrs_as_Softmax()->axis(), out());
   case fb::OpAttrs::Attention: {
     // q and the result are [batch, seq, heads x head_dim], k and v
-    // [batch, seq, kv_heads x head_dim] (kv_heads 0: heads).
+    // [batch, seq, kv_heads x head_dim] (kv_heads 0: heads), or with
+    // kv_len caches of any rows (the rows used are checked per call).
     auto *a = op.attrs_as_Attention();
     int64_t heads = a->heads(), kv = a->kv_heads() ? a->kv_heads() : heads;
     const Dims &o = out();
     if (!allFloat() || o.size() != 3 || in(0) != o || heads <= 0 || kv <= 0 ||
         a->window() < 0 || heads % kv != 0 || o[2] % heads != 0 ||
-        !isValue(0) || !isValue(1) || !isValue(2) || !checkedMul(o[1], o[1], 4))
+        !isValue(0) || !isValue(1) || !isValue(2) || in(1).size() != 3)
       return false;
-    Dims kvDims = {o[0], o[1], o[2] / heads * kv};
-    return in(1) == kvDims && in(2) == kvDims;
+    Dims kvDims = {o[0], a->kv_len() ? in(1)[1] : o[1], o[2] / heads * kv};
+    return in(1) == kvDims && in(2) == kvDims && checkedMul(o[1], kvDims[1], 4);
   }
   case fb::OpAttrs::Reshape: {
     std::optional<int64_t> a = checkedProduct(in(0)), b = checkedProduct(out());

@@ -2,10 +2,14 @@
 #ifndef ROSE_RUNTIME_RANKTHREADS_H
 #define ROSE_RUNTIME_RANKTHREADS_H
 
+#include "runtime/Communicator.h"
 #include "runtime/Program.h"
 #include "runtime/WeightFiles.h"
 
+#include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <vector>
 
 namespace rose {
@@ -23,6 +27,69 @@ Status checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
 
 /// Checkpoint bytes of the params `entry` loads (for the load progress line).
 size_t paramBytes(const Entry &entry, const WeightFiles &weights);
+
+/// The per-axis groups of a mesh: for every axis, one group per slice (the
+/// ranks that differ only in that axis's coordinate). Threads of this
+/// process share LocalGroups; a process of an mpirun launch splits its world
+/// communicator.
+class MeshGroups {
+public:
+  MeshGroups(const Entry &entry, std::chrono::seconds timeout)
+      : entry(entry), world(static_cast<int>(entry.ranks()), timeout) {
+    int axes = static_cast<int>(entry.program->mesh()->size());
+    local.resize(axes);
+    for (int a = 0; a < axes; ++a)
+      for (int r = 0; r < entry.ranks(); ++r)
+        if (!local[a].count(sliceOf(r, a)))
+          local[a][sliceOf(r, a)] = std::make_unique<LocalGroup>(
+              static_cast<int>(entry.axisSize(a)), timeout);
+  }
+
+  /// The slice of axis `a` rank `r` belongs to: its rank with that
+  /// coordinate zeroed.
+  int sliceOf(int r, int a) const {
+    int64_t stride = 1;
+    for (int b = static_cast<int>(entry.program->mesh()->size()) - 1; b > a;
+         --b)
+      stride *= entry.axisSize(b);
+    return r - static_cast<int>(entry.coord(r, a) * stride);
+  }
+
+  /// Rank `r`'s communicator on every axis, owned by `owned`.
+  StatusOr<std::vector<Communicator *>>
+  communicators(int r, Communicator *process,
+                std::vector<std::unique_ptr<Communicator>> &owned) {
+    std::vector<Communicator *> out;
+    for (size_t a = 0; a < local.size(); ++a) {
+      if (process && entry.axisSize(a) == process->size()) {
+        out.push_back(process); // a 1-D launch: the world is the axis
+        continue;
+      }
+      StatusOr<std::unique_ptr<Communicator>> made =
+          process
+              ? process->split(sliceOf(r, a), entry.coord(r, a))
+              : StatusOr<std::unique_ptr<Communicator>>(
+                    local[a][sliceOf(r, a)]->communicator(entry.coord(r, a)));
+      if (!made)
+        return made.status();
+      owned.push_back(made.take());
+      out.push_back(owned.back().get());
+    }
+    return out;
+  }
+
+  /// Wakes every rank of every group: one failed rank stops them all.
+  void abort(const std::string &why) {
+    world.abort(why);
+    for (auto &groups : local)
+      for (auto &[slice, group] : groups)
+        group->abort(why);
+  }
+
+  const Entry &entry;
+  LocalGroup world; // barriers between the threads of this process
+  std::vector<std::map<int, std::unique_ptr<LocalGroup>>> local;
+};
 
 } // namespace rose
 

@@ -56,6 +56,25 @@ inline AxisSplit splitAtAxis(const std::vector<int64_t> &shape, int64_t axis) {
   return s;
 }
 
+/// The geometry of one attention call. Query head h attends with kv head
+/// h / (heads / kvHeads). Of each sequence's kvRows rows of k and v (a KV
+/// cache when generating) the first `keys` are keys, and the seq queries
+/// are the last seq of those positions: causal query i sees keys
+/// j <= keys - seq + i.
+struct AttentionShape {
+  int64_t batch = 0, seq = 0, keys = 0, kvRows = 0;
+  int64_t heads = 0, kvHeads = 0, headDim = 0;
+  bool causal = false;
+  float scale = 1.0f;
+
+  /// Attention of seq tokens over themselves (k, v [batch, seq, ...]).
+  static AttentionShape self(int64_t batch, int64_t seq, int64_t heads,
+                             int64_t kvHeads, int64_t headDim, bool causal,
+                             float scale) {
+    return {batch, seq, seq, seq, heads, kvHeads, headDim, causal, scale};
+  }
+};
+
 } // namespace rose
 
 #endif // ROSE_RUNTIME_SHAPE_H

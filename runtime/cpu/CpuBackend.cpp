@@ -158,11 +158,8 @@ Status CpuBackend::softmax(const void *x, int64_t outer, int64_t axis,
 }
 
 Status CpuBackend::attention(const void *q, const void *k, const void *v,
-                             int64_t batch, int64_t seq, int64_t heads,
-                             int64_t kvHeads, int64_t headDim, bool causal,
-                             float scale, void *y) {
-  cpu::attention(f(q), f(k), f(v), batch, seq, heads, kvHeads, headDim, causal,
-                 scale, f(y));
+                             const AttentionShape &shape, void *y) {
+  cpu::attention(f(q), f(k), f(v), shape, f(y));
   return Status::success();
 }
 

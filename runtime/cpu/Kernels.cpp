@@ -379,43 +379,43 @@ void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
 }
 
 void rose::cpu::attention(const float *q, const float *k, const float *v,
-                          int64_t batch, int64_t seq, int64_t heads,
-                          int64_t kvHeads, int64_t headDim, bool causal,
-                          float scale, float *y) {
+                          const AttentionShape &a, float *y) {
   // Per (batch, head): scores = q k^T and out = p v as strided GEMMs over the
-  // packed [seq, heads * headDim] layout; softmax per row in between. The
-  // seq x seq scores of one head at a time are the only scratch.
+  // packed [rows, heads * headDim] layout; softmax per row in between. The
+  // seq x keys scores of one head at a time are the only scratch.
   // (batch, head) pairs are split over the pool; each part has its own
   // scores and runs single-threaded GEMMs (OpenBLAS overlaps concurrent
   // one-thread calls: measured 1.06x the time of one).
-  int64_t width = heads * headDim, kvWidth = kvHeads * headDim;
-  int64_t group = heads / kvHeads; // query heads per kv head
-  rose::cpu::parallelFor(batch * heads, 2, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(seq * seq);
+  const int64_t seq = a.seq, keys = a.keys, heads = a.heads;
+  int64_t width = heads * a.headDim, kvWidth = a.kvHeads * a.headDim;
+  int64_t group = heads / a.kvHeads; // query heads per kv head
+  int64_t before = keys - seq;       // cached positions before the queries
+  rose::cpu::parallelFor(a.batch * heads, 2, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(seq * keys);
     for (int64_t bh = begin; bh < end; ++bh) {
       int64_t b = bh / heads, h = bh % heads;
-      const float *qh = q + b * seq * width + h * headDim;
-      const float *kh = k + b * seq * kvWidth + (h / group) * headDim;
-      const float *vh = v + b * seq * kvWidth + (h / group) * headDim;
-      float *yh = y + b * seq * width + h * headDim;
-      sgemm(true, seq, seq, headDim, scale, qh, width, kh, kvWidth, 0.0f,
-            scores.data(), seq);
+      const float *qh = q + b * seq * width + h * a.headDim;
+      const float *kh = k + b * a.kvRows * kvWidth + (h / group) * a.headDim;
+      const float *vh = v + b * a.kvRows * kvWidth + (h / group) * a.headDim;
+      float *yh = y + b * seq * width + h * a.headDim;
+      sgemm(true, seq, keys, a.headDim, a.scale, qh, width, kh, kvWidth, 0.0f,
+            scores.data(), keys);
       for (int64_t i = 0; i < seq; ++i) {
-        float *row = scores.data() + i * seq;
-        int64_t keys = causal ? i + 1 : seq;
+        float *row = scores.data() + i * keys;
+        int64_t seen = a.causal ? before + i + 1 : keys;
         float mx = row[0];
-        for (int64_t j = 1; j < keys; ++j)
+        for (int64_t j = 1; j < seen; ++j)
           mx = std::max(mx, row[j]);
         float sum = 0.0f;
-        for (int64_t j = 0; j < keys; ++j)
+        for (int64_t j = 0; j < seen; ++j)
           sum += row[j] = std::exp(row[j] - mx);
         float inv = 1.0f / sum;
-        for (int64_t j = 0; j < keys; ++j)
+        for (int64_t j = 0; j < seen; ++j)
           row[j] *= inv;
         // Masked keys get probability zero.
-        std::fill(row + keys, row + seq, 0.0f);
+        std::fill(row + seen, row + keys, 0.0f);
       }
-      sgemm(false, seq, headDim, seq, 1.0f, scores.data(), seq, vh, kvWidth,
+      sgemm(false, seq, a.headDim, keys, 1.0f, scores.data(), keys, vh, kvWidth,
             0.0f, yh, width);
     }
   });

@@ -3,6 +3,7 @@
 #define ROSE_RUNTIME_CPU_KERNELS_H
 
 #include "runtime/Elementwise.h"
+#include "runtime/Shape.h"
 
 #include <cstdint>
 #include <vector>
@@ -51,12 +52,10 @@ void rotary(const float *x, const int64_t *positions, int64_t rows,
 /// Softmax along `axis` of `shape`.
 void softmax(const float *x, const Shape &shape, int64_t axis, float *y);
 
-/// Multi-head attention on [batch, seq, heads * headDim] q and
-/// [batch, seq, kvHeads * headDim] k, v (query head h uses kv head
-/// h / (heads / kvHeads)).
-void attention(const float *q, const float *k, const float *v, int64_t batch,
-               int64_t seq, int64_t heads, int64_t kvHeads, int64_t headDim,
-               bool causal, float scale, float *y);
+/// Multi-head attention of q [batch, seq, heads * headDim] over k, v
+/// [batch, kvRows, kvHeads * headDim] (AttentionShape in Shape.h).
+void attention(const float *q, const float *k, const float *v,
+               const AttentionShape &shape, float *y);
 
 /// Permutes dims: y dim i is x dim perm[i].
 void transpose(const float *x, const Shape &shape,

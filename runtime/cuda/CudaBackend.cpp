@@ -290,13 +290,10 @@ Status CudaBackend::softmax(const void *x, int64_t outer, int64_t axis,
 }
 
 Status CudaBackend::attention(const void *q, const void *k, const void *v,
-                              int64_t batch, int64_t seq, int64_t heads,
-                              int64_t kvHeads, int64_t headDim, bool causal,
-                              float scale, void *y) {
-  if (!cuda::attention(storage_, q, k, v, batch, seq, heads, kvHeads, headDim,
-                       causal, scale, y, stream()))
-    return Status::error("attention with head dim ", headDim, " and ", batch,
-                         " x ", heads,
+                              const AttentionShape &shape, void *y) {
+  if (!cuda::attention(storage_, q, k, v, shape, y, stream()))
+    return Status::error("attention with head dim ", shape.headDim, " and ",
+                         shape.batch, " x ", shape.heads,
                          " batch x heads is not supported by the CUDA "
                          "kernel (head dim <= ",
                          kMaxHeadDim, ", batch x heads <= 65535)");

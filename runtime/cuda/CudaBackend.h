@@ -111,9 +111,8 @@ public:
                 int64_t pairs, bool interleaved, void *y) override;
   Status softmax(const void *x, int64_t outer, int64_t axis, int64_t inner,
                  void *y) override;
-  Status attention(const void *q, const void *k, const void *v, int64_t batch,
-                   int64_t seq, int64_t heads, int64_t kvHeads, int64_t headDim,
-                   bool causal, float scale, void *y) override;
+  Status attention(const void *q, const void *k, const void *v,
+                   const AttentionShape &shape, void *y) override;
   Status transpose(const void *x, const Shape &shape,
                    const std::vector<int64_t> &perm, void *y) override;
 

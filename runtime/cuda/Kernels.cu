@@ -127,8 +127,9 @@ constexpr int kAttnWarps = 4, kAttnRowsPerWarp = 8,
 template <typename T, int DPL>
 __global__ void __launch_bounds__(kAttnWarps * 32)
     attentionKernel(const T *q, const T *k, const T *v, int64_t seq,
-                    int64_t heads, int64_t kvHeads, int64_t headDim,
-                    bool causal, float scale, T *y) {
+                    int64_t keys, int64_t kvRows, int64_t heads,
+                    int64_t kvHeads, int64_t headDim, bool causal, float scale,
+                    T *y) {
   extern __shared__ float smem[];
   const int64_t dim = headDim, stride = heads * headDim;
   const int64_t kvStride = kvHeads * headDim;
@@ -141,7 +142,9 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t base = b * seq * stride + h * dim;
   // Grouped-query attention: query head h reads kv head h / (heads / kv).
-  const int64_t kvBase = b * seq * kvStride + (h / (heads / kvHeads)) * dim;
+  const int64_t kvBase = b * kvRows * kvStride + (h / (heads / kvHeads)) * dim;
+  // Query i is position before + i of the keys (a KV cache before it).
+  const int64_t before = keys - seq;
 
   for (int64_t i = threadIdx.x; i < kAttnQueryTile * dim; i += blockDim.x) {
     int64_t r = i / dim, d = i % dim;
@@ -154,12 +157,12 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
     for (int d = 0; d < DPL; ++d)
       acc[r][d] = 0.0f;
   }
-  int64_t keyEnd = causal ? min(seq, q0 + kAttnQueryTile) : seq;
+  int64_t keyEnd = causal ? min(keys, before + q0 + kAttnQueryTile) : keys;
   for (int64_t k0 = 0; k0 < keyEnd; k0 += kAttnKeyTile) {
     __syncthreads();
     for (int64_t i = threadIdx.x; i < kAttnKeyTile * dim; i += blockDim.x) {
       int64_t j = i / dim, d = i % dim;
-      bool in = k0 + j < seq;
+      bool in = k0 + j < keyEnd;
       ks[j * kPitch + d] =
           in ? load(k + kvBase + (k0 + j) * kvStride + d) : 0.f;
       vs[j * dim + d] = in ? load(v + kvBase + (k0 + j) * kvStride + d) : 0.f;
@@ -176,7 +179,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
         float s = 0.0f;
         for (int64_t d = 0; d < dim; ++d)
           s += qr[d] * kr[d];
-        bool valid = key < seq && (!causal || key <= query);
+        bool valid = key < keyEnd && (!causal || key <= before + query);
         s = valid ? s : -INFINITY;
         float newMax = fmaxf(m[r], warpMax(s));
         if (newMax != -INFINITY) { // else every key so far is masked
@@ -362,9 +365,9 @@ void rose::cuda::softmax(Storage s, const void *x, int64_t outer, int64_t axis,
 
 template <typename T, int DPL>
 static bool launchAttention(const void *q, const void *k, const void *v,
-                            int64_t batch, int64_t seq, int64_t heads,
-                            int64_t kvHeads, int64_t headDim, bool causal,
-                            float scale, void *y, cudaStream_t stream) {
+                            const rose::AttentionShape &a, void *y,
+                            cudaStream_t stream) {
+  const int64_t headDim = a.headDim;
   size_t smem =
       sizeof(float) * (kAttnQueryTile * headDim + kAttnKeyTile * (headDim + 1) +
                        kAttnKeyTile * headDim);
@@ -374,31 +377,30 @@ static bool launchAttention(const void *q, const void *k, const void *v,
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            static_cast<int>(smem)) != cudaSuccess)
     return false;
-  dim3 grid(static_cast<unsigned>((seq + kAttnQueryTile - 1) / kAttnQueryTile),
-            static_cast<unsigned>(batch * heads));
+  dim3 grid(
+      static_cast<unsigned>((a.seq + kAttnQueryTile - 1) / kAttnQueryTile),
+      static_cast<unsigned>(a.batch * a.heads));
   kernel<<<grid, kAttnWarps * 32, smem, stream>>>(
       static_cast<const T *>(q), static_cast<const T *>(k),
-      static_cast<const T *>(v), seq, heads, kvHeads, headDim, causal, scale,
-      static_cast<T *>(y));
+      static_cast<const T *>(v), a.seq, a.keys, a.kvRows, a.heads, a.kvHeads,
+      headDim, a.causal, a.scale, static_cast<T *>(y));
   return true;
 }
 
 bool rose::cuda::attention(Storage s, const void *q, const void *k,
-                           const void *v, int64_t batch, int64_t seq,
-                           int64_t heads, int64_t kvHeads, int64_t headDim,
-                           bool causal, float scale, void *y,
-                           cudaStream_t stream) {
-  std::optional<int64_t> grid = checkedMul(batch, heads);
-  if (headDim < 1 || headDim > kMaxHeadDim || !grid || *grid > 65535 ||
-      kvHeads < 1 || heads % kvHeads != 0)
+                           const void *v, const rose::AttentionShape &a,
+                           void *y, cudaStream_t stream) {
+  std::optional<int64_t> grid = checkedMul(a.batch, a.heads);
+  if (a.headDim < 1 || a.headDim > kMaxHeadDim || !grid || *grid > 65535 ||
+      a.kvHeads < 1 || a.heads % a.kvHeads != 0 || a.keys < a.seq ||
+      a.kvRows < a.keys)
     return false;
+  const int64_t headDim = a.headDim;
   bool ok = false;
   dispatch(s, [&](auto t) {
     using T = decltype(t);
     auto go = [&](auto dpl) {
-      ok = launchAttention<T, decltype(dpl)::value>(q, k, v, batch, seq, heads,
-                                                    kvHeads, headDim, causal,
-                                                    scale, y, stream);
+      ok = launchAttention<T, decltype(dpl)::value>(q, k, v, a, y, stream);
     };
     // Output dims per lane, rounded up to a power of two.
     if (headDim <= 32)

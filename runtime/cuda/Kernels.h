@@ -11,6 +11,7 @@
 #define ROSE_RUNTIME_CUDA_KERNELS_H
 
 #include "runtime/Elementwise.h"
+#include "runtime/Shape.h"
 #include "runtime/Storage.h"
 
 #include <cuda_runtime_api.h>
@@ -95,15 +96,14 @@ void softmax(Storage s, const void *x, int64_t outer, int64_t axis,
 
 /// The largest head dim the fused attention kernel takes.
 inline constexpr int64_t kMaxHeadDim = 256;
-/// Fused (flash-style) multi-head attention on [batch, seq, heads * headDim]
-/// q and [batch, seq, kvHeads * headDim] k, v (query head h uses kv head
-/// h / (heads / kvHeads)): scores are formed a tile at a time with an online
-/// softmax, so nothing of size seq x seq is ever stored. Returns false when
-/// headDim is above kMaxHeadDim or the launch cannot be configured.
+/// Fused (flash-style) multi-head attention of q [batch, seq, heads *
+/// headDim] over k, v [batch, kvRows, kvHeads * headDim] (AttentionShape in
+/// runtime/Shape.h: a KV cache when keys > seq): scores are formed a tile
+/// at a time with an online softmax, so nothing of size seq x keys is ever
+/// stored. Returns false when headDim is above kMaxHeadDim or the launch
+/// cannot be configured.
 bool attention(Storage s, const void *q, const void *k, const void *v,
-               int64_t batch, int64_t seq, int64_t heads, int64_t kvHeads,
-               int64_t headDim, bool causal, float scale, void *y,
-               cudaStream_t stream);
+               const AttentionShape &shape, void *y, cudaStream_t stream);
 
 /// y dim i is x dim perm[i]; `shape` is x's shape.
 void transpose(Storage s, const void *x, int rank, const int64_t *shape,

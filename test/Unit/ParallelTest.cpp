@@ -90,13 +90,15 @@ TEST(ThreadPool, KernelsMatchTheirInlineRun) {
     out.insert(out.end(), z.begin(), z.end());
     // [2, seq, heads x 64] attention.
     std::vector<float> q = random(2 * seq * heads * 64), a(q.size());
-    attention(q.data(), q.data(), q.data(), 2, seq, heads, heads, 64, true,
-              0.125f, a.data());
+    attention(q.data(), q.data(), q.data(),
+              AttentionShape::self(2, seq, heads, heads, 64, true, 0.125f),
+              a.data());
     out.insert(out.end(), a.begin(), a.end());
     // Grouped-query: 12 query heads over 3 kv heads.
     std::vector<float> kv = random(2 * seq * 3 * 64);
-    attention(q.data(), kv.data(), kv.data(), 2, seq, heads, 3, 64, true,
-              0.125f, a.data());
+    attention(q.data(), kv.data(), kv.data(),
+              AttentionShape::self(2, seq, heads, 3, 64, true, 0.125f),
+              a.data());
     out.insert(out.end(), a.begin(), a.end());
     return out;
   };
@@ -131,12 +133,55 @@ TEST(CpuKernels, GroupedQueryEqualsRepeatedKv) {
         vr[(t * heads + h) * dim + d] = v[src];
       }
   std::vector<float> gqa(q.size()), mha(q.size());
-  attention(q.data(), k.data(), v.data(), batch, seq, heads, kvHeads, dim, true,
-            0.25f, gqa.data());
-  attention(q.data(), kr.data(), vr.data(), batch, seq, heads, heads, dim, true,
-            0.25f, mha.data());
+  attention(q.data(), k.data(), v.data(),
+            AttentionShape::self(batch, seq, heads, kvHeads, dim, true, 0.25f),
+            gqa.data());
+  attention(q.data(), kr.data(), vr.data(),
+            AttentionShape::self(batch, seq, heads, heads, dim, true, 0.25f),
+            mha.data());
   for (size_t i = 0; i < q.size(); ++i)
     ASSERT_EQ(gqa[i], mha[i]) << "element " << i;
+}
+
+// Attention over a KV cache (generation): the last `fresh` queries over a
+// cache with spare rows equal the last rows of causal self-attention over
+// the whole sequence; garbage in the spare rows must not leak in.
+TEST(CpuKernels, CachedAttentionEqualsLastRowsOfSelfAttention) {
+  const int64_t batch = 2, seq = 11, heads = 4, kvHeads = 2, dim = 8;
+  const int64_t rows = 16; // cache rows, past seq
+  std::mt19937 gen(9);
+  auto random = [&](size_t n) { return randomNormal(gen, n); };
+  std::vector<float> q = random(batch * seq * heads * dim),
+                     k = random(batch * seq * kvHeads * dim),
+                     v = random(batch * seq * kvHeads * dim);
+  std::vector<float> full(q.size());
+  attention(q.data(), k.data(), v.data(),
+            AttentionShape::self(batch, seq, heads, kvHeads, dim, true, 0.3f),
+            full.data());
+  std::vector<float> kc = random(batch * rows * kvHeads * dim),
+                     vc = random(kc.size());
+  int64_t kvWidth = kvHeads * dim, width = heads * dim;
+  for (int64_t b = 0; b < batch; ++b)
+    std::copy_n(k.begin() + b * seq * kvWidth, seq * kvWidth,
+                kc.begin() + b * rows * kvWidth);
+  for (int64_t b = 0; b < batch; ++b)
+    std::copy_n(v.begin() + b * seq * kvWidth, seq * kvWidth,
+                vc.begin() + b * rows * kvWidth);
+  for (int64_t fresh : {1, 3}) {
+    std::vector<float> qs(batch * fresh * width), ys(qs.size());
+    for (int64_t b = 0; b < batch; ++b)
+      std::copy_n(q.begin() + (b * seq + seq - fresh) * width, fresh * width,
+                  qs.begin() + b * fresh * width);
+    AttentionShape shape{batch,   fresh, seq,  rows, heads,
+                         kvHeads, dim,   true, 0.3f};
+    attention(qs.data(), kc.data(), vc.data(), shape, ys.data());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t i = 0; i < fresh * width; ++i) {
+        float want = full[(b * seq + seq - fresh) * width + i];
+        ASSERT_NEAR(ys[b * fresh * width + i], want, 1e-5f)
+            << "fresh " << fresh << " batch " << b << " element " << i;
+      }
+  }
 }
 
 // Rotary embedding as a complex rotation: pair (a, b) -> (a + ib) e^{i theta}

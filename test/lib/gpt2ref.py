@@ -333,6 +333,12 @@ def main(argv):
                          "made with `make --dtype` holds)")
     lg.add_argument("--precision", default="float64", choices=["float64", "float32", "tf32", "bf16", "fp16"],
                     help="float64 (the reference), or what PyTorch on a GPU computes in")
+    gn = sub.add_parser("generate", help="greedy continuation, recomputing the whole "
+                                         "sequence each step (no cache), float64")
+    model_args(gn)
+    gn.add_argument("--tokens", required=True, help="prompts: a .npy file [batch, seq]")
+    gn.add_argument("--steps", type=int, required=True)
+    gn.add_argument("--out", required=True, help=".npy file for int64 [batch, steps]")
     tk = sub.add_parser("tokens", help="write random token ids as .npy")
     tk.add_argument("--vocab", type=int, required=True)
     tk.add_argument("--batch", type=int, default=2)
@@ -362,6 +368,16 @@ def main(argv):
         with torch.no_grad():
             logits = model(ids.to(args.device)).cpu()
         np.save(args.out, logits.float().numpy())
+        return 0
+
+    if args.cmd == "generate":
+        import greedy
+        model = make_model(config_of(args), args.seed).double()
+
+        def forward(ids):
+            with torch.no_grad():
+                return model(torch.from_numpy(ids)).numpy()
+        greedy.save(args.out, *greedy.greedy(forward, np.load(args.tokens), args.steps))
         return 0
 
     cfg = config_of(args)

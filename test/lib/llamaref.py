@@ -32,6 +32,8 @@ CONFIGS = {
     "mistral": (64, 2, 8, 2, 96, 101, {"model_type": "mistral", "sliding_window": 8}),
     # The CPU benchmark's Llama of about 125M parameters (bench/cpu_ort.py).
     "bench-125m": (768, 12, 12, 4, 2048, 32000, {}),
+    # For a sentencepiece vocabulary of 600 trained at test time.
+    "spm600": (64, 2, 8, 2, 96, 600, {}),
 }
 
 
@@ -206,6 +208,15 @@ def main():
     lg.add_argument("--tied", action="store_true")
     lg.add_argument("--dtype", choices=["f32", "bf16"], default="f32",
                     help="the stored weights' dtype (the reference reads them back)")
+    gn = sub.add_parser("generate", help="greedy continuation, recomputing the whole "
+                                         "sequence each step (no cache), float64")
+    gn.add_argument("--config", required=True, choices=CONFIGS)
+    gn.add_argument("--seed", type=int, default=1)
+    gn.add_argument("--tokens", required=True)
+    gn.add_argument("--steps", type=int, required=True)
+    gn.add_argument("--out", required=True)
+    gn.add_argument("--tied", action="store_true")
+    gn.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
     a = ap.parse_args()
     c = config_dict(a.config)
     if a.tied:
@@ -217,6 +228,11 @@ def main():
         stored = {k: v.bfloat16().float() for k, v in stored.items()}
     if a.cmd == "make":
         write_checkpoint(c, stored, a.hf, a.dtype, a.shards)
+    elif a.cmd == "generate":
+        import greedy
+        w64 = {k: v.double() for k, v in stored.items()}
+        greedy.save(a.out, *greedy.greedy(lambda ids: logits(c, w64, ids),
+                                          np.load(a.tokens), a.steps))
     else:
         tokens = np.load(a.tokens)
         out = logits(c, {k: v.double() for k, v in stored.items()}, tokens)

@@ -71,6 +71,15 @@ static cl::opt<bool> remarks("remarks", cl::init(false),
 static cl::opt<unsigned> programVersion(
     "program-version", cl::Hidden, cl::init(0),
     cl::desc("write this format version (tests of the version check)"));
+static cl::opt<int64_t> maxSeq(
+    "max-seq", cl::init(0),
+    cl::desc("rows of the KV cache of the generation entries (default: the "
+             "model's positions); given, a model that cannot generate is an "
+             "error"));
+static cl::opt<std::string> tokenizerDir(
+    "tokenizer", cl::init(""),
+    cl::desc("directory of the tokenizer rose-run --prompt uses (default: "
+             "the checkpoint directory, when it has one)"));
 static cl::opt<std::string> irOut("emit-ir", cl::init(""),
                                   cl::desc("also write the sharded IR here"));
 
@@ -96,6 +105,9 @@ int main(int argc, char **argv) {
                               "for rose-run\n");
   if (tp < 1)
     return fail("--tp must be >= 1, got " + llvm::Twine(int64_t(tp)));
+  if (maxSeq.getNumOccurrences() && (maxSeq < 1 || maxSeq > (1 << 24)))
+    return fail("--max-seq must be in [1, 16777216], got " +
+                llvm::Twine(int64_t(maxSeq)));
   int64_t dp = 1;
   if (!meshSpec.empty()) {
     // --mesh dp=D,tp=T (either axis may be left out: size 1).
@@ -225,10 +237,26 @@ int main(int argc, char **argv) {
         !s.ok())
       return cleanup(s.message());
   }
+  // The tokenizer: --tokenizer, or the checkpoint's own files.
+  mlir::rose::GenerationOptions generation;
+  generation.maxSeq = maxSeq;
+  generation.required = maxSeq.getNumOccurrences() > 0;
+  std::string tokenizer = tokenizerDir;
+  if (tokenizer.empty() && llvm::sys::fs::is_directory(inputPath))
+    for (const char *file : {"tokenizer.json", "tokenizer.model", "vocab.json"})
+      if (llvm::sys::fs::exists(inputPath + "/" + file))
+        tokenizer = inputPath;
+  if (!tokenizer.empty()) {
+    if (!llvm::sys::fs::is_directory(tokenizer))
+      return cleanup("--tokenizer " + tokenizer + ": not a directory");
+    llvm::SmallString<256> absolute(tokenizer);
+    llvm::sys::fs::make_absolute(absolute);
+    generation.tokenizer = std::string(absolute);
+  }
   mlir::rose::ProgramStats stats;
   FailureOr<std::string> program = mlir::rose::lowerToProgram(
       *module, dense ? *dense : ModuleOp(), weightsAttr.getValue(), &stats,
-      programVersion);
+      programVersion, &generation);
   if (failed(program))
     return cleanup("");
   if (auto s = ::rose::writeFileAtomically(
@@ -242,5 +270,20 @@ int main(int argc, char **argv) {
                << "plan peak " << stats.peakBytesPerToken << " bytes/token ("
                << stats.naiveBytesPerToken << " without reuse); weights "
                << weightsAttr.getValue() << "\n";
+  if (stats.maxSeq > 0)
+    llvm::outs() << "rose-compile: generation: prefill and decode entries, "
+                 << "KV cache of " << stats.maxSeq << " positions, "
+                 << stats.cacheBytesPerSequence
+                 << " bytes per rank per sequence; decode step: "
+                 << (stats.decodeCollectives.empty()
+                         ? std::string("no collectives")
+                         : stats.decodeCollectives)
+                 << (generation.tokenizer.empty()
+                         ? std::string("; no tokenizer")
+                         : "; tokenizer " + generation.tokenizer)
+                 << "\n";
+  else
+    llvm::outs() << "rose-compile: no generation entries: "
+                 << stats.noGeneration << "\n";
   return 0;
 }

@@ -5,6 +5,9 @@
 // logits.npy] [--backend cpu|cuda] [--dtype fp32|tf32|bf16|fp16] [--comm
 // auto|nccl|shared] [--repeat N] [--threads T] [--loss] [--check-against
 // dense] [--profile trace.json]
+// rose-run model.rose (--prompt TEXT | --tokens | --prompt-ids) --generate N
+// [--out-tokens gen.npy] [--temperature T --top-k K --top-p P --seed S]
+// [--ignore-eos]
 //
 // Under mpirun (or with RANK/WORLD_SIZE set) each process runs one rank of a
 // CUDA run; rank 0 prints and writes the outputs.
@@ -13,6 +16,7 @@
 // no partial output file.
 //
 //===----------------------------------------------------------------------===//
+#include "RunGenerate.h"
 #include "runtime/Npy.h"
 #include "runtime/Program.h"
 #include "runtime/Rendezvous.h"
@@ -120,6 +124,37 @@ static int runMain(int argc, char **argv) {
   auto *promptOpt =
       app.add_option("--prompt-ids", promptIds, "one sequence: 1,2,3");
   tokensOpt->excludes(promptOpt);
+  GenerateFlags gen;
+  auto *textOpt = app.add_option("--prompt", gen.prompts,
+                                 "text prompt (with --generate; repeat for a "
+                                 "batch of prompts of equal token length)");
+  textOpt->excludes(tokensOpt)->excludes(promptOpt);
+  auto *generateOpt =
+      app.add_option("--generate", gen.tokens,
+                     "generate N tokens per sequence (prefill + decode over "
+                     "the KV cache)")
+          ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
+  std::vector<CLI::Option *> generateOnly = {
+      textOpt,
+      app.add_option("--out-tokens", gen.outTokens,
+                     "write the generated ids (.npy int64 [batch, N])"),
+      app.add_option("--temperature", gen.sampling.temperature,
+                     "sample at this temperature (default 0: greedy)")
+          ->check(CLI::Range(0.0, 1e6)),
+      app.add_option("--top-k", gen.sampling.topK,
+                     "sample from the K most likely tokens")
+          ->check(CLI::Range(int64_t(1), int64_t(1) << 40)),
+      app.add_option("--top-p", gen.sampling.topP,
+                     "sample from the smallest set of tokens with this "
+                     "probability")
+          ->check(CLI::Range(1e-9, 1.0)),
+      app.add_option("--seed", gen.sampling.seed,
+                     "sampling seed (same seed, same tokens)"),
+      app.add_flag("--ignore-eos", gen.ignoreEos,
+                   "keep generating after the end-of-sequence id"),
+      app.add_option("--tokenizer", gen.tokenizerDir,
+                     "tokenizer directory (default: the one rose-compile "
+                     "recorded)")};
   app.add_option("--out", outPath, "write logits (.npy float32)");
   app.add_option("--backend", backend, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}));
@@ -161,8 +196,26 @@ static int runMain(int argc, char **argv) {
       return app.exit(e);
     return fail(e.what());
   }
-  if (tokensPath.empty() && promptIds.empty())
-    return fail("give --tokens FILE or --prompt-ids 1,2,3");
+  if (!*generateOpt) {
+    for (CLI::Option *o : generateOnly)
+      if (o->count())
+        return fail(o->get_name() + " needs --generate N");
+  } else {
+    for (auto [given, name] :
+         {std::pair<bool, const char *>{!outPath.empty(), "--out"},
+          {loss, "--loss"},
+          {!checkAgainst.empty(), "--check-against"},
+          {repeats > 0, "--repeat"},
+          {!profilePath.empty(), "--profile"}})
+      if (given)
+        return fail(std::string(name) + " cannot be combined with --generate");
+    if (backend == "cuda")
+      return fail("--generate runs on the CPU backend for now");
+  }
+  if (tokensPath.empty() && promptIds.empty() && gen.prompts.empty())
+    return fail(*generateOpt
+                    ? "give --prompt TEXT, --tokens FILE or --prompt-ids 1,2,3"
+                    : "give --tokens FILE or --prompt-ids 1,2,3");
   bool cuda = backend == "cuda";
 #ifndef ROSE_HAVE_CUDA
   if (cuda)
@@ -213,6 +266,30 @@ static int runMain(int argc, char **argv) {
     }
   }
 
+  if (*generateOpt) {
+    gen.programPath = programPath;
+    gen.weightsPath = weightsPath;
+    gen.tokensPath = tokensPath;
+    gen.promptIds = promptIds;
+    gen.quiet = quiet;
+    gen.threads = threads;
+    gen.timeout = timeout;
+    std::function<StatusOr<std::unique_ptr<Communicator>>()> processComm;
+#ifdef ROSE_HAVE_MPI
+    if (process) {
+      auto loaded = Program::load(programPath);
+      if (!loaded)
+        return fail(loaded.status().message());
+      int ranks = static_cast<int>((*loaded)->main().ranks());
+      processComm = [ranks, timeout] {
+        return mpiCommunicator(ranks, std::chrono::seconds(timeout));
+      };
+    }
+#endif
+    if (process && process->rank != 0)
+      gen.outTokens.clear();
+    return runGenerate(gen, processComm, !process || process->rank == 0);
+  }
   auto program = Program::load(programPath);
   if (!program)
     return fail(program.status().message());

@@ -403,14 +403,48 @@ TEST(CudaKernel, AttentionShapes) {
       std::vector<float> rq = rounded(s, q), rk = rounded(s, k),
                          rv = rounded(s, v), want(n);
       DeviceTensor dq(s, q), dk(s, k), dv(s, v), y(s, n);
-      ASSERT_TRUE(cuda::attention(s, dq.data, dk.data, dv.data, c.batch, c.seq,
-                                  c.heads, c.kvHeads, c.headDim, c.causal,
-                                  scale, y.data, nullptr));
-      cpu::attention(rq.data(), rk.data(), rv.data(), c.batch, c.seq, c.heads,
-                     c.kvHeads, c.headDim, c.causal, scale, want.data());
+      AttentionShape shape = AttentionShape::self(
+          c.batch, c.seq, c.heads, c.kvHeads, c.headDim, c.causal, scale);
+      ASSERT_TRUE(cuda::attention(s, dq.data, dk.data, dv.data, shape, y.data,
+                                  nullptr));
+      cpu::attention(rq.data(), rk.data(), rv.data(), shape, want.data());
       expectClose(want, y.download(), 4 * storageEps(s),
                   "attention seq " + std::to_string(c.seq) + " head dim " +
                       std::to_string(c.headDim) + " " + name(s));
+    }
+  }
+}
+
+// Attention over a KV cache (generation): queries at the end of `keys`
+// cached positions, in a cache with spare rows of garbage; against the CPU
+// kernel on the same geometry (which the CPU unit test checks against
+// self-attention over the whole sequence).
+TEST(CudaKernel, AttentionOverCache) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t batch, seq, keys, rows, heads, kvHeads, headDim;
+  };
+  for (Case c : {Case{2, 1, 17, 40, 4, 2, 64}, Case{1, 3, 70, 70, 2, 2, 32},
+                 Case{2, 33, 40, 64, 8, 2, 64}, Case{1, 1, 1, 8, 4, 1, 128}}) {
+    int64_t width = c.heads * c.headDim, n = c.batch * c.seq * width;
+    int64_t nkv = c.batch * c.rows * c.kvHeads * c.headDim;
+    std::vector<float> q = randomVector(n, 13, 2.0f),
+                       k = randomVector(nkv, 14, 2.0f),
+                       v = randomVector(nkv, 15);
+    AttentionShape shape{
+        c.batch,   c.seq,   c.keys,
+        c.rows,    c.heads, c.kvHeads,
+        c.headDim, true,    1.0f / std::sqrt(float(c.headDim))};
+    for (Storage s : kStorages) {
+      std::vector<float> rq = rounded(s, q), rk = rounded(s, k),
+                         rv = rounded(s, v), want(n);
+      DeviceTensor dq(s, q), dk(s, k), dv(s, v), y(s, n);
+      ASSERT_TRUE(cuda::attention(s, dq.data, dk.data, dv.data, shape, y.data,
+                                  nullptr));
+      cpu::attention(rq.data(), rk.data(), rv.data(), shape, want.data());
+      expectClose(want, y.download(), 4 * storageEps(s),
+                  "cached attention keys " + std::to_string(c.keys) +
+                      " queries " + std::to_string(c.seq) + " " + name(s));
     }
   }
 }
