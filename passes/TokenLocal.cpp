@@ -115,9 +115,8 @@ std::optional<std::string> mlir::rose::tokenMixing(
             DivOp, PowOp, MaxOp, MinOp, EqualOp, LessOp, GreaterOp, NegOp,
             ExpOp, SqrtOp, ReciprocalOp, TanhOp, ErfOp, SigmoidOp, CosOp, SinOp,
             NotOp, ReluOp, SiluOp, WhereOp, GeluOp, RotaryOp, TransposeOp,
-            AllReduceOp, ParamOp, ConstantOp>([](Operation *) -> Why {
-        return std::nullopt;
-      })
+            AllReduceOp, ParamOp, ConstantOp>(
+          [](Operation *) -> Why { return std::nullopt; })
       .Default([](Operation *op) -> Why {
         return op->getName().getStringRef().str() +
                " is not known to act on each token alone";

@@ -42,13 +42,11 @@ Status rose::checkGenerateRequest(const Program &program,
   if (!entries)
     return entries.status();
   const Entry &fn = entries->prefill;
-  if (fn.fn->batch_axis() >= 0 &&
-      fn.axisSize(fn.fn->batch_axis()) > 1)
-    return Status::error("generation on a mesh with a batch axis ('",
-                         fn.program->mesh()->Get(fn.fn->batch_axis())
-                             ->name()
-                             ->str(),
-                         "') is not supported yet: compile with --tp only");
+  if (fn.fn->batch_axis() >= 0 && fn.axisSize(fn.fn->batch_axis()) > 1)
+    return Status::error(
+        "generation on a mesh with a batch axis ('",
+        fn.program->mesh()->Get(fn.fn->batch_axis())->name()->str(),
+        "') is not supported yet: compile with --tp only");
   int64_t maxSeq = program.root().max_seq();
   if (req.promptLength < 1)
     return Status::error("the prompt is empty");
@@ -144,7 +142,7 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
     std::vector<float> whole;
     Sampler sampler(req.sampling);
     // The logits of each sequence's last position, whole on every rank.
-    auto lastRows = [&](Executor &e, int64_t seq) -> StatusOr<const float *> {
+    auto lastRows = [&](Executor &e) -> StatusOr<const float *> {
       const Entry &entry = e.entry();
       const Shape &shape = e.shapeOf(entry.output());
       const float *logits = e.hostFloats(entry.output());
@@ -153,7 +151,6 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
                                          vocab, *(*comms)[0], whole));
         return whole.data();
       }
-      (void)seq;
       return logits;
     };
     auto runStart = std::chrono::steady_clock::now();
@@ -164,15 +161,14 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
     Executor *last = prefill->get();
     int64_t seq = promptLength;
     for (int64_t step = 1;; ++step) {
-      auto logits = lastRows(*last, seq);
+      auto logits = lastRows(*last);
       if (!logits)
         return failed(logits.status());
       if (rank == 0) {
         // Columns: the program's logits may be wider than the vocab.
-        int64_t columns =
-            last->entry().fn->logits_vocab_shards() > 0
-                ? vocab
-                : last->shapeOf(last->entry().output())[2];
+        int64_t columns = last->entry().fn->logits_vocab_shards() > 0
+                              ? vocab
+                              : last->shapeOf(last->entry().output())[2];
         std::vector<int64_t> next(batch);
         std::vector<bool> before = stopped;
         for (int64_t b = 0; b < batch; ++b) {
@@ -242,11 +238,8 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
       result.cacheBytesPerRank = cache.bytes();
     return Status::success();
   };
-  std::vector<int> ranks;
-  for (int r = 0; r < tp; ++r)
-    if (!processComm || r == processComm->rank())
-      ranks.push_back(r);
-  ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
+  ROSE_RETURN_IF_ERROR(
+      runRankThreads(ranksOfProcess(tp, processComm.get()), rankMain));
   // [steps, batch] as chosen -> [batch, steps].
   std::vector<int64_t> byStep = std::move(result.tokens);
   result.tokens.assign(batch * result.steps, 0);

@@ -21,6 +21,16 @@ namespace rose {
 Status runRankThreads(const std::vector<int> &ranks,
                       const std::function<Status(int rank)> &body);
 
+/// The ranks this process runs as threads: all `ranks`, or with a process
+/// communicator (mpirun) its own rank alone.
+inline std::vector<int> ranksOfProcess(int ranks, const Communicator *process) {
+  std::vector<int> mine;
+  for (int r = 0; r < ranks; ++r)
+    if (!process || r == process->rank())
+      mine.push_back(r);
+  return mine;
+}
+
 /// Every id of the [batch, seq] tokens must be inside the vocab.
 Status checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
                      int64_t seq, int64_t vocab);

@@ -221,11 +221,8 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     }
     return Status::success();
   };
-  std::vector<int> ranks;
-  for (int r = 0; r < tp; ++r)
-    if (!processComm || r == processComm->rank())
-      ranks.push_back(r);
-  ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
+  ROSE_RETURN_IF_ERROR(
+      runRankThreads(ranksOfProcess(tp, processComm.get()), rankMain));
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

@@ -95,7 +95,8 @@ int rose::runGenerate(
       auto ids = tokenizer->encode(text);
       if (!ids)
         return fail(ids.status().message());
-      if (req.batch > 0 && static_cast<int64_t>(ids->size()) != req.promptLength)
+      if (req.batch > 0 &&
+          static_cast<int64_t>(ids->size()) != req.promptLength)
         return fail("--prompt: prompts of " + std::to_string(req.promptLength) +
                     " and " + std::to_string(ids->size()) +
                     " tokens; batches of prompts of different lengths are "

@@ -20,10 +20,10 @@ struct GenerateFlags {
 };
 
 /// rose-run --generate: prompts in, tokens (and text) out; the exit status.
-int runGenerate(const GenerateFlags &flags,
-                std::function<StatusOr<std::unique_ptr<Communicator>>()>
-                    processComm,
-                bool reports);
+int runGenerate(
+    const GenerateFlags &flags,
+    std::function<StatusOr<std::unique_ptr<Communicator>>()> processComm,
+    bool reports);
 
 } // namespace rose
 
