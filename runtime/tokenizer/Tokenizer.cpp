@@ -13,5 +13,5 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::load(const std::string &dir) {
   // from it: the sentencepiece model is the original.
   if (::stat((dir + "/tokenizer.model").c_str(), &st) == 0)
     return loadSentencePiece(dir);
-  return loadGpt2Bpe(dir);
+  return loadByteLevelBpe(dir);
 }

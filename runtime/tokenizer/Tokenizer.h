@@ -3,13 +3,15 @@
 // The tokenizer a checkpoint ships with, read from its Hugging Face
 // directory: Llama-2's sentencepiece `tokenizer.model` (through Debian's
 // libsentencepiece: BOS, dummy prefix, byte fallback as the model says), or
-// GPT-2's byte-level BPE, from tokenizer.json (merges as
-// "a b" strings or ["a", "b"] pairs) or vocab.json + merges.txt. Added and
-// special tokens are split out first; the rest is pre-tokenized with
-// GPT-2's regex (Unicode letter/number classes and the `\s+(?!\S)`
-// lookahead, which std::regex cannot express: PCRE2), each piece's UTF-8
-// bytes mapped to GPT-2's printable byte alphabet and merged by rank.
-// Decoding is lossless: the bytes come back exactly.
+// a byte-level BPE (GPT-2, Llama-3, Qwen2) from tokenizer.json (merges as
+// "a b" strings or ["a", "b"] pairs) or GPT-2's vocab.json + merges.txt.
+// Added and special tokens are split out first; the rest is pre-tokenized
+// with the file's split regexes (GPT-2's by default: Unicode letter/number
+// classes and the `\s+(?!\S)` lookahead, which std::regex cannot express:
+// PCRE2), each piece's UTF-8 bytes mapped to GPT-2's printable byte
+// alphabet and merged by rank (a piece already in the vocabulary is kept
+// whole under `ignore_merges`), and the post-processor's template adds
+// BOS-like tokens. Decoding is lossless: the bytes come back exactly.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ROSE_RUNTIME_TOKENIZER_TOKENIZER_H
@@ -35,13 +37,13 @@ public:
   encode(const std::string &text) const = 0;
   virtual StatusOr<std::string>
   decode(const std::vector<int64_t> &ids) const = 0;
-  /// "gpt2-bpe", "sentencepiece".
+  /// "byte-level-bpe", "sentencepiece".
   virtual const char *kind() const = 0;
 };
 
 /// The loaders Tokenizer::load picks from (tokenizer.model: sentencepiece,
-/// else GPT-2 BPE).
-StatusOr<std::unique_ptr<Tokenizer>> loadGpt2Bpe(const std::string &dir);
+/// else byte-level BPE).
+StatusOr<std::unique_ptr<Tokenizer>> loadByteLevelBpe(const std::string &dir);
 StatusOr<std::unique_ptr<Tokenizer>> loadSentencePiece(const std::string &dir);
 
 } // namespace rose

@@ -63,9 +63,16 @@ def main():
         d = os.path.join(work, name)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "tokenizer.json"), "w") as f:
+            # The pipeline as Hugging Face publishes gpt2/tokenizer.json.
+            byte_level = {"type": "ByteLevel", "add_prefix_space": False,
+                          "trim_offsets": True, "use_regex": True}
             json.dump({"version": "1.0",
                        "added_tokens": [{"id": 50256, "content": "<|endoftext|>", "special": True}],
-                       "model": {"type": "BPE", "vocab": vocab,
+                       "normalizer": None, "pre_tokenizer": byte_level,
+                       "post_processor": byte_level, "decoder": byte_level,
+                       "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                                 "continuing_subword_prefix": "", "end_of_word_suffix": "",
+                                 "fuse_unk": False, "byte_fallback": False, "vocab": vocab,
                                  "merges": [form(m) for m in merges]}}, f)
         layouts["tokenizer.json, merges as " + name] = d
     want = gpt3_encoder(node_modules, TEXTS)

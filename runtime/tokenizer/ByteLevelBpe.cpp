@@ -1,0 +1,590 @@
+//===- ByteLevelBpe.cpp - byte-level BPE (GPT-2, Llama-3, Qwen2) ----------===//
+//
+// tokenizer.json is a pipeline (Hugging Face `tokenizers`): normalizer,
+// pre-tokenizer, model, post-processor. rose reads the byte-level BPE
+// family of it and refuses, naming the field, any stage it does not model:
+//  - normalizer: none;
+//  - pre_tokenizer: ByteLevel (GPT-2's regex unless use_regex is false;
+//    add_prefix_space), or a Sequence of Split (a Regex or String pattern,
+//    behavior Isolated) and ByteLevel steps, as Llama-3 and Qwen2 write it;
+//  - model: BPE with ignore_merges (a piece already in the vocabulary is
+//    one token, as tiktoken does), no byte fallback or subword affixes;
+//  - post_processor: none, ByteLevel, TemplateProcessing (the special
+//    tokens around $A, e.g. Llama-3's <|begin_of_text|>), or a Sequence.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/MappedFile.h"
+#include "runtime/tokenizer/Tokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/stat.h>
+#include <unordered_map>
+
+using namespace rose;
+using json = nlohmann::json;
+
+namespace {
+
+/// GPT-2's pre-tokenization (openai/gpt-2 encoder.py).
+constexpr const char *kPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+constexpr size_t kMaxFileBytes = size_t(256) << 20;
+
+bool fileExists(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+StatusOr<std::string> readFile(const std::string &path) {
+  return readSmallFile(path, kMaxFileBytes);
+}
+
+/// UTF-8 of one code point.
+std::string utf8(uint32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xc0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    s += static_cast<char>(0xe0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+  return s;
+}
+
+/// The code points of valid UTF-8 `s` (the byte alphabet's are < 0x800).
+std::vector<std::string> characters(const std::string &s) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    out.push_back(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+class ByteLevelBpe final : public Tokenizer {
+public:
+  static StatusOr<std::unique_ptr<Tokenizer>> load(const std::string &dir);
+  ~ByteLevelBpe() override {
+    for (pcre2_code *regex : splits)
+      pcre2_code_free(regex);
+  }
+  const char *kind() const override { return "byte-level-bpe"; }
+  StatusOr<std::vector<int64_t>> encode(const std::string &text) const override;
+  StatusOr<std::string> decode(const std::vector<int64_t> &ids) const override;
+
+private:
+  Status addToken(const std::string &token, int64_t id,
+                  const std::string &where);
+  Status addMerge(const std::string &a, const std::string &b,
+                  const std::string &where);
+  Status bpe(const std::string &piece, std::vector<int64_t> &out) const;
+  Status readPipeline(const json &root, const std::string &where);
+  Status readPreTokenizer(const json &step, const std::string &where);
+  Status readPostProcessor(const json &step, const std::string &where);
+  Status addSplit(const std::string &pattern, bool literal,
+                  const std::string &where);
+
+  std::unordered_map<std::string, int64_t> encoder;
+  std::vector<std::string> decoder;               // by id; empty: no such id
+  std::unordered_map<std::string, int64_t> ranks; // "a b" -> rank
+  std::vector<std::pair<std::string, int64_t>> added; // content, id
+  std::vector<bool> isAdded;
+  std::string byteToChar[256];
+  std::map<std::string, unsigned char> charToByte;
+  /// Applied in order; each piece of one split is split again by the next.
+  std::vector<pcre2_code *> splits;
+  bool prefixSpace = false;
+  bool ignoreMerges = false;
+  std::vector<int64_t> prefixIds, suffixIds; // the post-processor's template
+};
+
+Status ByteLevelBpe::addToken(const std::string &token, int64_t id,
+                              const std::string &where) {
+  if (id < 0 || id > (int64_t(1) << 24))
+    return Status::error(where, ": token '", token, "' has id ", id,
+                         " (out of range)");
+  encoder[token] = id;
+  if (decoder.size() <= static_cast<size_t>(id))
+    decoder.resize(id + 1);
+  decoder[id] = token;
+  return Status::success();
+}
+
+Status ByteLevelBpe::addMerge(const std::string &a, const std::string &b,
+                              const std::string &where) {
+  if (a.empty() || b.empty() || a.find(' ') != std::string::npos ||
+      b.find(' ') != std::string::npos)
+    return Status::error(where, ": malformed merge '", a, " ", b, "'");
+  ranks.emplace(a + " " + b, static_cast<int64_t>(ranks.size()));
+  return Status::success();
+}
+
+StatusOr<std::unique_ptr<Tokenizer>>
+ByteLevelBpe::load(const std::string &dir) {
+  auto t = std::make_unique<ByteLevelBpe>();
+  // GPT-2's byte alphabet: printable bytes stand for themselves, the rest
+  // map to 256 + n in order.
+  int n = 0;
+  for (int b = 0; b < 256; ++b) {
+    bool printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) ||
+                     (b >= 0xae && b <= 0xff);
+    t->byteToChar[b] = utf8(printable ? b : 256 + n++);
+    t->charToByte[t->byteToChar[b]] = static_cast<unsigned char>(b);
+  }
+
+  std::string tokenizerJson = dir + "/tokenizer.json";
+  if (fileExists(tokenizerJson)) {
+    auto text = readFile(tokenizerJson);
+    if (!text)
+      return text.status();
+    json root = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    auto fail = [&](const auto &...args) {
+      return Status::error(tokenizerJson, ": ", args...);
+    };
+    if (root.is_discarded() || !root.is_object())
+      return fail("not a JSON object");
+    auto model = root.find("model");
+    if (model == root.end() || !model->is_object())
+      return fail("no \"model\" object");
+    auto type = model->find("type");
+    if (type == model->end() || !type->is_string() || *type != "BPE")
+      return fail("model type ",
+                  type != model->end() && type->is_string()
+                      ? type->get<std::string>()
+                      : std::string("?"),
+                  " is not supported (rose reads BPE)");
+    auto vocab = model->find("vocab");
+    auto merges = model->find("merges");
+    if (vocab == model->end() || !vocab->is_object() ||
+        merges == model->end() || !merges->is_array())
+      return fail("model needs a \"vocab\" object and a \"merges\" array");
+    for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+      if (!it->is_number_integer())
+        return fail("vocab entry '", it.key(), "' is not an integer id");
+      ROSE_RETURN_IF_ERROR(
+          t->addToken(it.key(), it->get<int64_t>(), tokenizerJson));
+    }
+    for (const json &m : *merges) {
+      if (m.is_string()) { // "a b"
+        std::string s = m.get<std::string>();
+        size_t space = s.find(' ');
+        if (space == std::string::npos)
+          return fail("malformed merge '", s, "'");
+        ROSE_RETURN_IF_ERROR(t->addMerge(s.substr(0, space),
+                                         s.substr(space + 1), tokenizerJson));
+      } else if (m.is_array() && m.size() == 2 && m[0].is_string() &&
+                 m[1].is_string()) { // ["a", "b"]
+        ROSE_RETURN_IF_ERROR(t->addMerge(
+            m[0].get<std::string>(), m[1].get<std::string>(), tokenizerJson));
+      } else {
+        return fail("a merge must be \"a b\" or [\"a\", \"b\"]");
+      }
+    }
+    if (auto addedTokens = root.find("added_tokens");
+        addedTokens != root.end() && addedTokens->is_array())
+      for (const json &a : *addedTokens) {
+        auto content = a.find("content");
+        auto id = a.find("id");
+        if (!a.is_object() || content == a.end() || !content->is_string() ||
+            id == a.end() || !id->is_number_integer())
+          return fail("an added token needs \"content\" and \"id\"");
+        ROSE_RETURN_IF_ERROR(t->addToken(content->get<std::string>(),
+                                         id->get<int64_t>(), tokenizerJson));
+        t->added.emplace_back(content->get<std::string>(), id->get<int64_t>());
+      }
+    ROSE_RETURN_IF_ERROR(t->readPipeline(root, tokenizerJson));
+  } else {
+    std::string vocabPath = dir + "/vocab.json",
+                mergesPath = dir + "/merges.txt";
+    if (!fileExists(vocabPath) || !fileExists(mergesPath))
+      return Status::error(dir,
+                           ": no tokenizer (tokenizer.json, or vocab.json and "
+                           "merges.txt)");
+    auto text = readFile(vocabPath);
+    if (!text)
+      return text.status();
+    json vocab = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (vocab.is_discarded() || !vocab.is_object())
+      return Status::error(vocabPath, ": not a JSON object");
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+      if (!it->is_number_integer())
+        return Status::error(vocabPath, ": entry '", it.key(),
+                             "' is not an integer id");
+      ROSE_RETURN_IF_ERROR(
+          t->addToken(it.key(), it->get<int64_t>(), vocabPath));
+      // GPT-2's vocabulary holds its special tokens (<|endoftext|>).
+      const std::string &k = it.key();
+      if (k.size() > 4 && k.compare(0, 2, "<|") == 0 &&
+          k.compare(k.size() - 2, 2, "|>") == 0)
+        t->added.emplace_back(k, it->get<int64_t>());
+    }
+    auto merges = readFile(mergesPath);
+    if (!merges)
+      return merges.status();
+    std::istringstream lines(*merges);
+    std::string line;
+    for (size_t number = 1; std::getline(lines, line); ++number) {
+      if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+      if (line.empty() || (number == 1 && line.rfind("#version", 0) == 0))
+        continue;
+      size_t space = line.find(' ');
+      if (space == std::string::npos)
+        return Status::error(mergesPath, ":", number, ": malformed merge '",
+                             line, "'");
+      ROSE_RETURN_IF_ERROR(
+          t->addMerge(line.substr(0, space), line.substr(space + 1),
+                      mergesPath + ":" + std::to_string(number)));
+    }
+    ROSE_RETURN_IF_ERROR(t->addSplit(kPattern, /*literal=*/false, vocabPath));
+  }
+  if (t->encoder.empty())
+    return Status::error(dir, ": the tokenizer's vocabulary is empty");
+  t->isAdded.assign(t->decoder.size(), false);
+  for (const auto &[content, id] : t->added)
+    t->isAdded[id] = true;
+  // Longest added token first, so "<|a|><|ab|>"-style overlaps split right.
+  std::sort(t->added.begin(), t->added.end(), [](const auto &a, const auto &b) {
+    return a.first.size() > b.first.size();
+  });
+
+  return std::unique_ptr<Tokenizer>(std::move(t));
+}
+
+Status ByteLevelBpe::addSplit(const std::string &pattern, bool literal,
+                              const std::string &where) {
+  int code = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code *regex = pcre2_compile(
+      reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+      PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0), &code, &offset,
+      nullptr);
+  if (!regex) {
+    PCRE2_UCHAR message[160];
+    pcre2_get_error_message(code, message, sizeof message);
+    return Status::error(where, ": split pattern does not compile at offset ",
+                         offset, ": ", reinterpret_cast<char *>(message));
+  }
+  splits.push_back(regex);
+  return Status::success();
+}
+
+Status ByteLevelBpe::readPreTokenizer(const json &step,
+                                      const std::string &where) {
+  auto type = step.find("type");
+  if (!step.is_object() || type == step.end() || !type->is_string())
+    return Status::error(where, ": a pre_tokenizer needs a \"type\"");
+  auto flag = [&](const char *name, bool fallback) {
+    auto it = step.find(name);
+    return it != step.end() && it->is_boolean() ? it->get<bool>() : fallback;
+  };
+  if (*type == "ByteLevel") {
+    prefixSpace = prefixSpace || flag("add_prefix_space", false);
+    if (flag("use_regex", true))
+      return addSplit(kPattern, /*literal=*/false, where);
+    return Status::success();
+  }
+  if (*type == "Split") {
+    auto pattern = step.find("pattern");
+    auto behavior = step.find("behavior");
+    if (behavior == step.end() || *behavior != "Isolated" ||
+        flag("invert", false))
+      return Status::error(where,
+                           ": pre_tokenizer Split is supported with behavior "
+                           "Isolated and invert false");
+    if (pattern != step.end() && pattern->is_object()) {
+      if (auto r = pattern->find("Regex");
+          r != pattern->end() && r->is_string())
+        return addSplit(r->get<std::string>(), /*literal=*/false, where);
+      if (auto r = pattern->find("String");
+          r != pattern->end() && r->is_string())
+        return addSplit(r->get<std::string>(), /*literal=*/true, where);
+    }
+    return Status::error(where,
+                         ": pre_tokenizer Split needs a pattern {\"Regex\": "
+                         "...} or {\"String\": ...}");
+  }
+  if (*type == "Sequence") {
+    auto steps = step.find("pretokenizers");
+    if (steps == step.end() || !steps->is_array())
+      return Status::error(where,
+                           ": pre_tokenizer Sequence needs \"pretokenizers\"");
+    for (const json &s : *steps)
+      ROSE_RETURN_IF_ERROR(readPreTokenizer(s, where));
+    return Status::success();
+  }
+  return Status::error(where, ": pre_tokenizer ", type->get<std::string>(),
+                       " is not supported (rose reads ByteLevel, Split and "
+                       "Sequence)");
+}
+
+Status ByteLevelBpe::readPostProcessor(const json &step,
+                                       const std::string &where) {
+  auto type = step.find("type");
+  if (!step.is_object() || type == step.end() || !type->is_string())
+    return Status::error(where, ": a post_processor needs a \"type\"");
+  if (*type == "ByteLevel")
+    return Status::success(); // offsets only
+  if (*type == "Sequence") {
+    auto steps = step.find("processors");
+    if (steps == step.end() || !steps->is_array())
+      return Status::error(where,
+                           ": post_processor Sequence needs \"processors\"");
+    for (const json &s : *steps)
+      ROSE_RETURN_IF_ERROR(readPostProcessor(s, where));
+    return Status::success();
+  }
+  if (*type != "TemplateProcessing")
+    return Status::error(where, ": post_processor ", type->get<std::string>(),
+                         " is not supported (rose reads TemplateProcessing, "
+                         "ByteLevel and Sequence)");
+  // "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}]
+  // with "special_tokens": {"<s>": {"ids": [1]}}.
+  auto single = step.find("single");
+  auto special = step.find("special_tokens");
+  if (single == step.end() || !single->is_array())
+    return Status::error(where, ": TemplateProcessing needs a \"single\" list");
+  prefixIds.clear();
+  suffixIds.clear();
+  bool seenSequence = false;
+  for (const json &piece : *single) {
+    if (piece.is_object() && piece.contains("Sequence")) {
+      if (seenSequence)
+        return Status::error(where, ": TemplateProcessing \"single\" has $A "
+                                    "twice");
+      seenSequence = true;
+      continue;
+    }
+    auto token = piece.is_object() ? piece.find("SpecialToken") : piece.end();
+    if (token == piece.end() || !token->is_object() || !token->contains("id") ||
+        !(*token)["id"].is_string())
+      return Status::error(where, ": TemplateProcessing \"single\" entries "
+                                  "are SpecialToken or Sequence");
+    std::string name = (*token)["id"].get<std::string>();
+    const json *entry = nullptr;
+    if (special != step.end() && special->is_object())
+      if (auto it = special->find(name); it != special->end())
+        entry = &*it;
+    if (!entry || !entry->is_object() || !entry->contains("ids") ||
+        !(*entry)["ids"].is_array())
+      return Status::error(where, ": TemplateProcessing special token '", name,
+                           "' has no ids in \"special_tokens\"");
+    for (const json &id : (*entry)["ids"]) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+          static_cast<size_t>(id.get<int64_t>()) >= decoder.size() ||
+          decoder[id.get<int64_t>()].empty())
+        return Status::error(where, ": TemplateProcessing special token '",
+                             name, "' has an id outside the vocabulary");
+      (seenSequence ? suffixIds : prefixIds).push_back(id.get<int64_t>());
+    }
+  }
+  if (!seenSequence)
+    return Status::error(where, ": TemplateProcessing \"single\" has no $A");
+  return Status::success();
+}
+
+Status ByteLevelBpe::readPipeline(const json &root, const std::string &where) {
+  if (auto n = root.find("normalizer"); n != root.end() && !n->is_null())
+    return Status::error(where, ": normalizer ",
+                         n->is_object() && n->contains("type") &&
+                                 (*n)["type"].is_string()
+                             ? (*n)["type"].get<std::string>()
+                             : std::string("?"),
+                         " is not supported (rose reads byte-level BPE "
+                         "without a normalizer)");
+  const json &model = root["model"];
+  auto flag = [&](const char *name) {
+    auto it = model.find(name);
+    return it != model.end() && it->is_boolean() && it->get<bool>();
+  };
+  ignoreMerges = flag("ignore_merges");
+  if (flag("byte_fallback"))
+    return Status::error(where, ": model byte_fallback is not supported "
+                                "(rose reads byte-level BPE)");
+  for (const char *affix : {"continuing_subword_prefix", "end_of_word_suffix"})
+    if (auto it = model.find(affix);
+        it != model.end() && !it->is_null() &&
+        !(it->is_string() && it->get<std::string>().empty()))
+      return Status::error(where, ": model ", affix, " is not supported");
+  auto pre = root.find("pre_tokenizer");
+  if (pre == root.end() || pre->is_null())
+    return Status::error(where, ": no pre_tokenizer (rose reads byte-level "
+                                "BPE: ByteLevel, Split, Sequence)");
+  ROSE_RETURN_IF_ERROR(readPreTokenizer(*pre, where));
+  if (auto post = root.find("post_processor");
+      post != root.end() && !post->is_null())
+    ROSE_RETURN_IF_ERROR(readPostProcessor(*post, where));
+  return Status::success();
+}
+
+Status ByteLevelBpe::bpe(const std::string &piece,
+                         std::vector<int64_t> &out) const {
+  std::string mapped;
+  for (unsigned char c : piece)
+    mapped += byteToChar[c];
+  if (ignoreMerges)
+    if (auto it = encoder.find(mapped); it != encoder.end()) {
+      out.push_back(it->second);
+      return Status::success();
+    }
+  std::vector<std::string> word = characters(mapped);
+  while (word.size() > 1) {
+    int64_t best = std::numeric_limits<int64_t>::max();
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < word.size(); ++i) {
+      auto it = ranks.find(word[i] + " " + word[i + 1]);
+      if (it != ranks.end() && it->second < best) {
+        best = it->second;
+        at = i;
+      }
+    }
+    if (best == std::numeric_limits<int64_t>::max())
+      break;
+    // Merge every occurrence of that pair, left to right.
+    std::string first = word[at], second = word[at + 1];
+    std::vector<std::string> merged;
+    for (size_t i = 0; i < word.size(); ++i) {
+      if (i + 1 < word.size() && word[i] == first && word[i + 1] == second) {
+        merged.push_back(first + second);
+        ++i;
+      } else {
+        merged.push_back(word[i]);
+      }
+    }
+    word = std::move(merged);
+  }
+  for (const std::string &token : word) {
+    auto it = encoder.find(token);
+    if (it == encoder.end())
+      return Status::error("the vocabulary has no token for '", token,
+                           "' (an incomplete byte-level vocabulary?)");
+    out.push_back(it->second);
+  }
+  return Status::success();
+}
+
+/// Splits s (text[base, ...)) by `regex` as Split(behavior: Isolated) does:
+/// each match and each stretch between matches is a piece; empty matches
+/// split nothing.
+static Status splitIsolated(const pcre2_code *regex, pcre2_match_data *match,
+                            const std::string &s, size_t base,
+                            std::vector<std::pair<size_t, std::string>> &out) {
+  size_t at = 0, gap = 0;
+  while (at < s.size()) {
+    int rc = pcre2_match(regex, reinterpret_cast<PCRE2_SPTR>(s.data()),
+                         s.size(), at, 0, match, nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH)
+      break;
+    if (rc < 0) {
+      if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21)
+        return Status::error("the text is not valid UTF-8 (at byte ",
+                             base + pcre2_get_startchar(match), ")");
+      return Status::error("pre-tokenization failed (PCRE2 error ", rc, ")");
+    }
+    PCRE2_SIZE *span = pcre2_get_ovector_pointer(match);
+    if (span[1] <= span[0]) { // empty: step over one code point
+      at = span[0] + 1;
+      while (at < s.size() &&
+             (static_cast<unsigned char>(s[at]) & 0xc0) == 0x80)
+        ++at;
+      continue;
+    }
+    if (span[0] > gap)
+      out.emplace_back(base + gap, s.substr(gap, span[0] - gap));
+    out.emplace_back(base + span[0], s.substr(span[0], span[1] - span[0]));
+    at = gap = span[1];
+  }
+  if (gap < s.size())
+    out.emplace_back(base + gap, s.substr(gap));
+  return Status::success();
+}
+
+StatusOr<std::vector<int64_t>>
+ByteLevelBpe::encode(const std::string &text) const {
+  std::vector<int64_t> ids = prefixIds;
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data *)> match(
+      pcre2_match_data_create(16, nullptr), pcre2_match_data_free);
+  if (!match)
+    return Status::error("out of memory");
+  // Pre-tokenizes and merges text[begin, end), which holds no added token.
+  auto ordinary = [&](size_t begin, size_t end) -> Status {
+    if (begin == end)
+      return Status::success();
+    std::string segment = text.substr(begin, end - begin);
+    if (prefixSpace && segment[0] != ' ')
+      segment.insert(segment.begin(), ' ');
+    std::vector<std::pair<size_t, std::string>> pieces{{begin, segment}}, next;
+    for (const pcre2_code *regex : splits) {
+      next.clear();
+      for (const auto &[at, piece] : pieces)
+        ROSE_RETURN_IF_ERROR(
+            splitIsolated(regex, match.get(), piece, at, next));
+      pieces.swap(next);
+    }
+    for (const auto &piece : pieces)
+      ROSE_RETURN_IF_ERROR(bpe(piece.second, ids));
+    return Status::success();
+  };
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    const std::pair<std::string, int64_t> *hit = nullptr;
+    for (const auto &a : added)
+      if (text.compare(i, a.first.size(), a.first) == 0) {
+        hit = &a;
+        break;
+      }
+    if (!hit) {
+      ++i;
+      continue;
+    }
+    ROSE_RETURN_IF_ERROR(ordinary(start, i));
+    ids.push_back(hit->second);
+    i += hit->first.size();
+    start = i;
+  }
+  ROSE_RETURN_IF_ERROR(ordinary(start, text.size()));
+  ids.insert(ids.end(), suffixIds.begin(), suffixIds.end());
+  return ids;
+}
+
+StatusOr<std::string>
+ByteLevelBpe::decode(const std::vector<int64_t> &ids) const {
+  std::string out;
+  for (int64_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= decoder.size() ||
+        decoder[id].empty())
+      return Status::error("token id ", id, " is not in the vocabulary");
+    if (isAdded[id]) {
+      out += decoder[id];
+      continue;
+    }
+    for (const std::string &c : characters(decoder[id])) {
+      auto it = charToByte.find(c);
+      if (it == charToByte.end())
+        return Status::error("token id ", id, " ('", decoder[id],
+                             "') is not byte-level BPE");
+      out += static_cast<char>(it->second);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+StatusOr<std::unique_ptr<Tokenizer>>
+rose::loadByteLevelBpe(const std::string &dir) {
+  return ByteLevelBpe::load(dir);
+}
