@@ -154,9 +154,14 @@ public:
   /// With `cache`, lowers a generation step: the token ids are the new
   /// tokens, each attention writes its k and v into the cache at `past`
   /// and attends to the past + seq rows there, positions start at `past`.
+  /// With `lastRowOnly` too (the prefill entry), the ops after the last
+  /// attention that lead only to the logits run on each sequence's last
+  /// position: generation needs no other logits.
   Lowerer(flatbuffers::FlatBufferBuilder &fbb, ParamTable &params, int64_t tp,
-          std::vector<std::string> mesh, KvCache *cache = nullptr)
-      : fbb(fbb), params(params), tp(tp), mesh(std::move(mesh)), cache(cache) {}
+          std::vector<std::string> mesh, KvCache *cache = nullptr,
+          bool lastRowOnly = false)
+      : fbb(fbb), params(params), tp(tp), mesh(std::move(mesh)), cache(cache),
+        lastRowOnly(lastRowOnly) {}
   FailureOr<flatbuffers::Offset<fb::Function>> lower(ModuleOp module,
                                                      StringRef name);
   int64_t vocab = 0;
@@ -183,10 +188,16 @@ private:
     return failure();
   }
 
+  /// The last row along seq of `v` (a value of the call), sliced once.
+  FailureOr<int32_t> lastRow(Value v);
+
 public:
   /// Why this function cannot be a generation step (set when lower()
   /// failed for that reason and emitted nothing).
   std::optional<std::string> refused;
+  /// lastRowOnly could not slice a value (its seq dim is not one whole
+  /// dim): lower again without it.
+  bool lastRowFailed = false;
 
 private:
   flatbuffers::FlatBufferBuilder &fbb;
@@ -205,6 +216,12 @@ private:
   std::vector<int32_t> checkpoints;
   KvCache *cache;
   size_t attentions = 0; // attention ops lowered so far (cache buffer pairs)
+  bool lastRowOnly;
+  /// Ops every use of which leads to the result without passing an
+  /// attention: token-local (the cache lowering refuses any other op), so
+  /// the result's last row needs only their inputs' last rows.
+  llvm::DenseSet<Operation *> tail;
+  llvm::DenseMap<Value, int32_t> lastRows;
 };
 
 } // namespace
@@ -245,6 +262,9 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
   auto type = cast<RankedTensorType>(result.getType());
   int64_t rank = type.getRank();
   auto shapeOf = [&](Value v) -> const AffineShape * {
+    if (tail.contains(op))
+      if (auto row = lastRows.find(v); row != lastRows.end())
+        return &values[row->second].shape;
     auto it = valueIds.find(v);
     return it == valueIds.end() ? nullptr : &values[it->second].shape;
   };
@@ -394,6 +414,24 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
         for (Value v : op->getOperands())
           alignRight(v);
       });
+  // In the last-row tail, a dim every operand has as 1 (the sliced seq
+  // dim; broadcasting skips 1s above) is 1.
+  if (tail.contains(op))
+    for (int64_t d = 0; d < rank; ++d) {
+      if (known[d])
+        continue;
+      bool ones = false, others = false;
+      for (Value v : op->getOperands())
+        if (const AffineShape *src = shapeOf(v)) {
+          int64_t at = d + static_cast<int64_t>(src->size()) - rank;
+          if (at >= 0)
+            ((*src)[at].isOne() ? ones : others) = true;
+        }
+      if (ones && !others) {
+        out[d] = AffineDim::known(1);
+        known[d] = true;
+      }
+    }
   if (scaleDim) {
     auto [dim, k] = *scaleDim;
     const AffineDim &src = out[dim];
@@ -633,6 +671,15 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
     return failure();
   std::vector<fb::Operand> operands;
   for (Value v : op->getOperands()) {
+    // Entering the tail: only the last row is needed.
+    if (tail.contains(op) && valueIds.count(v) &&
+        !tail.contains(v.getDefiningOp())) {
+      FailureOr<int32_t> row = lastRow(v);
+      if (failed(row))
+        return failure();
+      operands.push_back(fb::Operand(*row, -1));
+      continue;
+    }
     FailureOr<fb::Operand> o = operand(v);
     if (failed(o))
       return failure();
@@ -674,6 +721,35 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   ops.push_back(fb::CreateOpDirect(fbb, kind, *attrs, layer.c_str(), &operands,
                                    &results));
   return success();
+}
+
+FailureOr<int32_t> Lowerer::lastRow(Value v) {
+  if (auto it = lastRows.find(v); it != lastRows.end())
+    return it->second;
+  int32_t id = valueIds.lookup(v);
+  LoweredValue row = values[id];
+  int64_t axis = -1;
+  for (auto [d, dim] : llvm::enumerate(row.shape)) {
+    if (dim == AffineDim::symbol(kSeq) && axis < 0)
+      axis = d;
+    else if (dependsOn(dim, kSeq))
+      axis = -2;
+  }
+  if (axis < 0 || row.type != fb::ElementType::F32) {
+    lastRowFailed = true;
+    return failure();
+  }
+  row.shape[axis] = AffineDim::known(1);
+  row.name += " last row";
+  int32_t result = values.size();
+  values.push_back(row);
+  std::vector<fb::Operand> operands = {fb::Operand(id, -1)};
+  std::vector<int32_t> results = {result};
+  auto attrs = fb::CreateSlice(fbb, axis, -1, 0, /*from_end=*/true);
+  ops.push_back(fb::CreateOpDirect(fbb, fb::OpAttrs::Slice, attrs.Union(),
+                                   row.name.c_str(), &operands, &results));
+  lastRows[v] = result;
+  return result;
 }
 
 LogicalResult Lowerer::lowerCachedAttention(AttentionOp op, fb::Operand q,
@@ -758,6 +834,14 @@ FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
   if (failed(input))
     return failure();
   Operation *ret = fn.getBody().front().getTerminator();
+  if (lastRowOnly)
+    for (Operation &op :
+         llvm::reverse(fn.getBody().front().without_terminator()))
+      if (!isa<AttentionOp>(op) && !op.use_empty() &&
+          llvm::all_of(op.getUsers(), [&](Operation *user) {
+            return user == ret || tail.contains(user);
+          }))
+        tail.insert(&op);
   for (Operation &op : fn.getBody().front().without_terminator())
     if (failed(lowerOp(&op)))
       return failure();
@@ -854,20 +938,30 @@ mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
     for (const char *name : {"prefill", "decode"}) {
       if (!noGeneration.empty())
         break;
-      Lowerer step(fbb, params, tp, axes, &cache);
-      auto lowered = step.lower(main, name);
+      bool lastRow = StringRef(name) == "prefill";
+      auto step =
+          std::make_unique<Lowerer>(fbb, params, tp, axes, &cache, lastRow);
+      auto lowered = step->lower(main, name);
+      if (failed(lowered) && step->lastRowFailed) {
+        // The logits at every position, then: slower, as right.
+        lastRow = false;
+        step = std::make_unique<Lowerer>(fbb, params, tp, axes, &cache);
+        lowered = step->lower(main, name);
+      }
       if (succeeded(lowered)) {
         functions.push_back(*lowered);
+        if (stats && StringRef(name) == "prefill")
+          stats->prefillLastRow = lastRow;
         if (stats && StringRef(name) == "decode")
-          for (auto &[op, n] : step.collectives)
+          for (auto &[op, n] : step->collectives)
             stats->decodeCollectives +=
                 (stats->decodeCollectives.empty() ? "" : ", ") +
                 std::to_string(n) + " " + StringRef(op).drop_front(5).str();
         continue;
       }
-      if (!step.refused)
+      if (!step->refused)
         return failure();
-      noGeneration = *step.refused;
+      noGeneration = *step->refused;
       if (functions.size() > (dense ? 2u : 1u))
         functions.pop_back();
     }

@@ -22,6 +22,8 @@ struct ProgramStats {
   std::string noGeneration;
   /// The collectives of one decode step ("4 all_reduce"; empty: none).
   std::string decodeCollectives;
+  /// Prefill computes the logits of each sequence's last position only.
+  bool prefillLastRow = false;
 };
 
 /// What the generation entries ("prefill", "decode") need beyond the model.

@@ -484,7 +484,9 @@ Status Executor::runOp(const fb::Op &op) {
   case fb::OpAttrs::Slice: {
     auto *a = op.attrs_as_Slice();
     int64_t len = a->end() - a->start();
-    return copyAxis(in(0), inShape(0), a->axis(), a->start(), y, len, 0, len);
+    int64_t start =
+        a->from_end() ? inShape(0)[a->axis()] + a->start() : a->start();
+    return copyAxis(in(0), inShape(0), a->axis(), start, y, len, 0, len);
   }
   case fb::OpAttrs::ShardSlice: {
     const Shape &full = inShape(0);

@@ -56,22 +56,139 @@ Status rose::checkGenerateRequest(const Program &program,
                          " positions (rose-compile --max-seq)");
   if (req.maxNewTokens < 1)
     return Status::error("--generate must be at least 1");
+  // Ranks in separate processes share token ids as float sums.
+  if (program.root().vocab_size() > (int64_t(1) << 24))
+    return Status::error("a vocabulary of ", program.root().vocab_size(),
+                         " tokens: generation supports at most 2^24");
   return checkTokenIds(req.prompts, req.batch, req.promptLength,
                        program.root().vocab_size());
+}
+
+Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
+                            const GenerateRank &ctx, GenerateResult &result) {
+  GenerationEntries entries = *entriesOf(program);
+  const int64_t batch = req.batch, promptLength = req.promptLength;
+  const int64_t maxSeq = program.root().max_seq();
+  const int64_t vocab = program.root().vocab_size();
+  const bool reporter = ctx.rank == 0;
+  std::vector<int64_t> eos;
+  if (auto *ids = program.root().eos_token_ids(); ids && !req.ignoreEos)
+    eos.assign(ids->begin(), ids->end());
+
+  BufferSet cache(*ctx.backend);
+  auto prefill = Executor::create(entries.prefill, *ctx.weights, *ctx.backend,
+                                  ctx.comms, &cache);
+  if (!prefill)
+    return prefill.status();
+  auto decode = Executor::create(entries.decode, *ctx.weights, *ctx.backend,
+                                 ctx.comms, &cache);
+  if (!decode)
+    return decode.status();
+
+  std::vector<bool> stopped(batch, false);
+  std::vector<float> host, whole;
+  Sampler sampler(req.sampling);
+  // The logits of the call's positions (prefill may keep only the last),
+  // whole and on the host on every rank.
+  auto logitsOf = [&](Executor &e) -> StatusOr<const float *> {
+    const Entry &entry = e.entry();
+    const Shape &shape = e.shapeOf(entry.output());
+    const float *logits = e.hostFloats(entry.output());
+    if (!logits) {
+      auto read = e.read(entry.output());
+      if (!read)
+        return read.status();
+      host = read.take();
+      logits = host.data();
+    }
+    if (entry.fn->logits_vocab_shards() > 0) {
+      ROSE_RETURN_IF_ERROR(gatherVocab(logits, shape[0], shape[1], shape[2],
+                                       vocab, *ctx.comms[0], whole));
+      return whole.data();
+    }
+    return logits;
+  };
+  // Rank 0's timings count from here (after the params are placed).
+  auto start = std::chrono::steady_clock::now();
+  ROSE_RETURN_IF_ERROR((*prefill)->run(req.prompts.data(), batch, promptLength,
+                                       nullptr, nullptr, {{"past", 0}}));
+  Executor *last = prefill->get();
+  std::vector<int64_t> shared(batch + 1);
+  for (int64_t step = 1;; ++step) {
+    auto logits = logitsOf(*last);
+    if (!logits)
+      return logits.status();
+    if (reporter) {
+      const Shape &shape = last->shapeOf(last->entry().output());
+      // Columns: the program's logits may be wider than the vocab. Rows:
+      // the call's positions, or only the last (rose-compile keeps just
+      // that row in prefill when it can).
+      int64_t columns =
+          last->entry().fn->logits_vocab_shards() > 0 ? vocab : shape[2];
+      int64_t rows = shape[1];
+      std::vector<int64_t> next(batch);
+      std::vector<bool> before = stopped;
+      for (int64_t b = 0; b < batch; ++b) {
+        const float *row = *logits + ((b + 1) * rows - 1) * columns;
+        int64_t token = sampler.next(row, vocab);
+        if (stopped[b]) { // padding: its end id again
+          next[b] = result.tokens[result.tokens.size() - batch + b];
+          continue;
+        }
+        next[b] = token;
+        ++result.lengths[b];
+        if (std::find(eos.begin(), eos.end(), token) != eos.end())
+          stopped[b] = true;
+      }
+      result.tokens.insert(result.tokens.end(), next.begin(), next.end());
+      result.steps = step;
+      if (req.onStep)
+        req.onStep(next, before);
+      bool stop =
+          step >= req.maxNewTokens ||
+          std::all_of(stopped.begin(), stopped.end(), [](bool s) { return s; });
+      // The next decode writes position promptLength + step - 1.
+      if (!stop && promptLength + step > maxSeq) {
+        result.stoppedEarly = "the KV cache is full (" +
+                              std::to_string(maxSeq) +
+                              " positions; rose-compile --max-seq)";
+        stop = true;
+      }
+      std::copy(next.begin(), next.end(), shared.begin());
+      shared[batch] = stop;
+      // Prefill ends with the first token; decode is the rest.
+      double now = secondsSince(start);
+      if (step == 1)
+        result.prefillSeconds = now;
+      result.decodeSeconds = now - result.prefillSeconds;
+      result.decodeSteps = step - 1;
+    }
+    // Every rank feeds rank 0's tokens.
+    ROSE_RETURN_IF_ERROR(ctx.share(shared));
+    if (shared[batch])
+      break;
+    ROSE_RETURN_IF_ERROR((*decode)->run(shared.data(), batch, 1, nullptr,
+                                        nullptr,
+                                        {{"past", promptLength + step - 1}}));
+    last = decode->get();
+  }
+  if (reporter)
+    result.cacheBytesPerRank = cache.bytes();
+  return Status::success();
+}
+
+void rose::finishGenerateResult(GenerateResult &result, int64_t batch) {
+  std::vector<int64_t> byStep = std::move(result.tokens);
+  result.tokens.assign(batch * result.steps, 0);
+  for (int64_t s = 0; s < result.steps; ++s)
+    for (int64_t b = 0; b < batch; ++b)
+      result.tokens[b * result.steps + s] = byStep[s * batch + b];
 }
 
 StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
                                              const GenerateRequest &req) {
   ROSE_RETURN_IF_ERROR(checkGenerateRequest(program, req));
-  GenerationEntries entries = *entriesOf(program);
-  const Entry &fn = entries.prefill;
-  const int64_t batch = req.batch, promptLength = req.promptLength;
-  const int64_t maxSeq = program.root().max_seq();
-  const int64_t vocab = program.root().vocab_size();
-  std::vector<int64_t> eos;
-  if (auto *ids = program.root().eos_token_ids(); ids && !req.ignoreEos)
-    eos.assign(ids->begin(), ids->end());
-
+  const Entry fn = entriesOf(program)->prefill;
   std::unique_ptr<Communicator> processComm;
   if (req.processComm) {
     auto made = req.processComm();
@@ -101,9 +218,9 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
   };
 
   GenerateResult result;
-  result.lengths.assign(batch, 0);
-  // Rank 0's choice for the step: a token per sequence, then 1 to stop.
-  std::vector<int64_t> shared(batch + 1);
+  result.lengths.assign(req.batch, 0);
+  // Rank 0's values, which the other threads copy between two barriers.
+  std::vector<int64_t> published;
   auto start = std::chrono::steady_clock::now();
 
   auto rankMain = [&](int rank) -> Status {
@@ -128,123 +245,34 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
     if (rank == 0)
       result.loadSeconds = secondsSince(start);
     cpu::CpuBackend backend;
-    BufferSet cache(backend);
-    auto prefill =
-        Executor::create(entries.prefill, *weights, backend, *comms, &cache);
-    if (!prefill)
-      return failed(prefill.status());
-    auto decode =
-        Executor::create(entries.decode, *weights, backend, *comms, &cache);
-    if (!decode)
-      return failed(decode.status());
-
-    std::vector<bool> stopped(batch, false);
-    std::vector<float> whole;
-    Sampler sampler(req.sampling);
-    // The logits of each sequence's last position, whole on every rank.
-    auto lastRows = [&](Executor &e) -> StatusOr<const float *> {
-      const Entry &entry = e.entry();
-      const Shape &shape = e.shapeOf(entry.output());
-      const float *logits = e.hostFloats(entry.output());
-      if (entry.fn->logits_vocab_shards() > 0) {
-        ROSE_RETURN_IF_ERROR(gatherVocab(logits, shape[0], shape[1], shape[2],
-                                         vocab, *(*comms)[0], whole));
-        return whole.data();
-      }
-      return logits;
-    };
-    auto runStart = std::chrono::steady_clock::now();
-    Status status = (*prefill)->run(req.prompts.data(), batch, promptLength,
-                                    nullptr, nullptr, {{"past", 0}});
-    if (!status.ok())
-      return failed(status);
-    Executor *last = prefill->get();
-    int64_t seq = promptLength;
-    for (int64_t step = 1;; ++step) {
-      auto logits = lastRows(*last);
-      if (!logits)
-        return failed(logits.status());
-      if (rank == 0) {
-        // Columns: the program's logits may be wider than the vocab.
-        int64_t columns = last->entry().fn->logits_vocab_shards() > 0
-                              ? vocab
-                              : last->shapeOf(last->entry().output())[2];
-        std::vector<int64_t> next(batch);
-        std::vector<bool> before = stopped;
-        for (int64_t b = 0; b < batch; ++b) {
-          const float *row = *logits + ((b + 1) * seq - 1) * columns;
-          int64_t token = sampler.next(row, vocab);
-          if (stopped[b]) { // padding: its end id again
-            next[b] = result.tokens[result.tokens.size() - batch + b];
-            continue;
-          }
-          next[b] = token;
-          ++result.lengths[b];
-          if (std::find(eos.begin(), eos.end(), token) != eos.end())
-            stopped[b] = true;
-        }
-        result.tokens.insert(result.tokens.end(), next.begin(), next.end());
-        result.steps = step;
-        if (req.onStep)
-          req.onStep(next, before);
-        bool stop = step >= req.maxNewTokens ||
-                    std::all_of(stopped.begin(), stopped.end(),
-                                [](bool s) { return s; });
-        // The next decode writes position promptLength + step - 1.
-        if (!stop && promptLength + step > maxSeq) {
-          result.stoppedEarly = "the KV cache is full (" +
-                                std::to_string(maxSeq) +
-                                " positions; rose-compile --max-seq)";
-          stop = true;
-        }
-        std::copy(next.begin(), next.end(), shared.begin());
-        shared[batch] = stop;
-        // Prefill ends with the first token; decode is the rest.
-        double now = secondsSince(runStart);
-        if (step == 1)
-          result.prefillSeconds = now;
-        result.decodeSeconds = now - result.prefillSeconds;
-        result.decodeSteps = step - 1;
-      }
-      // Every rank feeds rank 0's tokens.
-      std::vector<int64_t> mine(batch + 1);
-      if (processComm) {
-        std::vector<float> values(batch + 1, 0.0f);
+    GenerateRank ctx;
+    ctx.rank = rank;
+    ctx.backend = &backend;
+    ctx.comms = *comms;
+    ctx.weights = &*weights;
+    ctx.share = [&](std::vector<int64_t> &values) -> Status {
+      if (processComm) { // an mpirun process per rank: a sum from rank 0
+        std::vector<float> sum(values.size(), 0.0f);
         if (rank == 0)
-          for (int64_t i = 0; i <= batch; ++i)
-            values[i] = static_cast<float>(shared[i]);
-        if (Status s = processComm->allReduceSum(values.data(), values.size());
-            !s.ok())
-          return failed(s);
-        for (int64_t i = 0; i <= batch; ++i)
-          mine[i] = static_cast<int64_t>(values[i]);
-      } else {
-        if (Status s = barrier(); !s.ok())
-          return failed(s);
-        mine = shared;
-        if (Status s = barrier(); !s.ok())
-          return failed(s);
+          for (size_t i = 0; i < values.size(); ++i)
+            sum[i] = static_cast<float>(values[i]);
+        ROSE_RETURN_IF_ERROR(processComm->allReduceSum(sum.data(), sum.size()));
+        for (size_t i = 0; i < values.size(); ++i)
+          values[i] = static_cast<int64_t>(sum[i]);
+        return Status::success();
       }
-      if (mine[batch])
-        break;
-      status = (*decode)->run(mine.data(), batch, 1, nullptr, nullptr,
-                              {{"past", promptLength + step - 1}});
-      if (!status.ok())
-        return failed(status);
-      last = decode->get();
-      seq = 1;
-    }
-    if (rank == 0)
-      result.cacheBytesPerRank = cache.bytes();
+      if (rank == 0)
+        published = values;
+      ROSE_RETURN_IF_ERROR(barrier());
+      values = published;
+      return barrier();
+    };
+    if (Status s = generateOnRank(program, req, ctx, result); !s.ok())
+      return failed(s);
     return Status::success();
   };
   ROSE_RETURN_IF_ERROR(
       runRankThreads(ranksOfProcess(tp, processComm.get()), rankMain));
-  // [steps, batch] as chosen -> [batch, steps].
-  std::vector<int64_t> byStep = std::move(result.tokens);
-  result.tokens.assign(batch * result.steps, 0);
-  for (int64_t s = 0; s < result.steps; ++s)
-    for (int64_t b = 0; b < batch; ++b)
-      result.tokens[b * result.steps + s] = byStep[s * batch + b];
+  finishGenerateResult(result, req.batch);
   return result;
 }

@@ -10,10 +10,12 @@
 #ifndef ROSE_RUNTIME_GENERATE_H
 #define ROSE_RUNTIME_GENERATE_H
 
+#include "runtime/Backend.h"
 #include "runtime/Communicator.h"
 #include "runtime/Program.h"
 #include "runtime/Sampling.h"
 #include "runtime/WeightFiles.h"
+#include "runtime/Weights.h"
 
 #include <functional>
 #include <memory>
@@ -64,6 +66,26 @@ Status checkGenerateRequest(const Program &program,
 /// of an mpirun launch).
 StatusOr<GenerateResult> generateOnCpu(const Program &program,
                                        const GenerateRequest &request);
+
+/// What one rank generates with, on any backend: the runners (CPU, CUDA)
+/// set it up and call generateOnRank from each rank's thread.
+struct GenerateRank {
+  int rank = 0;
+  Backend *backend = nullptr;
+  std::vector<Communicator *> comms; // one per mesh axis
+  const RankWeights *weights = nullptr;
+  /// Hands rank 0's values (a token per sequence, then the stop flag) to
+  /// every rank: on return each rank's vector holds rank 0's.
+  std::function<Status(std::vector<int64_t> &)> share;
+};
+
+/// One rank's generation: prefill, then decode one token per sequence per
+/// step until done. Rank 0 chooses the tokens and fills `result`.
+Status generateOnRank(const Program &program, const GenerateRequest &request,
+                      const GenerateRank &rank, GenerateResult &result);
+
+/// The tokens rank 0 chose, [steps, batch] -> [batch, steps].
+void finishGenerateResult(GenerateResult &result, int64_t batch);
 
 } // namespace rose
 

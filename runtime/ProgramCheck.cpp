@@ -283,7 +283,10 @@ bool OpCheck::run() const {
     auto *a = op.attrs_as_Slice();
     const Dims &x = in(0);
     if (!allFloat() || !isValue(0) || !validAxis(a->axis(), x) ||
-        a->start() < 0 || a->start() >= a->end() || a->end() > x[a->axis()])
+        a->start() >= a->end())
+      return false;
+    if (a->from_end() ? a->end() > 0 || -a->start() > x[a->axis()]
+                      : a->start() < 0 || a->end() > x[a->axis()])
       return false;
     Dims e = x;
     e[a->axis()] = a->end() - a->start();
@@ -372,8 +375,12 @@ Status rose::checkOps(const Entry &entry, const std::vector<Shape> &shapes) {
   int32_t output = entry.output();
   const Shape &logits = shapes[output];
   const Shape &ids = shapes[entry.input()];
+  // Prefill may keep only each sequence's last position.
+  bool lastRow = fn.name() && fn.name()->str() == "prefill" &&
+                 logits.size() == 3 && logits[1] == 1;
   if (!defined[output] || entry.value(output)->type() != fb::ElementType::F32 ||
-      logits.size() != 3 || logits[0] != ids[0] || logits[1] != ids[1])
+      logits.size() != 3 || logits[0] != ids[0] ||
+      (logits[1] != ids[1] && !lastRow))
     return Status::error("the output must be float32 logits [batch, seq, "
                          "vocab] computed by the program");
   // Vocab-sharded logits: one column block per rank of mesh axis 0, which

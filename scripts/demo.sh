@@ -3,7 +3,9 @@
 # small GPT-2 with random weights in PyTorch (the rosellm config: vocab 10000,
 # d_model 64, 4 heads, 2 layers), imports its Hugging Face checkpoint, shards
 # it for tp=2, runs it on the CPU, and compares the logits with PyTorch's; then
-# the same for a small Llama (grouped-query attention, rotary, SwiGLU).
+# the same for a small Llama (grouped-query attention, rotary, SwiGLU); then
+# generates text at tp=2 with the demo model, a small Llama trained on
+# Debian's fortunes (models/fortunes-llama, scripts/train-demo-model.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
@@ -40,3 +42,11 @@ $py -m llamaref logits --config gqa --seed 1 --tokens "$work/tokens.npy" --out "
 "$BUILD/bin/rose-compile" "$work/llama" --tp 2 -o "$work/llama.rose"
 "$BUILD/bin/rose-run" "$work/llama.rose" --tokens "$work/tokens.npy" --out "$work/llama-rose.npy"
 $py test/lib/check_logits.py "$work/llama-torch.npy" "$work/llama-rose.npy" --atol 0 --rel 1e-4
+
+echo "== 6. text: the demo model (a 4.2M-parameter Llama trained on Debian's fortunes), tp=2"
+"$BUILD/bin/rose-compile" models/fortunes-llama --tp 2 -o "$work/fortunes.rose"
+echo "-- greedy:"
+"$BUILD/bin/rose-run" "$work/fortunes.rose" --prompt "The meaning of life is" --generate 48
+echo "-- sampled (temperature 0.8, top-k 40, seed 7; the same seed gives the same text at any tp):"
+"$BUILD/bin/rose-run" "$work/fortunes.rose" --prompt "Never trust a" --prompt "A wise man" \
+  --generate 48 --temperature 0.8 --top-k 40 --seed 7

@@ -12,7 +12,8 @@
 # It builds the runtime with the compiler off and CUDA on, checks the CUDA
 # backend's logits against the CPU backend and PyTorch (float64 on the CPU and
 # PyTorch on this GPU) at tp=1, 2, 4 with the ranks sharing the GPU, in fp32,
-# tf32, bf16 and fp16; exercises NCCL as far as the GPUs allow; checks the
+# tf32, bf16 and fp16; generates with the KV cache (greedy tokens vs float64
+# PyTorch without a cache); exercises NCCL as far as the GPUs allow; checks the
 # error paths (no device, out of memory, a peer that never comes, NCCL on a
 # shared GPU); runs compute-sanitizer on a small model; and runs the GPU
 # benchmark. Prints PASS/FAIL per check and exits non-zero if any failed.
@@ -57,6 +58,19 @@ expect_error() {
     pass "$label: $(grep -E "$pattern" <<<"$out" | head -1)"
   else
     fail "$label: exit $rc, output: $(tail -3 <<<"$out" | tr '\n' ' ')"
+  fi
+}
+
+# expect_output LABEL PATTERN CMD...: CMD must succeed and print PATTERN (a
+# check that merely exits 0 could have run another communicator).
+expect_output() {
+  local label=$1 pattern=$2
+  shift 2
+  local out
+  if out=$("$@" 2>&1) && grep -qE "$pattern" <<<"$out"; then
+    pass "$label: $(grep -E "$pattern" <<<"$out" | head -1)"
+  else
+    fail "$label: no '$pattern' in: $(tail -3 <<<"$out" | tr '\n' ' ')"
   fi
 }
 
@@ -176,6 +190,41 @@ for block in llama-ops primitive-ops llama-hf; do
   done
 done
 
+echo "== generation on the GPU: greedy tokens vs float64 PyTorch without a cache"
+# The same loop as the CPU's: prefill fills each rank's cache, decode runs one
+# token per step. The references recompute the whole sequence every step.
+for spec in "models/sharp:hf/model.safetensors:tokens.npy:tp1 tp2" \
+  "llama-hf:w.safetensors:tokens.npy:tp2 tp4" "demo:$PWD/models/fortunes-llama/model.safetensors:prompt.npy:tp1 tp2"; do
+  IFS=: read -r sub weights tokens variants <<<"$spec"
+  gd="$BUNDLE/$sub"
+  [[ $weights = /* ]] || weights="$gd/$weights"
+  if [ ! -f "$gd/greedy.npy" ]; then
+    skip "generation $sub: no greedy.npy in the bundle (rerun gpu-prepare.sh)"
+    continue
+  fi
+  steps=$($py -c "import numpy as np; print(np.load('$gd/greedy.npy').shape[1])")
+  for variant in $variants; do
+    step "generate $sub $variant: rose-run" "$run" "$gd/$variant.rose" --backend cuda --comm shared \
+      --weights "$weights" --tokens "$gd/$tokens" --generate "$steps" --ignore-eos \
+      --out-tokens "$tmp/gen.npy" --quiet &&
+      check "generate $sub $variant fp32: greedy tokens equal the reference" \
+        $py test/lib/compare_tokens.py "$gd/greedy.npy" "$tmp/gen.npy"
+  done
+done
+if [ -f "$BUNDLE/demo/tp2.rose" ]; then
+  expect_output "generate demo tp2 bf16 --prompt (text out)" "^The meaning of life is" \
+    "$run" "$BUNDLE/demo/tp2.rose" --backend cuda --comm shared --dtype bf16 \
+    --weights models/fortunes-llama/model.safetensors --tokenizer models/fortunes-llama \
+    --prompt "The meaning of life is" --generate 32
+  if [ "$gpus" -ge 2 ]; then
+    step "generate demo tp2 over NCCL: rose-run" "$run" "$BUNDLE/demo/tp2.rose" --backend cuda \
+      --comm nccl --weights models/fortunes-llama/model.safetensors --tokens "$BUNDLE/demo/prompt.npy" \
+      --generate 32 --ignore-eos --out-tokens "$tmp/gen.npy" --quiet &&
+      check "generate demo tp2 nccl: greedy tokens equal the reference" \
+        $py test/lib/compare_tokens.py "$BUNDLE/demo/greedy.npy" "$tmp/gen.npy"
+  fi
+fi
+
 echo "== --check-against dense on the GPU"
 cad="$BUNDLE/models/rosellm"
 if [ -f "$cad/check-tp2-dense.rose" ]; then
@@ -189,18 +238,6 @@ echo "== NCCL"
 small="$BUNDLE/models/rosellm"
 w="$small/hf/model.safetensors"
 t="$small/tokens.npy"
-# expect_output LABEL PATTERN CMD...: CMD must succeed and print PATTERN (a
-# check that merely exits 0 could have run another communicator).
-expect_output() {
-  local label=$1 pattern=$2
-  shift 2
-  local out
-  if out=$("$@" 2>&1) && grep -qE "$pattern" <<<"$out"; then
-    pass "$label: $(grep -E "$pattern" <<<"$out" | head -1)"
-  else
-    fail "$label: no '$pattern' in: $(tail -3 <<<"$out" | tr '\n' ' ')"
-  fi
-}
 expect_output "nccl tp=1 (threads)" "communicator nccl" \
   "$run" "$small/tp1.rose" --backend cuda --comm nccl --weights "$w" --tokens "$t"
 expect_output "nccl tp=1 (RANK/WORLD_SIZE=1)" "communicator nccl" \

@@ -38,8 +38,8 @@ run=("$BUILD/bin/rose-run")
 # wrong, which gpu-check requires its checks to reject.
 models=(
   "tiny 3 2 32 1,2 --config tiny"
-  "rosellm 1 1 128 1,2,4 --config rosellm-2l"
-  "sharp 2 2 64 1,2 --config rosellm-2l --sharp"
+  "rosellm 1 1 64 1,2,4 --config rosellm-2l"
+  "sharp 2 2 32 1,2 --config rosellm-2l --sharp"
   "wide 5 3 17 1,2 --config wide"
   "deep 7 2 64 1,2,4 --config deep --gelu erf --untied"
 )
@@ -121,5 +121,31 @@ for tp in 2 4; do
 done
 echo "gpu-prepare: llama-hf gqa tp=2,4 (kv heads replicated at 4)"
 
+# Generation: greedy references without a cache (float64 PyTorch) for the
+# programs above (they carry prefill and decode entries), and the demo model
+# (its weights and tokenizer are in the repository: models/fortunes-llama).
+$py -m llamaref generate --config gqa --seed 1 --tokens "$dir/tokens.npy" --steps 16 \
+  --out "$dir/greedy.npy" >/dev/null
+dir="$OUT/models/sharp"
+$py -m gpt2ref generate --config rosellm-2l --sharp --seed 2 --tokens "$dir/tokens.npy" \
+  --steps 16 --out "$dir/greedy.npy" >/dev/null
+dir="$OUT/demo"
+mkdir -p "$dir"
+printf 'The meaning of life is\n' | spm_encode --model=models/fortunes-llama/tokenizer.model \
+  --output_format=id >"$dir/ids.txt"
+$py -c "import numpy as np; ids = [1] + [int(t) for t in open('$dir/ids.txt').read().split()]; np.save('$dir/prompt.npy', np.array([ids], dtype=np.int64))"
+$py -m llamaref generate --checkpoint models/fortunes-llama --tokens "$dir/prompt.npy" --steps 32 \
+  --out "$dir/greedy.npy" >/dev/null
+for tp in 1 2; do
+  "${compile[@]}" models/fortunes-llama --tp "$tp" --no-dense -o "$dir/tp$tp.rose" >/dev/null
+done
+echo "gpu-prepare: generation references (sharp GPT-2, gqa Llama, the demo model)"
+
 du -sh "$OUT"
+# The device tool carries at most 64 MiB of ignored paths to the GPU machine.
+mib=$(du -sm --apparent-size "$OUT" | cut -f1)
+if [ "$mib" -gt 60 ]; then
+  echo "gpu-prepare: $OUT is $mib MiB; it must stay under 60 MiB to travel" >&2
+  exit 1
+fi
 echo "gpu-prepare: done; on the GPU machine run: bash scripts/gpu-check.sh $OUT"

@@ -55,30 +55,48 @@ static StatusOr<double> timeRepeats(Executor &executor, CudaBackend &backend,
   return static_cast<double>(ms) / std::max(1, repeats);
 }
 
-StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
-                                          const RunRequest &req,
-                                          const CudaRunOptions &options,
-                                          CudaRunInfo *info) {
-  const Entry &fn = req.entry;
-  ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
-                                     program.root().vocab_size()));
+namespace {
+
+/// Which ranks this process runs, on which devices, over what: NCCL (a GPU
+/// per rank, or a process per rank) or the shared-GPU group.
+struct CudaLaunch {
+  int tp = 1;
+  std::vector<int> ranks, device;
+  bool nccl = false;
+  std::string ncclId;
+  std::unique_ptr<SharedGpuGroup> shared;
+  /// Set by the first rank that fails, so NCCL ranks stop waiting for it.
+  std::atomic<bool> anyFailed{false};
+
+  Status plan(const Entry &fn, const CudaRunOptions &options,
+              std::chrono::seconds timeout);
+  /// In rank `rank`'s thread: selects its device, makes its backend and
+  /// communicator.
+  Status open(int rank, const CudaRunOptions &options,
+              std::chrono::seconds timeout,
+              std::unique_ptr<CudaBackend> &backend,
+              std::unique_ptr<Communicator> &comm);
+  /// Marks the launch failed and cancels the shared group's waits.
+  void abort(int rank) {
+    anyFailed = true;
+    shared->group.abort("rank " + std::to_string(rank) + " failed");
+  }
+};
+
+Status CudaLaunch::plan(const Entry &fn, const CudaRunOptions &options,
+                        std::chrono::seconds timeout) {
   if (fn.program->mesh()->size() != 1)
     return Status::error("a mesh of ", fn.program->mesh()->size(),
                          " axes: the CUDA backend runs 1-D (tp) meshes; run a "
                          "dp x tp mesh with --backend cpu");
-  int tp = static_cast<int>(fn.ranks());
-  std::chrono::seconds timeout(req.timeoutSeconds);
-
+  tp = static_cast<int>(fn.ranks());
+  device.assign(tp, 0);
   int devices = 0;
   if (cudaError_t e = cudaGetDeviceCount(&devices);
       e != cudaSuccess || devices == 0)
     return Status::error(
         "--backend cuda: no CUDA device (",
         e == cudaSuccess ? "none found" : cudaGetErrorString(e), ")");
-
-  // Which ranks this process runs, on which devices, over what.
-  std::vector<int> ranks, device(tp, 0);
-  bool nccl = false;
   if (options.process) {
     const ProcessGroupEnv &env = *options.process;
     if (env.size != tp)
@@ -114,10 +132,8 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                            "communicator supports at most ",
                            kMaxLocalRanks, " (use one GPU per rank)");
   }
-
   // The NCCL id: made here for threads, or exchanged with the other
   // processes through rank 0.
-  std::string ncclId;
   if (nccl) {
     if (!options.process || options.process->rank == 0) {
       auto id = newNcclId();
@@ -126,15 +142,54 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
       ncclId = id.take();
     }
     if (options.process) {
-      auto shared = exchangeBlob(
+      auto exchanged = exchangeBlob(
           *options.process, ncclId,
           std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-      if (!shared)
-        return shared.status();
-      ncclId = shared.take();
+      if (!exchanged)
+        return exchanged.status();
+      ncclId = exchanged.take();
     }
   }
-  SharedGpuGroup shared(nccl ? 1 : tp, storageOf(options.precision), timeout);
+  shared = std::make_unique<SharedGpuGroup>(
+      nccl ? 1 : tp, storageOf(options.precision), timeout);
+  return Status::success();
+}
+
+Status CudaLaunch::open(int rank, const CudaRunOptions &options,
+                        std::chrono::seconds timeout,
+                        std::unique_ptr<CudaBackend> &backend,
+                        std::unique_ptr<Communicator> &comm) {
+  ROSE_RETURN_IF_ERROR(check(cudaSetDevice(device[rank]), "cudaSetDevice"));
+  auto made = CudaBackend::create(options.precision);
+  if (!made)
+    return made.status();
+  backend = made.take();
+  if (!nccl) {
+    comm = shared->communicator(rank, backend->stream());
+    return Status::success();
+  }
+  auto c = ncclCommunicator(ncclId, rank, tp, storageOf(options.precision),
+                            backend->stream(), timeout, &anyFailed);
+  if (!c)
+    return c.status();
+  comm = c.take();
+  return Status::success();
+}
+
+} // namespace
+
+StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
+                                          const RunRequest &req,
+                                          const CudaRunOptions &options,
+                                          CudaRunInfo *info) {
+  const Entry &fn = req.entry;
+  ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
+                                     program.root().vocab_size()));
+  std::chrono::seconds timeout(req.timeoutSeconds);
+  CudaLaunch launch;
+  ROSE_RETURN_IF_ERROR(launch.plan(fn, options, timeout));
+  const std::vector<int> &ranks = launch.ranks;
+  int tp = launch.tp;
 
   size_t totalBytes = paramBytes(fn, *req.weights);
   std::atomic<size_t> loaded{0};
@@ -149,30 +204,16 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
   // The rank that reports: rank 0, or this process's rank.
   const int reporter = ranks.front();
 
-  // Set by the first rank that fails, so NCCL ranks stop waiting for it.
-  std::atomic<bool> anyFailed{false};
   auto rankMain = [&](int rank) -> Status {
     auto fail = [&](Status s) {
-      anyFailed = true;
-      shared.group.abort("rank " + std::to_string(rank) + " failed");
+      launch.abort(rank);
       startLine.abort("rank " + std::to_string(rank) + " failed");
       return s.withContext("rank " + std::to_string(rank));
     };
-    if (Status s = check(cudaSetDevice(device[rank]), "cudaSetDevice"); !s.ok())
-      return fail(s);
-    auto backend = CudaBackend::create(options.precision);
-    if (!backend)
-      return fail(backend.status());
+    std::unique_ptr<CudaBackend> backend;
     std::unique_ptr<Communicator> comm;
-    if (nccl) {
-      auto c = ncclCommunicator(ncclId, rank, tp, storageOf(options.precision),
-                                (*backend)->stream(), timeout, &anyFailed);
-      if (!c)
-        return fail(c.status());
-      comm = c.take();
-    } else {
-      comm = shared.communicator(rank, (*backend)->stream());
-    }
+    if (Status s = launch.open(rank, options, timeout, backend, comm); !s.ok())
+      return fail(s);
     auto progress = [&](size_t bytes) {
       size_t done = loaded += bytes;
       if (req.loadProgress) {
@@ -183,7 +224,7 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
     auto weights = RankWeights::load(fn, *req.weights, rank, progress);
     if (!weights)
       return fail(weights.status());
-    auto executor = Executor::create(fn, *weights, **backend, *comm);
+    auto executor = Executor::create(fn, *weights, *backend, *comm);
     if (!executor)
       return fail(executor.status());
     if (Status s = startLine.barrier(); !s.ok())
@@ -193,7 +234,7 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
                        Clock::now() - start)
                        .count();
       cudaDeviceProp prop;
-      if (cudaGetDeviceProperties(&prop, device[rank]) == cudaSuccess)
+      if (cudaGetDeviceProperties(&prop, launch.device[rank]) == cudaSuccess)
         runInfo.device = prop.name;
       runInfo.communicator = comm->name();
     }
@@ -217,7 +258,7 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
       result.shape = (*executor)->shapeOf(fn.output());
     }
     if (options.repeats > 0) {
-      auto ms = timeRepeats(**executor, **backend, *comm, options.repeats,
+      auto ms = timeRepeats(**executor, *backend, *comm, options.repeats,
                             options.graphs);
       if (!ms) {
         comm->abort(ms.status().message());
@@ -233,6 +274,82 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
   ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
   result.loadSeconds = loadDoneNs.load() / 1e9;
   result.runSeconds = runNs.load() / 1e9;
+  if (info)
+    *info = runInfo;
+  return result;
+}
+
+StatusOr<GenerateResult>
+rose::cuda::generateOnCuda(const Program &program, const GenerateRequest &req,
+                           const CudaRunOptions &options, CudaRunInfo *info) {
+  ROSE_RETURN_IF_ERROR(checkGenerateRequest(program, req));
+  if (options.process)
+    return Status::error("--generate on CUDA runs the ranks as threads of one "
+                         "process (",
+                         options.process->source,
+                         " is set): launch rose-run once");
+  const Entry fn = *program.entry("prefill");
+  if (fn.fn->logits_vocab_shards() > 0)
+    return Status::error("--generate on CUDA with vocab-sharded logits "
+                         "(--lm-head sharded) is not supported: compile "
+                         "without it");
+  std::chrono::seconds timeout(req.timeoutSeconds);
+  CudaLaunch launch;
+  ROSE_RETURN_IF_ERROR(launch.plan(fn, options, timeout));
+  const std::vector<int> &ranks = launch.ranks;
+
+  GenerateResult result;
+  result.lengths.assign(req.batch, 0);
+  CudaRunInfo runInfo;
+  auto start = Clock::now();
+  // Barriers between the rank threads, and how rank 0's tokens reach the
+  // others (host memory: every rank's thread is in this process).
+  LocalGroup threads(static_cast<int>(ranks.size()), timeout);
+  std::vector<int64_t> published;
+
+  auto rankMain = [&](int rank) -> Status {
+    std::unique_ptr<CudaBackend> backend;
+    std::unique_ptr<Communicator> comm;
+    auto fail = [&](Status s) {
+      launch.abort(rank);
+      threads.abort("rank " + std::to_string(rank) + " failed");
+      if (comm)
+        comm->abort(s.message());
+      return s.withContext("rank " + std::to_string(rank));
+    };
+    if (Status s = launch.open(rank, options, timeout, backend, comm); !s.ok())
+      return fail(s);
+    auto weights = RankWeights::load(fn, *req.weights, rank, nullptr);
+    if (!weights)
+      return fail(weights.status());
+    if (Status s = threads.barrier(); !s.ok())
+      return fail(s);
+    if (rank == 0) {
+      result.loadSeconds =
+          std::chrono::duration<double>(Clock::now() - start).count();
+      cudaDeviceProp prop;
+      if (cudaGetDeviceProperties(&prop, launch.device[rank]) == cudaSuccess)
+        runInfo.device = prop.name;
+      runInfo.communicator = comm->name();
+    }
+    GenerateRank ctx;
+    ctx.rank = rank;
+    ctx.backend = backend.get();
+    ctx.comms = {comm.get()};
+    ctx.weights = &*weights;
+    ctx.share = [&](std::vector<int64_t> &values) -> Status {
+      if (rank == 0)
+        published = values;
+      ROSE_RETURN_IF_ERROR(threads.barrier());
+      values = published;
+      return threads.barrier();
+    };
+    if (Status s = generateOnRank(program, req, ctx, result); !s.ok())
+      return fail(s);
+    return Status::success();
+  };
+  ROSE_RETURN_IF_ERROR(runRankThreads(ranks, rankMain));
+  finishGenerateResult(result, req.batch);
   if (info)
     *info = runInfo;
   return result;

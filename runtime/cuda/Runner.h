@@ -2,6 +2,7 @@
 #ifndef ROSE_RUNTIME_CUDA_RUNNER_H
 #define ROSE_RUNTIME_CUDA_RUNNER_H
 
+#include "runtime/Generate.h"
 #include "runtime/Rendezvous.h"
 #include "runtime/Runner.h"
 #include "runtime/cuda/Communicator.h"
@@ -41,6 +42,15 @@ struct CudaRunInfo {
 StatusOr<RunResult> runOnCuda(const Program &program, const RunRequest &request,
                               const CudaRunOptions &options,
                               CudaRunInfo *info = nullptr);
+
+/// Generates on GPU ranks (threads of this process; a GPU per rank over
+/// NCCL, or all on one GPU): the same loop as the CPU's (Generate.h), each
+/// step's logits read back for rank 0 to sample. The decode step runs as
+/// plain launches: a CUDA graph would bake in the cache length.
+StatusOr<GenerateResult> generateOnCuda(const Program &program,
+                                        const GenerateRequest &request,
+                                        const CudaRunOptions &options,
+                                        CudaRunInfo *info = nullptr);
 
 } // namespace rose::cuda
 

@@ -190,6 +190,17 @@ def write_checkpoint(c, stored, directory, dtype="f32", shards=1):
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=1)
 
 
+def read_checkpoint(directory):
+    """config.json and model.safetensors of a Hugging Face directory (read
+    with gpt2ref's independent safetensors reader; bfloat16 widened exactly)."""
+    with open(os.path.join(directory, "config.json")) as f:
+        c = json.load(f)
+    c.setdefault("rope_theta", 10000.0)
+    c.setdefault("tie_word_embeddings", False)
+    arrays = gpt2ref.read_safetensors(os.path.join(directory, "model.safetensors"))
+    return c, {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in arrays.items()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -201,7 +212,6 @@ def main():
     m.add_argument("--tied", action="store_true")
     m.add_argument("--shards", type=int, default=1)
     lg = sub.add_parser("logits")
-    lg.add_argument("--config", required=True, choices=CONFIGS)
     lg.add_argument("--seed", type=int, default=1)
     lg.add_argument("--tokens", required=True)
     lg.add_argument("--out", required=True)
@@ -210,22 +220,31 @@ def main():
                     help="the stored weights' dtype (the reference reads them back)")
     gn = sub.add_parser("generate", help="greedy continuation, recomputing the whole "
                                          "sequence each step (no cache), float64")
-    gn.add_argument("--config", required=True, choices=CONFIGS)
     gn.add_argument("--seed", type=int, default=1)
     gn.add_argument("--tokens", required=True)
     gn.add_argument("--steps", type=int, required=True)
     gn.add_argument("--out", required=True)
     gn.add_argument("--tied", action="store_true")
     gn.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    for p in (lg, gn):
+        p.add_argument("--config", choices=CONFIGS,
+                       help="a random model made by `make` with this config and --seed")
+        p.add_argument("--checkpoint", metavar="DIR",
+                       help="instead: a Hugging Face directory (config.json, model.safetensors)")
     a = ap.parse_args()
-    c = config_dict(a.config)
-    if a.tied:
-        c["tie_word_embeddings"] = True
-    w = weights(c, a.seed)
-    # What the checkpoint stores (float32 or bfloat16), read back in float64.
-    stored = {k: v.float() for k, v in w.items()}
-    if a.dtype == "bf16":
-        stored = {k: v.bfloat16().float() for k, v in stored.items()}
+    if a.cmd != "make" and (a.config is None) == (a.checkpoint is None):
+        ap.error("give one of --config and --checkpoint")
+    if a.cmd != "make" and a.checkpoint:
+        c, stored = read_checkpoint(a.checkpoint)
+    else:
+        c = config_dict(a.config)
+        if a.tied:
+            c["tie_word_embeddings"] = True
+        w = weights(c, a.seed)
+        # What the checkpoint stores (float32 or bfloat16), read back in float64.
+        stored = {k: v.float() for k, v in w.items()}
+        if a.dtype == "bf16":
+            stored = {k: v.bfloat16().float() for k, v in stored.items()}
     if a.cmd == "make":
         write_checkpoint(c, stored, a.hf, a.dtype, a.shards)
     elif a.cmd == "generate":

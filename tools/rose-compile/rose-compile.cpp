@@ -274,7 +274,9 @@ int main(int argc, char **argv) {
     llvm::outs() << "rose-compile: generation: prefill and decode entries, "
                  << "KV cache of " << stats.maxSeq << " positions, "
                  << stats.cacheBytesPerSequence
-                 << " bytes per rank per sequence; decode step: "
+                 << " bytes per rank per sequence; prefill logits: "
+                 << (stats.prefillLastRow ? "last position" : "every position")
+                 << "; decode step: "
                  << (stats.decodeCollectives.empty()
                          ? std::string("no collectives")
                          : stats.decodeCollectives)

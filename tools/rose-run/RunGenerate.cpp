@@ -2,7 +2,8 @@
 //
 // Prompts come as ids (--tokens, --prompt-ids) or text (--prompt, through the
 // tokenizer rose-compile recorded, or --tokenizer). Tokens stream as they
-// are chosen (one sequence: its text; several: their ids at the end), then
+// are chosen (one sequence: its text; several: each one's text, or its
+// generated ids without a tokenizer, at the end), then
 // the timings. Errors are one line and leave no output file.
 //
 //===----------------------------------------------------------------------===//
@@ -14,6 +15,7 @@
 
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 using namespace rose;
@@ -59,7 +61,7 @@ private:
 int rose::runGenerate(
     const GenerateFlags &flags,
     std::function<StatusOr<std::unique_ptr<Communicator>>()> processComm,
-    bool reports) {
+    bool reports, const Generator &generate) {
   auto program = Program::load(flags.programPath);
   if (!program)
     return fail(program.status().message());
@@ -160,6 +162,7 @@ int rose::runGenerate(
   std::vector<int64_t> ids0(req.prompts.begin(),
                             req.prompts.begin() + req.promptLength);
   TextStream stream;
+  bool streamedIds = false;
   std::string promptText;
 #ifdef ROSE_HAVE_TOKENIZER
   if (tokenizer) {
@@ -188,11 +191,13 @@ int rose::runGenerate(
                        const std::vector<bool> &stopped) {
         if (!stopped[0])
           std::cout << tokens[0] << " " << std::flush;
+        streamedIds = true;
       };
   }
-  auto result = generateOnCpu(**program, req);
+  auto result = generate(**program, req);
   if (!result) {
-    if (show && req.batch == 1)
+    // End the streamed line, if any, before the error.
+    if (!stream.text().empty() || streamedIds)
       std::cout << "\n";
     return fail(result.status().message());
   }
@@ -206,10 +211,25 @@ int rose::runGenerate(
   if (req.batch == 1) {
     std::cout << "\n";
   } else {
+    // Each sequence's text (prompt and continuation), or its ids.
     for (int64_t b = 0; b < req.batch; ++b) {
       std::cout << "sequence " << b << ":";
+      std::vector<int64_t> ids(req.prompts.begin() + b * req.promptLength,
+                               req.prompts.begin() +
+                                   (b + 1) * req.promptLength);
       for (int64_t s = 0; s < result->lengths[b]; ++s)
-        std::cout << " " << result->tokens[b * result->steps + s];
+        ids.push_back(result->tokens[b * result->steps + s]);
+      std::optional<std::string> text;
+#ifdef ROSE_HAVE_TOKENIZER
+      if (tokenizer)
+        if (auto decoded = tokenizer->decode(ids))
+          text = *decoded;
+#endif
+      if (text)
+        std::cout << " " << *text;
+      else
+        for (size_t s = req.promptLength; s < ids.size(); ++s)
+          std::cout << " " << ids[s];
       std::cout << "\n";
     }
   }

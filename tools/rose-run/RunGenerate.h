@@ -19,11 +19,16 @@ struct GenerateFlags {
   int threads = 0, timeout = 300;
 };
 
+/// How the ranks generate: generateOnCpu, or generateOnCuda with its
+/// options.
+using Generator = std::function<StatusOr<GenerateResult>(
+    const Program &, const GenerateRequest &)>;
+
 /// rose-run --generate: prompts in, tokens (and text) out; the exit status.
 int runGenerate(
     const GenerateFlags &flags,
     std::function<StatusOr<std::unique_ptr<Communicator>>()> processComm,
-    bool reports);
+    bool reports, const Generator &generate);
 
 } // namespace rose
 

@@ -40,6 +40,26 @@
 
 using namespace rose;
 
+#ifdef ROSE_HAVE_CUDA
+static cuda::CudaRunOptions
+cudaOptionsOf(const std::string &dtype, const std::string &commKind,
+              const std::optional<ProcessGroupEnv> &process, int repeats,
+              bool graphs) {
+  cuda::CudaRunOptions o;
+  o.precision = dtype == "tf32"   ? cuda::Precision::TF32
+                : dtype == "bf16" ? cuda::Precision::BF16
+                : dtype == "fp16" ? cuda::Precision::FP16
+                                  : cuda::Precision::FP32;
+  o.comm = commKind == "nccl"     ? cuda::CommKind::Nccl
+           : commKind == "shared" ? cuda::CommKind::Shared
+                                  : cuda::CommKind::Auto;
+  o.process = process;
+  o.repeats = repeats;
+  o.graphs = graphs;
+  return o;
+}
+#endif
+
 namespace {
 
 int fail(const std::string &message) {
@@ -209,8 +229,6 @@ static int runMain(int argc, char **argv) {
           {!profilePath.empty(), "--profile"}})
       if (given)
         return fail(std::string(name) + " cannot be combined with --generate");
-    if (backend == "cuda")
-      return fail("--generate runs on the CPU backend for now");
   }
   if (tokensPath.empty() && promptIds.empty() && gen.prompts.empty())
     return fail(*generateOpt
@@ -288,7 +306,16 @@ static int runMain(int argc, char **argv) {
 #endif
     if (process && process->rank != 0)
       gen.outTokens.clear();
-    return runGenerate(gen, processComm, !process || process->rank == 0);
+    Generator generate = generateOnCpu;
+#ifdef ROSE_HAVE_CUDA
+    if (cuda)
+      generate = [options = cudaOptionsOf(dtype, commKind, process, 0, true)](
+                     const Program &p, const GenerateRequest &r) {
+        return cuda::generateOnCuda(p, r, options);
+      };
+#endif
+    return runGenerate(gen, processComm, !process || process->rank == 0,
+                       generate);
   }
   auto program = Program::load(programPath);
   if (!program)
@@ -350,17 +377,8 @@ static int runMain(int argc, char **argv) {
   }
 #endif
 #ifdef ROSE_HAVE_CUDA
-  cuda::CudaRunOptions cudaOptions;
-  cudaOptions.precision = dtype == "tf32"   ? cuda::Precision::TF32
-                          : dtype == "bf16" ? cuda::Precision::BF16
-                          : dtype == "fp16" ? cuda::Precision::FP16
-                                            : cuda::Precision::FP32;
-  cudaOptions.comm = commKind == "nccl"     ? cuda::CommKind::Nccl
-                     : commKind == "shared" ? cuda::CommKind::Shared
-                                            : cuda::CommKind::Auto;
-  cudaOptions.process = process;
-  cudaOptions.repeats = repeats;
-  cudaOptions.graphs = !noGraphs;
+  cuda::CudaRunOptions cudaOptions =
+      cudaOptionsOf(dtype, commKind, process, repeats, !noGraphs);
   cuda::CudaRunInfo cudaInfo;
 #endif
   auto runOn = [&](const RunRequest &r, bool timed) -> StatusOr<RunResult> {
