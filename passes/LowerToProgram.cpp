@@ -222,6 +222,9 @@ private:
   /// the result's last row needs only their inputs' last rows.
   llvm::DenseSet<Operation *> tail;
   llvm::DenseMap<Value, int32_t> lastRows;
+  /// Ops fused into the op that defines their operand (a matmul's GELU
+  /// epilogue), with that operand.
+  llvm::DenseMap<Operation *, Value> fusedInto;
 };
 
 } // namespace
@@ -505,8 +508,18 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         if (!stored && m.getBias())
           return op->emitError("rose-compile: matmul of two activations "
                                "with a bias is not supported by the runtime");
+        // A GELU that is the product's only user runs on it in the GEMM's
+        // column blocks (while they are in cache); the GELU op is dropped.
+        fb::Epilogue epilogue = fb::Epilogue::None;
+        if (m->hasOneUse())
+          if (auto gelu = dyn_cast<GeluOp>(*m->getUsers().begin())) {
+            epilogue = gelu.getApproximation() == GeluApproximation::Tanh
+                           ? fb::Epilogue::GeluTanh
+                           : fb::Epilogue::GeluErf;
+            fusedInto[gelu] = m.getResult();
+          }
         return set(fb::OpAttrs::MatMul,
-                   fb::CreateMatMul(fbb, m.getTransposeRhs()));
+                   fb::CreateMatMul(fbb, m.getTransposeRhs(), epilogue));
       })
       .Case([&](AddOp) { return set(fb::OpAttrs::Add, fb::CreateAdd(fbb)); })
       .Case([&](SubOp) { return set(fb::OpAttrs::Sub, fb::CreateSub(fbb)); })
@@ -662,6 +675,13 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
   // Params and constants are operands, stored in Program.params.
   if (isa<ParamOp, ConstantOp>(op))
     return success();
+  // Fused into its operand's matmul: its result is the matmul's.
+  if (auto it = fusedInto.find(op); it != fusedInto.end()) {
+    int32_t id = valueIds.lookup(it->second);
+    valueIds[op->getResult(0)] = id;
+    values[id].name = layerName(op);
+    return success();
+  }
   if (isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op))
     ++collectives[op->getName().getStringRef().str()];
   std::string layer = layerName(op);

@@ -86,11 +86,12 @@ public:
   /// For b < batch: y_b[m, n] = x_b[m, :] . w_b (+ bias[n]), where x_b is at
   /// x + b * xStride, w_b at w + b * wStride (0: one w for every batch) and
   /// y_b at y + b * m * n (strides in elements); w_b is [k, n], or [n, k]
-  /// transposed.
+  /// transposed; then `epilogue` on every element of y (the same function
+  /// as the backend's gelu).
   virtual Status matmul(const void *x, const void *w, const void *bias,
                         int64_t batch, int64_t m, int64_t k, int64_t n,
                         bool transposed, int64_t xStride, int64_t wStride,
-                        void *y) = 0;
+                        Epilogue epilogue, void *y) = 0;
   /// Elementwise with numpy broadcasting to `outShape`.
   virtual Status binary(BinaryKind kind, const void *a, const Shape &aShape,
                         const void *b, const Shape &bShape, void *y,

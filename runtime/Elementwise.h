@@ -19,6 +19,10 @@
 
 namespace rose {
 
+/// What a matmul applies to its product (plus bias) as it produces it;
+/// values are the program file's (Program.fbs Epilogue).
+enum class Epilogue : int { None = 0, GeluTanh = 1, GeluErf = 2 };
+
 enum class UnaryKind : int {
   Relu = 0,
   Silu = 1,

@@ -213,6 +213,14 @@ static_assert(
         static_cast<int>(ReduceKind::Mean) &&
     static_cast<int>(fb::ReduceFn::Max) == static_cast<int>(ReduceKind::Max) &&
     static_cast<int>(fb::ReduceFn::MAX) == static_cast<int>(ReduceKind::Max));
+static_assert(static_cast<int>(fb::Epilogue::None) ==
+                  static_cast<int>(Epilogue::None) &&
+              static_cast<int>(fb::Epilogue::GeluTanh) ==
+                  static_cast<int>(Epilogue::GeluTanh) &&
+              static_cast<int>(fb::Epilogue::GeluErf) ==
+                  static_cast<int>(Epilogue::GeluErf) &&
+              static_cast<int>(fb::Epilogue::MAX) ==
+                  static_cast<int>(Epilogue::GeluErf));
 
 static BinaryKind binaryKind(fb::OpAttrs k) {
   switch (k) {
@@ -247,12 +255,13 @@ Status Executor::matmul(const fb::Op &op, const void *x, const Shape &xShape,
                         const void *w, const Shape &wShape, const void *bias,
                         void *y, const Shape &outShape) {
   bool t = op.attrs_as_MatMul()->transpose_rhs();
+  auto epilogue = static_cast<Epilogue>(op.attrs_as_MatMul()->epilogue());
   size_t wr = wShape.size();
   int64_t k = t ? wShape[wr - 1] : wShape[wr - 2],
           n = t ? wShape[wr - 2] : wShape[wr - 1];
   if (wr == 2)
     return backend.matmul(x, w, bias, 1, numElements(xShape) / k, k, n, t, 0, 0,
-                          y);
+                          epilogue, y);
   int64_t m = xShape[xShape.size() - 2];
   Shape batch(outShape.begin(), outShape.end() - 2),
       xb(xShape.begin(), xShape.end() - 2),
@@ -268,7 +277,7 @@ Status Executor::matmul(const fb::Op &op, const void *x, const Shape &xShape,
   std::optional<int64_t> xs = even(xb), ws = even(wb);
   if (xs && ws)
     return backend.matmul(x, w, bias, count, m, k, n, t, *xs * xMat, *ws * wMat,
-                          y);
+                          epilogue, y);
   Shape xStrides = broadcastStrides(xb, batch.size()),
         wStrides = broadcastStrides(wb, batch.size());
   const size_t es = storageBytes(backend.storage());
@@ -282,7 +291,7 @@ Status Executor::matmul(const fb::Op &op, const void *x, const Shape &xShape,
     }
     if (Status s = backend.matmul(static_cast<const char *>(x) + xi * xMat * es,
                                   static_cast<const char *>(w) + wi * wMat * es,
-                                  bias, 1, m, k, n, t, 0, 0,
+                                  bias, 1, m, k, n, t, 0, 0, epilogue,
                                   static_cast<char *>(y) + b * m * n * es);
         !s)
       return s;
@@ -355,8 +364,8 @@ Status Executor::runOp(const fb::Op &op) {
     auto *a = op.attrs_as_Trilu();
     int64_t rows = outShape[outShape.size() - 2], cols = outShape.back();
     int64_t n = numElements(outShape);
-    return backend.trilu(in(0), rows * cols ? n / (rows * cols) : 0, rows, cols,
-                         a->k(), a->upper(), y);
+    return backend.trilu(in(0), rows * cols != 0 ? n / (rows * cols) : 0, rows,
+                         cols, a->k(), a->upper(), y);
   }
   case fb::OpAttrs::Gather: {
     // One row lookup per outer index: [n, inner] rows at the indices.

@@ -444,6 +444,9 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
       return fail("malformed shift");
     return need(1, 1);
   case fb::OpAttrs::MatMul:
+    if (op.attrs_as_MatMul()->epilogue() > fb::Epilogue::MAX)
+      return fail("unknown matmul epilogue ",
+                  static_cast<int>(op.attrs_as_MatMul()->epilogue()));
     return need(2, 3);
   case fb::OpAttrs::Add:
   case fb::OpAttrs::Sub:

@@ -84,10 +84,10 @@ Status CpuBackend::positions(int64_t *out, int64_t batch, int64_t seq,
 Status CpuBackend::matmul(const void *x, const void *w, const void *bias,
                           int64_t batch, int64_t m, int64_t k, int64_t n,
                           bool transposed, int64_t xStride, int64_t wStride,
-                          void *y) {
+                          Epilogue epilogue, void *y) {
   for (int64_t b = 0; b < batch; ++b)
     cpu::matmul(f(x) + b * xStride, f(w) + b * wStride, f(bias), m, k, n,
-                transposed, f(y) + b * m * n);
+                transposed, f(y) + b * m * n, epilogue);
   return Status::success();
 }
 

@@ -36,7 +36,8 @@ public:
                    int64_t offset) override;
   Status matmul(const void *x, const void *w, const void *bias, int64_t batch,
                 int64_t m, int64_t k, int64_t n, bool transposed,
-                int64_t xStride, int64_t wStride, void *y) override;
+                int64_t xStride, int64_t wStride, Epilogue epilogue,
+                void *y) override;
   Status binary(BinaryKind kind, const void *a, const Shape &aShape,
                 const void *b, const Shape &bShape, void *y,
                 const Shape &outShape) override;

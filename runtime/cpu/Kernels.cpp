@@ -89,9 +89,36 @@ void rose::cpu::embedding(const float *table, int64_t rows, int64_t dim,
   }
 }
 
+/// GELU of one element: tanh form (tanh(u) = 1 - 2 / (exp(2u) + 1): exp
+/// vectorizes, tanh does not; the clamp keeps exp finite, tanh is +-1 to
+/// float precision beyond it) or exact (erf).
+static inline float geluTanh(float v) {
+  const float c = 0.7978845608028654f; // sqrt(2 / pi)
+  float u = std::min(9.0f, std::max(-9.0f, c * (v + 0.044715f * v * v * v)));
+  float t = 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f);
+  return 0.5f * v * (1.0f + t);
+}
+static inline float geluErf(float v) {
+  return 0.5f * v * (1.0f + std::erf(v * 0.7071067811865476f));
+}
+
+/// The epilogue on rows [0, m) x columns [j, j + cols) of y (row stride n).
+static void applyEpilogue(rose::Epilogue e, float *y, int64_t m, int64_t n,
+                          int64_t j, int64_t cols) {
+  for (int64_t i = 0; i < m; ++i) {
+    float *row = y + i * n + j;
+    if (e == rose::Epilogue::GeluTanh)
+      for (int64_t c = 0; c < cols; ++c)
+        row[c] = geluTanh(row[c]);
+    else
+      for (int64_t c = 0; c < cols; ++c)
+        row[c] = geluErf(row[c]);
+  }
+}
+
 void rose::cpu::matmul(const float *x, const float *w, const float *bias,
                        int64_t m, int64_t k, int64_t n, bool transposed,
-                       float *y) {
+                       float *y, Epilogue epilogue) {
   float beta = 0.0f;
   if (bias) {
     for (int64_t i = 0; i < m; ++i)
@@ -114,6 +141,8 @@ void rose::cpu::matmul(const float *x, const float *w, const float *bias,
       int64_t j = b * block, cols = std::min(block, n - j);
       sgemm(transposed, m, cols, k, 1.0f, x, k, transposed ? w + j * k : w + j,
             transposed ? k : n, beta, y + j, n);
+      if (epilogue != Epilogue::None)
+        applyEpilogue(epilogue, y, m, n, j, cols);
     }
   });
 }
@@ -280,23 +309,15 @@ void rose::cpu::layerNorm(const float *x, const float *scale, const float *bias,
 }
 
 void rose::cpu::gelu(const float *x, int64_t n, bool tanhForm, float *y) {
-  const float c = 0.7978845608028654f; // sqrt(2 / pi)
   if (tanhForm) {
-    // tanh(u) = 1 - 2 / (exp(2u) + 1): exp vectorizes, tanh does not. The
-    // clamp keeps exp finite; tanh is +-1 to float precision beyond it.
     forBlocks(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        float v = x[i];
-        float u =
-            std::min(9.0f, std::max(-9.0f, c * (v + 0.044715f * v * v * v)));
-        float t = 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f);
-        y[i] = 0.5f * v * (1.0f + t);
-      }
+      for (int64_t i = begin; i < end; ++i)
+        y[i] = geluTanh(x[i]);
     });
   } else {
     forBlocks(n, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i)
-        y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+        y[i] = geluErf(x[i]);
     });
   }
 }

@@ -18,9 +18,12 @@ void embedding(const float *table, int64_t rows, int64_t dim,
                const int64_t *ids, int64_t tokens, int64_t first, float *y);
 
 /// y[m, n] = x[m, :] . w[:, n] (+ bias[n]); w is [k, n], or [n, k] when
-/// `transposed`. OpenBLAS sgemm.
+/// `transposed`. OpenBLAS sgemm over column blocks; `epilogue` (GELU) runs
+/// on each block as soon as it is computed, with gelu()'s formula, so the
+/// fused call equals matmul then gelu bit for bit.
 void matmul(const float *x, const float *w, const float *bias, int64_t m,
-            int64_t k, int64_t n, bool transposed, float *y);
+            int64_t k, int64_t n, bool transposed, float *y,
+            Epilogue epilogue = Epilogue::None);
 
 /// Elementwise with numpy broadcasting to `outShape`.
 void binary(BinaryKind kind, const float *a, const Shape &aShape,

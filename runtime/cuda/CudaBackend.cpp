@@ -168,7 +168,7 @@ Status CudaBackend::positions(int64_t *out, int64_t batch, int64_t seq,
 Status CudaBackend::matmul(const void *x, const void *w, const void *bias,
                            int64_t batch, int64_t m, int64_t k, int64_t n,
                            bool transposed, int64_t xStride, int64_t wStride,
-                           void *y) {
+                           Epilogue epilogue, void *y) {
   // Row-major y = x w is column-major y^T = w^T x^T.
   cudaDataType_t type = storage_ == Storage::BF16  ? CUDA_R_16BF
                         : storage_ == Storage::F16 ? CUDA_R_16F
@@ -183,7 +183,12 @@ Status CudaBackend::matmul(const void *x, const void *w, const void *bias,
       type, n, m * n, batch, compute, CUBLAS_GEMM_DEFAULT));
   if (bias)
     biasAdd(storage_, y, bias, batch * m, n, stream());
-  return launched("bias add");
+  // The epilogue as its own kernel, in place (cuBLASLt's GELU epilogue
+  // would fuse it; not yet measured).
+  if (epilogue != Epilogue::None)
+    cuda::gelu(storage_, y, batch * m * n, epilogue == Epilogue::GeluTanh, y,
+               stream());
+  return launched("bias add / epilogue");
 }
 
 /// Output dims and each operand's strides for the broadcasting kernels.

@@ -59,6 +59,38 @@ TEST(ThreadPool, SmallLoopsRunInlineAndThePoolIsPerThread) {
   EXPECT_EQ(poolThreads(), 1);
 }
 
+/// The GELU epilogue rose-compile fuses into a matmul gives exactly what the
+/// unfused ops give (matmul, then gelu over the whole product), for both
+/// forms, with a bias and transposed, inline and over a pool of 2.
+TEST(ThreadPool, MatmulGeluEpilogueEqualsMatmulThenGelu) {
+  std::mt19937 gen(11);
+  const int64_t rows = 37, dim = 96, cols = 1000;
+  std::vector<float> x = randomNormal(gen, rows * dim),
+                     w = randomNormal(gen, dim * cols),
+                     b = randomNormal(gen, cols);
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    setThreadPool(&pool);
+    for (bool transposed : {false, true})
+      for (bool tanhForm : {true, false}) {
+        std::vector<float> unfused(rows * cols), fused(rows * cols);
+        matmul(x.data(), w.data(), b.data(), rows, dim, cols, transposed,
+               unfused.data());
+        gelu(unfused.data(), rows * cols, tanhForm, unfused.data());
+        matmul(x.data(), w.data(), b.data(), rows, dim, cols, transposed,
+               fused.data(), tanhForm ? Epilogue::GeluTanh : Epilogue::GeluErf);
+        EXPECT_EQ(unfused, fused) << "threads " << threads << " transposed "
+                                  << transposed << " tanh " << tanhForm;
+        // Not a vacuous pass: GELU changed the product.
+        std::vector<float> plain(rows * cols);
+        matmul(x.data(), w.data(), b.data(), rows, dim, cols, transposed,
+               plain.data());
+        EXPECT_NE(plain, fused);
+      }
+    setThreadPool(nullptr);
+  }
+}
+
 /// Kernels split over a pool compute what they compute inline, bit for bit
 /// (each element's arithmetic is the same; only who computes it changes).
 TEST(ThreadPool, KernelsMatchTheirInlineRun) {
