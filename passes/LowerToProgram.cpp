@@ -166,6 +166,8 @@ public:
                                                      StringRef name);
   int64_t vocab = 0;
   int64_t numOps = 0, numValues = 0;
+  /// Fuse a matmul's only-user GELU into it (LoweringOptions).
+  bool fuse = true;
   /// Collectives lowered, by op name ("rose.all_reduce": 4).
   std::map<std::string, int64_t> collectives;
 
@@ -511,7 +513,7 @@ FailureOr<flatbuffers::Offset<void>> Lowerer::attributes(Operation *op,
         // A GELU that is the product's only user runs on it in the GEMM's
         // column blocks (while they are in cache); the GELU op is dropped.
         fb::Epilogue epilogue = fb::Epilogue::None;
-        if (m->hasOneUse())
+        if (fuse && m->hasOneUse())
           if (auto gelu = dyn_cast<GeluOp>(*m->getUsers().begin())) {
             epilogue = gelu.getApproximation() == GeluApproximation::Tanh
                            ? fb::Epilogue::GeluTanh
@@ -894,11 +896,10 @@ FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
                                   axisIndex("dp"));
 }
 
-FailureOr<std::string>
-mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
-                           llvm::StringRef weightsPath, ProgramStats *stats,
-                           unsigned version,
-                           const GenerationOptions *generation) {
+FailureOr<std::string> mlir::rose::lowerToProgram(
+    ModuleOp main, ModuleOp dense, llvm::StringRef weightsPath,
+    ProgramStats *stats, unsigned version, const GenerationOptions *generation,
+    const LoweringOptions &lowering) {
   flatbuffers::FlatBufferBuilder fbb;
   int64_t tp = 1;
   if (auto attr = main->getAttrOfType<IntegerAttr>(RoseDialect::kTPAttrName))
@@ -919,12 +920,14 @@ mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
   ParamTable params(
       fbb, tpIndex == axes.end() ? 0 : int32_t(tpIndex - axes.begin()));
   Lowerer mainLowerer(fbb, params, tp, axes);
+  mainLowerer.fuse = lowering.fuseEpilogues;
   auto mainFn = mainLowerer.lower(main, "forward");
   if (failed(mainFn))
     return failure();
   std::vector<flatbuffers::Offset<fb::Function>> functions = {*mainFn};
   if (dense) {
     Lowerer denseLowerer(fbb, params, 1, {});
+    denseLowerer.fuse = lowering.fuseEpilogues;
     auto lowered = denseLowerer.lower(dense, "dense");
     if (failed(lowered))
       return failure();
@@ -961,11 +964,13 @@ mlir::rose::lowerToProgram(ModuleOp main, ModuleOp dense,
       bool lastRow = StringRef(name) == "prefill";
       auto step =
           std::make_unique<Lowerer>(fbb, params, tp, axes, &cache, lastRow);
+      step->fuse = lowering.fuseEpilogues;
       auto lowered = step->lower(main, name);
       if (failed(lowered) && step->lastRowFailed) {
         // The logits at every position, then: slower, as right.
         lastRow = false;
         step = std::make_unique<Lowerer>(fbb, params, tp, axes, &cache);
+        step->fuse = lowering.fuseEpilogues;
         lowered = step->lower(main, name);
       }
       if (succeeded(lowered)) {

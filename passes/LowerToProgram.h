@@ -38,6 +38,13 @@ struct GenerationOptions {
   std::string tokenizer;
 };
 
+/// Choices of the lowering that change speed, never results.
+struct LoweringOptions {
+  /// Fuse a GELU that is a matmul's only user into the matmul (its
+  /// epilogue). Off: every op as it is (debugging, A/B timing).
+  bool fuseEpilogues = true;
+};
+
 /// Lowers `main` (a module after the TP pipeline) and, when given, `dense`
 /// (the same model at tp=1, for --check-against) into the bytes of a program
 /// file. Fails with diagnostics on the offending op.
@@ -47,7 +54,8 @@ struct GenerationOptions {
 FailureOr<std::string>
 lowerToProgram(ModuleOp main, ModuleOp dense, llvm::StringRef weightsPath,
                ProgramStats *stats = nullptr, unsigned version = 0,
-               const GenerationOptions *generation = nullptr);
+               const GenerationOptions *generation = nullptr,
+               const LoweringOptions &lowering = {});
 
 } // namespace mlir::rose
 

@@ -80,6 +80,10 @@ static cl::opt<std::string> tokenizerDir(
     "tokenizer", cl::init(""),
     cl::desc("directory of the tokenizer rose-run --prompt uses (default: "
              "the checkpoint directory, when it has one)"));
+static cl::opt<bool> noFusion(
+    "no-fusion", cl::init(false),
+    cl::desc("lower every op as it is: no GELU epilogue fused into its "
+             "matmul (debugging, A/B timing; the results are the same)"));
 static cl::opt<std::string> irOut("emit-ir", cl::init(""),
                                   cl::desc("also write the sharded IR here"));
 
@@ -256,7 +260,8 @@ int main(int argc, char **argv) {
   mlir::rose::ProgramStats stats;
   FailureOr<std::string> program = mlir::rose::lowerToProgram(
       *module, dense ? *dense : ModuleOp(), weightsAttr.getValue(), &stats,
-      programVersion, &generation);
+      programVersion, &generation,
+      mlir::rose::LoweringOptions{/*fuseEpilogues=*/!noFusion});
   if (failed(program))
     return cleanup("");
   if (auto s = ::rose::writeFileAtomically(
