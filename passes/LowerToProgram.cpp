@@ -220,8 +220,9 @@ private:
   size_t attentions = 0; // attention ops lowered so far (cache buffer pairs)
   bool lastRowOnly;
   /// Ops every use of which leads to the result without passing an
-  /// attention: token-local (the cache lowering refuses any other op), so
-  /// the result's last row needs only their inputs' last rows.
+  /// attention: token-local (the cache lowering refuses any other op) and,
+  /// but for positions, functions of their inputs' rows alone, so the
+  /// result's last row needs only their inputs' last rows.
   llvm::DenseSet<Operation *> tail;
   llvm::DenseMap<Value, int32_t> lastRows;
   /// Ops fused into the op that defines their operand (a matmul's GELU
@@ -856,10 +857,13 @@ FailureOr<flatbuffers::Offset<fb::Function>> Lowerer::lower(ModuleOp module,
   if (failed(input))
     return failure();
   Operation *ret = fn.getBody().front().getTerminator();
+  // Positions depend on the row's index, not only on its inputs: they stay
+  // out of the tail (a tail op that reads them then falls back to every
+  // position, since only float values are sliced).
   if (lastRowOnly)
     for (Operation &op :
          llvm::reverse(fn.getBody().front().without_terminator()))
-      if (!isa<AttentionOp>(op) && !op.use_empty() &&
+      if (!isa<AttentionOp, PositionsOp>(op) && !op.use_empty() &&
           llvm::all_of(op.getUsers(), [&](Operation *user) {
             return user == ret || tail.contains(user);
           }))
