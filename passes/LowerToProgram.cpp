@@ -198,8 +198,10 @@ public:
   /// failed for that reason and emitted nothing).
   std::optional<std::string> refused;
   /// lastRowOnly could not slice a value (its seq dim is not one whole
-  /// dim): lower again without it.
+  /// dim) or shape the tail: lower again without it.
   bool lastRowFailed = false;
+  /// Values cut to their last row (0: the tail was empty).
+  size_t slicedRows() const { return lastRows.size(); }
 
 private:
   flatbuffers::FlatBufferBuilder &fbb;
@@ -450,10 +452,16 @@ FailureOr<AffineShape> Lowerer::resultShape(Operation *op, Value result,
     }
   }
   for (int64_t d = 0; d < rank; ++d)
-    if (!known[d])
+    if (!known[d]) {
+      // In the last-row tail: lower again with every position.
+      if (tail.contains(op)) {
+        lastRowFailed = true;
+        return failure();
+      }
       return op->emitError("rose-compile: cannot tell what dynamic dim ")
              << d << " of result #" << index << " (" << type
              << ") is in terms of batch and seq";
+    }
   return out;
 }
 
@@ -723,8 +731,11 @@ LogicalResult Lowerer::lowerOp(Operation *op) {
       auto it = valueIds.find(v);
       return it == valueIds.end() ? nullptr : &values[it->second].shape;
     };
-    if (std::optional<std::string> why = tokenMixing(op, shapeOf))
-      return refuse(op, *why);
+    // Tail ops see last rows (seq 1); the decode entry checks the same ops
+    // on whole shapes, and drops both entries if one mixes tokens.
+    if (!tail.contains(op))
+      if (std::optional<std::string> why = tokenMixing(op, shapeOf))
+        return refuse(op, *why);
     if (auto attention = dyn_cast<AttentionOp>(op))
       return lowerCachedAttention(attention, operands[0],
                                   {operands[1], operands[2]}, results[0],
@@ -980,7 +991,7 @@ FailureOr<std::string> mlir::rose::lowerToProgram(
       if (succeeded(lowered)) {
         functions.push_back(*lowered);
         if (stats && StringRef(name) == "prefill")
-          stats->prefillLastRow = lastRow;
+          stats->prefillLastRow = lastRow && step->slicedRows();
         if (stats && StringRef(name) == "decode")
           for (auto &[op, n] : step->collectives)
             stats->decodeCollectives +=

@@ -75,24 +75,32 @@ Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
   if (auto *ids = program.root().eos_token_ids(); ids && !req.ignoreEos)
     eos.assign(ids->begin(), ids->end());
 
+  auto failed = [&](const Status &s) {
+    if (ctx.abort)
+      ctx.abort(s);
+    return s;
+  };
   BufferSet cache(*ctx.backend);
   auto prefill = Executor::create(entries.prefill, *ctx.weights, *ctx.backend,
                                   ctx.comms, &cache);
   if (!prefill)
-    return prefill.status();
+    return failed(prefill.status());
   auto decode = Executor::create(entries.decode, *ctx.weights, *ctx.backend,
                                  ctx.comms, &cache);
   if (!decode)
-    return decode.status();
+    return failed(decode.status());
 
   std::vector<bool> stopped(batch, false);
   std::vector<float> host, whole;
   Sampler sampler(req.sampling);
   // The logits of the call's positions (prefill may keep only the last),
   // whole and on the host on every rank.
+  // Other ranks need them only to gather vocab shards.
   auto logitsOf = [&](Executor &e) -> StatusOr<const float *> {
     const Entry &entry = e.entry();
     const Shape &shape = e.shapeOf(entry.output());
+    if (!reporter && entry.fn->logits_vocab_shards() == 0)
+      return nullptr;
     const float *logits = e.hostFloats(entry.output());
     if (!logits) {
       auto read = e.read(entry.output());
@@ -110,14 +118,16 @@ Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
   };
   // Rank 0's timings count from here (after the params are placed).
   auto start = std::chrono::steady_clock::now();
-  ROSE_RETURN_IF_ERROR((*prefill)->run(req.prompts.data(), batch, promptLength,
-                                       nullptr, nullptr, {{"past", 0}}));
+  if (Status s = (*prefill)->run(req.prompts.data(), batch, promptLength,
+                                 nullptr, nullptr, {{"past", 0}});
+      !s.ok())
+    return failed(s);
   Executor *last = prefill->get();
   std::vector<int64_t> shared(batch + 1);
   for (int64_t step = 1;; ++step) {
     auto logits = logitsOf(*last);
     if (!logits)
-      return logits.status();
+      return failed(logits.status());
     if (reporter) {
       const Shape &shape = last->shapeOf(last->entry().output());
       // Columns: the program's logits may be wider than the vocab. Rows:
@@ -164,12 +174,14 @@ Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
       result.decodeSteps = step - 1;
     }
     // Every rank feeds rank 0's tokens.
-    ROSE_RETURN_IF_ERROR(ctx.share(shared));
+    if (Status s = ctx.share(shared); !s.ok())
+      return failed(s);
     if (shared[batch])
       break;
-    ROSE_RETURN_IF_ERROR((*decode)->run(shared.data(), batch, 1, nullptr,
-                                        nullptr,
-                                        {{"past", promptLength + step - 1}}));
+    if (Status s = (*decode)->run(shared.data(), batch, 1, nullptr, nullptr,
+                                  {{"past", promptLength + step - 1}});
+        !s.ok())
+      return failed(s);
     last = decode->get();
   }
   if (reporter)
@@ -250,6 +262,9 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
     ctx.backend = &backend;
     ctx.comms = *comms;
     ctx.weights = &*weights;
+    ctx.abort = [&](const Status &) {
+      abortAll("rank " + std::to_string(rank) + " failed");
+    };
     ctx.share = [&](std::vector<int64_t> &values) -> Status {
       if (processComm) { // an mpirun process per rank: a sum from rank 0
         std::vector<float> sum(values.size(), 0.0f);

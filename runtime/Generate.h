@@ -77,6 +77,9 @@ struct GenerateRank {
   /// Hands rank 0's values (a token per sequence, then the stop flag) to
   /// every rank: on return each rank's vector holds rank 0's.
   std::function<Status(std::vector<int64_t> &)> share;
+  /// Called with the error before a failing rank releases anything (its
+  /// executors, the cache), so peers waiting in a collective stop first.
+  std::function<void(const Status &)> abort;
 };
 
 /// One rank's generation: prefill, then decode one token per sequence per

@@ -285,7 +285,7 @@ bool OpCheck::run() const {
     if (!allFloat() || !isValue(0) || !validAxis(a->axis(), x) ||
         a->start() >= a->end())
       return false;
-    if (a->from_end() ? a->end() > 0 || -a->start() > x[a->axis()]
+    if (a->from_end() ? a->end() > 0 || a->start() < -x[a->axis()]
                       : a->start() < 0 || a->end() > x[a->axis()])
       return false;
     Dims e = x;

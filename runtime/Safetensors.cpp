@@ -126,8 +126,39 @@ SafetensorsFile::open(const std::string &path, bool populate) {
   return result;
 }
 
+/// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code
+/// points past U+10FFFF), which a JSON header needs.
+static bool validUtf8(const std::string &s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t n = c < 0x80           ? 1
+               : (c >> 5) == 0x6  ? 2
+               : (c >> 4) == 0xe  ? 3
+               : (c >> 3) == 0x1e ? 4
+                                  : 0;
+    if (n == 0 || i + n > s.size())
+      return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (size_t k = 1; k < n; ++k) {
+      unsigned char cc = s[i + k];
+      if ((cc & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
 Status rose::writeSafetensors(const std::string &path,
                               const std::vector<TensorToWrite> &tensors) {
+  for (const TensorToWrite &t : tensors)
+    if (!validUtf8(t.name))
+      return Status::error(path, ": a weight name is not valid UTF-8 (the "
+                                 "safetensors header is JSON)");
   json header = json::object();
   std::vector<ByteChunk> chunks(1);
   size_t offset = 0;

@@ -53,19 +53,30 @@ void CudaBackend::release(void *p) { cudaFree(p); }
 
 StatusOr<std::vector<const void *>>
 CudaBackend::placeParams(const Entry &entry, const RankWeights &host) {
-  // One allocation for every param, each 256-byte aligned.
+  // Params already placed for these weights (another entry of the same
+  // program) are shared; the rest get one allocation, each param 256-byte
+  // aligned.
+  if (placedFor != &host || placedProgram != entry.program) {
+    placedFor = &host;
+    placedProgram = entry.program;
+    placed.clear();
+  }
   std::vector<Shape> shapes = paramShapes(*entry.program);
   std::vector<bool> used = entry.usedParams();
+  placed.resize(std::max(placed.size(), used.size()), nullptr);
+  std::vector<bool> upload(used.size(), false);
   size_t es = storageBytes(storage_), total = 0, largest = 0;
   std::vector<size_t> offsets, counts;
   for (size_t i = 0; i < used.size(); ++i) {
-    size_t n = used[i] ? numElements(shapes[i]) : 0;
+    upload[i] = used[i] && !placed[i];
+    size_t n = upload[i] ? numElements(shapes[i]) : 0;
     offsets.push_back(total);
     counts.push_back(n);
     total += roundUp(n * es, 256);
     largest = std::max(largest, n);
   }
-  if (total && cudaMalloc(weights.out(), total) != cudaSuccess)
+  DeviceMemory block;
+  if (total && cudaMalloc(block.out(), total) != cudaSuccess)
     return Status::error("out of GPU memory: the weights need ", total,
                          " bytes in ", precisionName(precision_));
   // Upload as float through one staging buffer, converting on the device.
@@ -76,9 +87,11 @@ CudaBackend::placeParams(const Entry &entry, const RankWeights &host) {
     ROSE_CUDA(cudaMalloc(staging.out(), largest * sizeof(float)));
   std::vector<const void *> params;
   for (size_t i = 0; i < offsets.size(); ++i) {
-    char *dst = static_cast<char *>(weights.get()) + offsets[i];
-    params.push_back(used[i] ? dst : nullptr);
-    if (!used[i] || counts[i] == 0)
+    char *dst = static_cast<char *>(block.get()) + offsets[i];
+    if (upload[i])
+      placed[i] = dst;
+    params.push_back(used[i] ? placed[i] : nullptr);
+    if (!upload[i] || counts[i] == 0)
       continue;
     size_t bytes = counts[i] * sizeof(float);
     void *target = storage_ == Storage::F32 ? dst : staging.get();
@@ -91,6 +104,8 @@ CudaBackend::placeParams(const Entry &entry, const RankWeights &host) {
     ROSE_RETURN_IF_ERROR(
         check(cudaStreamSynchronize(stream()), "uploading weights"));
   }
+  if (block.get())
+    weightBlocks.push_back(std::move(block));
   return params;
 }
 

@@ -136,7 +136,14 @@ private:
   Storage storage_;
   StreamHandle stream_;
   BlasHandle blas;
-  DeviceMemory blasWorkspace, weights, errorFlag, downloadStaging;
+  DeviceMemory blasWorkspace, errorFlag, downloadStaging;
+  /// The params placed so far, for one RankWeights: entries of one program
+  /// (generation's prefill and decode) share them instead of uploading
+  /// again. One allocation per placeParams call that needed new params.
+  std::vector<DeviceMemory> weightBlocks;
+  const RankWeights *placedFor = nullptr;
+  const void *placedProgram = nullptr;
+  std::vector<const void *> placed; // by param index; null: not placed
   size_t downloadCapacity = 0;
   PinnedMemory uploadStaging;
   size_t uploadCapacity = 0;

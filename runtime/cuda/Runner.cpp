@@ -337,6 +337,11 @@ rose::cuda::generateOnCuda(const Program &program, const GenerateRequest &req,
     ctx.backend = backend.get();
     ctx.comms = {comm.get()};
     ctx.weights = &*weights;
+    ctx.abort = [&](const Status &s) {
+      launch.abort(rank);
+      threads.abort("rank " + std::to_string(rank) + " failed");
+      comm->abort(s.message());
+    };
     ctx.share = [&](std::vector<int64_t> &values) -> Status {
       if (rank == 0)
         published = values;

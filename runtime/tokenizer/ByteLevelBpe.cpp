@@ -77,6 +77,9 @@ std::vector<std::string> characters(const std::string &s) {
 class ByteLevelBpe final : public Tokenizer {
 public:
   static StatusOr<std::unique_ptr<Tokenizer>> load(const std::string &dir);
+  ByteLevelBpe() = default;
+  ByteLevelBpe(const ByteLevelBpe &) = delete; // owns the compiled regexes
+  ByteLevelBpe &operator=(const ByteLevelBpe &) = delete;
   ~ByteLevelBpe() override {
     for (pcre2_code *regex : splits)
       pcre2_code_free(regex);
@@ -106,7 +109,10 @@ private:
   std::map<std::string, unsigned char> charToByte;
   /// Applied in order; each piece of one split is split again by the next.
   std::vector<pcre2_code *> splits;
-  bool prefixSpace = false;
+  /// ByteLevel's add_prefix_space: before split number prefixAt (-1:
+  /// none), each piece not starting with a space gets one, as Hugging
+  /// Face's ByteLevel step does to the pieces it receives.
+  int prefixAt = -1;
   bool ignoreMerges = false;
   std::vector<int64_t> prefixIds, suffixIds; // the post-processor's template
 };
@@ -201,6 +207,8 @@ ByteLevelBpe::load(const std::string &dir) {
         if (!a.is_object() || content == a.end() || !content->is_string() ||
             id == a.end() || !id->is_number_integer())
           return fail("an added token needs \"content\" and \"id\"");
+        if (content->get<std::string>().empty())
+          return fail("added token ", id->get<int64_t>(), " is empty");
         ROSE_RETURN_IF_ERROR(t->addToken(content->get<std::string>(),
                                          id->get<int64_t>(), tokenizerJson));
         t->added.emplace_back(content->get<std::string>(), id->get<int64_t>());
@@ -292,7 +300,8 @@ Status ByteLevelBpe::readPreTokenizer(const json &step,
     return it != step.end() && it->is_boolean() ? it->get<bool>() : fallback;
   };
   if (*type == "ByteLevel") {
-    prefixSpace = prefixSpace || flag("add_prefix_space", false);
+    if (flag("add_prefix_space", false))
+      prefixAt = static_cast<int>(splits.size());
     if (flag("use_regex", true))
       return addSplit(kPattern, /*literal=*/false, where);
     return Status::success();
@@ -484,16 +493,13 @@ static Status splitIsolated(const pcre2_code *regex, pcre2_match_data *match,
                             std::vector<std::pair<size_t, std::string>> &out) {
   size_t at = 0, gap = 0;
   while (at < s.size()) {
+    // The text was checked once (encode): no per-call UTF-8 scan of it.
     int rc = pcre2_match(regex, reinterpret_cast<PCRE2_SPTR>(s.data()),
-                         s.size(), at, 0, match, nullptr);
+                         s.size(), at, PCRE2_NO_UTF_CHECK, match, nullptr);
     if (rc == PCRE2_ERROR_NOMATCH)
       break;
-    if (rc < 0) {
-      if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21)
-        return Status::error("the text is not valid UTF-8 (at byte ",
-                             base + pcre2_get_startchar(match), ")");
+    if (rc < 0)
       return Status::error("pre-tokenization failed (PCRE2 error ", rc, ")");
-    }
     PCRE2_SIZE *span = pcre2_get_ovector_pointer(match);
     if (span[1] <= span[0]) { // empty: step over one code point
       at = span[0] + 1;
@@ -519,21 +525,38 @@ ByteLevelBpe::encode(const std::string &text) const {
       pcre2_match_data_create(16, nullptr), pcre2_match_data_free);
   if (!match)
     return Status::error("out of memory");
+  // UTF-8 is checked once here; the pieces split from valid text at
+  // character boundaries are valid too.
+  if (!splits.empty()) {
+    int rc = pcre2_match(splits[0], reinterpret_cast<PCRE2_SPTR>(text.data()),
+                         text.size(), 0, 0, match.get(), nullptr);
+    if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21)
+      return Status::error("the text is not valid UTF-8 (at byte ",
+                           pcre2_get_startchar(match.get()), ")");
+  }
+  auto withPrefix = [&](std::vector<std::pair<size_t, std::string>> &pieces) {
+    for (auto &piece : pieces)
+      if (piece.second[0] != ' ')
+        piece.second.insert(piece.second.begin(), ' ');
+  };
   // Pre-tokenizes and merges text[begin, end), which holds no added token.
   auto ordinary = [&](size_t begin, size_t end) -> Status {
     if (begin == end)
       return Status::success();
-    std::string segment = text.substr(begin, end - begin);
-    if (prefixSpace && segment[0] != ' ')
-      segment.insert(segment.begin(), ' ');
-    std::vector<std::pair<size_t, std::string>> pieces{{begin, segment}}, next;
-    for (const pcre2_code *regex : splits) {
+    std::vector<std::pair<size_t, std::string>> pieces{
+        {begin, text.substr(begin, end - begin)}},
+        next;
+    for (size_t s = 0; s < splits.size(); ++s) {
+      if (static_cast<int>(s) == prefixAt)
+        withPrefix(pieces);
       next.clear();
       for (const auto &[at, piece] : pieces)
         ROSE_RETURN_IF_ERROR(
-            splitIsolated(regex, match.get(), piece, at, next));
+            splitIsolated(splits[s], match.get(), piece, at, next));
       pieces.swap(next);
     }
+    if (prefixAt == static_cast<int>(splits.size()))
+      withPrefix(pieces);
     for (const auto &piece : pieces)
       ROSE_RETURN_IF_ERROR(bpe(piece.second, ids));
     return Status::success();

@@ -124,7 +124,8 @@ Status writeTrace(const std::string &path, const RunResult &result) {
            {"args", {{"op", e.name}, {"layer", e.layer}}}});
   }
   std::string text =
-      nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump();
+      nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
   return writeFileAtomically(path, {{text.data(), text.size()}});
 }
 
