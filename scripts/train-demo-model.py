@@ -22,7 +22,6 @@ import json
 import math
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+# The safetensors writer the test references use (test/lib/gpt2ref.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "lib"))
+import gpt2ref  # noqa: E402
 
 FORTUNES = "/usr/share/games/fortunes"
 # Files left out: pictures made of characters, and text in other languages.
@@ -174,19 +177,10 @@ def loss_of(model, ids):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
 
 
-def write_safetensors(path, tensors):
-    """bfloat16 tensors (round to nearest even, as torch converts)."""
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        blob = t.detach().to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes()
-        header[name] = {"dtype": "BF16", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+def bf16_bits(t):
+    """A tensor as bfloat16 bits (round to nearest even, as torch converts),
+    the uint16 form gpt2ref.write_safetensors stores as BF16."""
+    return t.detach().to(torch.bfloat16).contiguous().view(torch.int16).numpy().view(np.uint16)
 
 
 def main():
@@ -233,7 +227,7 @@ def main():
                              {"params": rest, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.95))
     rng = random.Random(a.seed)
-    warm = a.steps // 20
+    warm = max(1, a.steps // 20)
     start, smooth = time.time(), None
     for step in range(a.steps):
         lr = a.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
@@ -260,7 +254,8 @@ def main():
     print(f"held-out loss of the bfloat16 weights: {held_loss:.4f} "
           f"(perplexity {math.exp(held_loss):.1f})", flush=True)
 
-    write_safetensors(os.path.join(a.out, "model.safetensors"), model.hf_weights())
+    gpt2ref.write_safetensors(os.path.join(a.out, "model.safetensors"),
+                              {k: bf16_bits(v) for k, v in model.hf_weights().items()})
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(c, f, indent=1)
     with open(os.path.join(a.out, "generation_config.json"), "w") as f:
