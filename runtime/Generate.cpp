@@ -189,6 +189,15 @@ Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
   return Status::success();
 }
 
+Status ThreadBoard::share(int rank, std::vector<int64_t> &values,
+                          const std::function<Status()> &barrier) {
+  if (rank == 0)
+    posted = values;
+  ROSE_RETURN_IF_ERROR(barrier());
+  values = posted;
+  return barrier();
+}
+
 void rose::finishGenerateResult(GenerateResult &result, int64_t batch) {
   std::vector<int64_t> byStep = std::move(result.tokens);
   result.tokens.assign(batch * result.steps, 0);
@@ -231,8 +240,7 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
 
   GenerateResult result;
   result.lengths.assign(req.batch, 0);
-  // Rank 0's values, which the other threads copy between two barriers.
-  std::vector<int64_t> published;
+  ThreadBoard board; // rank 0's tokens, for ranks that are threads
   auto start = std::chrono::steady_clock::now();
 
   auto rankMain = [&](int rank) -> Status {
@@ -276,11 +284,7 @@ StatusOr<GenerateResult> rose::generateOnCpu(const Program &program,
           values[i] = static_cast<int64_t>(sum[i]);
         return Status::success();
       }
-      if (rank == 0)
-        published = values;
-      ROSE_RETURN_IF_ERROR(barrier());
-      values = published;
-      return barrier();
+      return board.share(rank, values, barrier);
     };
     if (Status s = generateOnRank(program, req, ctx, result); !s.ok())
       return failed(s);

@@ -82,6 +82,17 @@ struct GenerateRank {
   std::function<void(const Status &)> abort;
 };
 
+/// GenerateRank::share for ranks that are threads of one process: rank 0
+/// posts its values, every thread copies them between two barriers.
+class ThreadBoard {
+public:
+  Status share(int rank, std::vector<int64_t> &values,
+               const std::function<Status()> &barrier);
+
+private:
+  std::vector<int64_t> posted;
+};
+
 /// One rank's generation: prefill, then decode one token per sequence per
 /// step until done. Rank 0 chooses the tokens and fills `result`.
 Status generateOnRank(const Program &program, const GenerateRequest &request,

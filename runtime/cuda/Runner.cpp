@@ -305,7 +305,7 @@ rose::cuda::generateOnCuda(const Program &program, const GenerateRequest &req,
   // Barriers between the rank threads, and how rank 0's tokens reach the
   // others (host memory: every rank's thread is in this process).
   LocalGroup threads(static_cast<int>(ranks.size()), timeout);
-  std::vector<int64_t> published;
+  ThreadBoard board;
 
   auto rankMain = [&](int rank) -> Status {
     std::unique_ptr<CudaBackend> backend;
@@ -342,12 +342,8 @@ rose::cuda::generateOnCuda(const Program &program, const GenerateRequest &req,
       threads.abort("rank " + std::to_string(rank) + " failed");
       comm->abort(s.message());
     };
-    ctx.share = [&](std::vector<int64_t> &values) -> Status {
-      if (rank == 0)
-        published = values;
-      ROSE_RETURN_IF_ERROR(threads.barrier());
-      values = published;
-      return threads.barrier();
+    ctx.share = [&](std::vector<int64_t> &values) {
+      return board.share(rank, values, [&] { return threads.barrier(); });
     };
     if (Status s = generateOnRank(program, req, ctx, result); !s.ok())
       return fail(s);
