@@ -2,6 +2,7 @@
 //-------------------------------------------===//
 #include "runtime/cpu/Kernels.h"
 #include "runtime/Shape.h"
+#include "runtime/cpu/FastMath.h"
 #include "runtime/cpu/Parallel.h"
 
 #include <algorithm>
@@ -89,13 +90,14 @@ void rose::cpu::embedding(const float *table, int64_t rows, int64_t dim,
   }
 }
 
-/// GELU of one element: tanh form (tanh(u) = 1 - 2 / (exp(2u) + 1): exp
-/// vectorizes, tanh does not; the clamp keeps exp finite, tanh is +-1 to
-/// float precision beyond it) or exact (erf).
+/// GELU of one element: tanh form (tanh(u) = 1 - 2 / (exp(2u) + 1) with
+/// expApprox, which vectorizes where tanh and std::exp do not; the clamp
+/// keeps exp finite, tanh is +-1 to float precision beyond it) or exact
+/// (erf).
 static inline float geluTanh(float v) {
   const float c = 0.7978845608028654f; // sqrt(2 / pi)
   float u = std::min(9.0f, std::max(-9.0f, c * (v + 0.044715f * v * v * v)));
-  float t = 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f);
+  float t = 1.0f - 2.0f / (expApprox(2.0f * u) + 1.0f);
   return 0.5f * v * (1.0f + t);
 }
 static inline float geluErf(float v) {
@@ -390,9 +392,11 @@ void rose::cpu::softmax(const float *x, const Shape &shape, int64_t axis,
       float mx = -INFINITY;
       for (int64_t i = 0; i < len; ++i)
         mx = std::max(mx, src[i * inner]);
+      for (int64_t i = 0; i < len; ++i)
+        dst[i * inner] = expApprox(src[i * inner] - mx);
       float sum = 0.0f;
       for (int64_t i = 0; i < len; ++i)
-        sum += dst[i * inner] = std::exp(src[i * inner] - mx);
+        sum += dst[i * inner];
       for (int64_t i = 0; i < len; ++i)
         dst[i * inner] /= sum;
     }
@@ -435,9 +439,11 @@ void rose::cpu::attention(const float *q, const float *k, const float *v,
           float mx = row[0];
           for (int64_t j = 1; j < seen; ++j)
             mx = std::max(mx, row[j]);
+          for (int64_t j = 0; j < seen; ++j)
+            row[j] = expApprox(row[j] - mx);
           float sum = 0.0f;
           for (int64_t j = 0; j < seen; ++j)
-            sum += row[j] = std::exp(row[j] - mx);
+            sum += row[j];
           float inv = 1.0f / sum;
           for (int64_t j = 0; j < seen; ++j)
             row[j] *= inv;

@@ -1,5 +1,6 @@
 //===- ParallelTest.cpp - the CPU kernels' thread pool --------------------===//
 #include "runtime/cpu/Parallel.h"
+#include "runtime/cpu/FastMath.h"
 #include "runtime/cpu/Kernels.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,8 @@
 #include <atomic>
 #include <cmath>
 #include <complex>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -268,6 +271,79 @@ TEST(CpuKernels, RmsNormAndSilu) {
   unary(UnaryKind::Silu, x.data(), rows * dim, y.data());
   for (int64_t i = 0; i < rows * dim; ++i)
     EXPECT_NEAR(y[i], x[i] / (1.0 + std::exp(-double(x[i]))), 1e-5);
+}
+
+} // namespace
+
+namespace {
+
+/// Distance in units in the last place between two finite floats of the
+/// same sign.
+int64_t ulps(float a, float b) {
+  int32_t ia, ib;
+  std::memcpy(&ia, &a, sizeof ia);
+  std::memcpy(&ib, &b, sizeof ib);
+  return std::llabs(static_cast<int64_t>(ia) - ib);
+}
+
+TEST(FastMath, ExpApproxWithinTwoUlpOfExp) {
+  // 2^20 points over [-87.3, 88.7], against exp in double rounded to float.
+  int64_t worst = 0;
+  float worstAt = 0;
+  const int n = 1 << 20;
+  for (int i = 0; i <= n; ++i) {
+    float x = -87.33f + (88.72f + 87.33f) * static_cast<float>(i) / n;
+    float want = static_cast<float>(std::exp(static_cast<double>(x)));
+    if (want < std::numeric_limits<float>::min())
+      continue; // subnormal results: exp's own accuracy is lost there
+    int64_t d = ulps(expApprox(x), want);
+    if (d > worst) {
+      worst = d;
+      worstAt = x;
+    }
+  }
+  EXPECT_LE(worst, 2) << "at x = " << worstAt;
+  EXPECT_EQ(expApprox(0.0f), 1.0f);
+  EXPECT_EQ(expApprox(-100.0f), 0.0f);
+  EXPECT_EQ(expApprox(-INFINITY), 0.0f);
+  EXPECT_EQ(expApprox(100.0f), INFINITY);
+  EXPECT_EQ(expApprox(INFINITY), INFINITY);
+  EXPECT_TRUE(std::isnan(expApprox(NAN)));
+}
+
+TEST(CpuKernels, GeluAndSoftmaxAgainstDouble) {
+  // GELU (tanh form) within 2e-7 of |x| + 1e-7 of the double formula;
+  // softmax rows within 1e-6 relative, masked (-inf) entries exactly 0.
+  std::vector<float> x(4001), y(4001);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = -20.0f + 40.0f * static_cast<float>(i) / 4000;
+  gelu(x.data(), static_cast<int64_t>(x.size()), true, y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    double v = x[i];
+    double want =
+        0.5 * v *
+        (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    EXPECT_NEAR(y[i], want, 2e-7 * std::fabs(v) + 1e-7) << "gelu(" << v << ")";
+  }
+  std::mt19937 gen(3);
+  std::vector<float> s = randomNormal(gen, 3 * 50);
+  for (float &v : s)
+    v *= 10;
+  s[7] = -INFINITY;
+  std::vector<float> p(s.size());
+  softmax(s.data(), {3, 50}, 1, p.data());
+  for (int r = 0; r < 3; ++r) {
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < 50; ++j)
+      mx = std::max(mx, static_cast<double>(s[r * 50 + j]));
+    for (int j = 0; j < 50; ++j)
+      sum += std::exp(s[r * 50 + j] - mx);
+    for (int j = 0; j < 50; ++j) {
+      double want = std::exp(s[r * 50 + j] - mx) / sum;
+      EXPECT_NEAR(p[r * 50 + j], want, 1e-6 * want + 1e-12);
+    }
+  }
+  EXPECT_EQ(p[7], 0.0f);
 }
 
 } // namespace
