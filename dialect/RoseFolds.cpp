@@ -79,6 +79,9 @@ OpFoldResult AllReduceOp::fold(FoldAdaptor) {
 OpFoldResult AllGatherOp::fold(FoldAdaptor) {
   return getGroupSize() == 1 ? getInput() : OpFoldResult();
 }
+OpFoldResult AllToAllOp::fold(FoldAdaptor) {
+  return getGroupSize() == 1 ? getInput() : OpFoldResult();
+}
 OpFoldResult ReduceScatterOp::fold(FoldAdaptor) {
   return getGroupSize() == 1 ? getInput() : OpFoldResult();
 }

@@ -55,6 +55,7 @@ ROSE_COMPATIBLE_RESULTS(ConcatOp)
 ROSE_COMPATIBLE_RESULTS(SliceOp)
 ROSE_COMPATIBLE_RESULTS(AllReduceOp)
 ROSE_COMPATIBLE_RESULTS(AllGatherOp)
+ROSE_COMPATIBLE_RESULTS(AllToAllOp)
 ROSE_COMPATIBLE_RESULTS(ReduceScatterOp)
 ROSE_COMPATIBLE_RESULTS(ShardSliceOp)
 #undef ROSE_COMPATIBLE_RESULTS
@@ -581,6 +582,31 @@ static FailureOr<Shape> allGatherShape(AllGatherOp::Adaptor op,
   return out;
 }
 ROSE_SINGLE_RESULT_SHAPE_FN(AllGatherOp, allGatherShape, getInput)
+
+static FailureOr<Shape> allToAllShape(AllToAllOp::Adaptor op,
+                                      const Reporter &r) {
+  FailureOr<int64_t> split = checkCollective(op, op.getSplitDim(), r);
+  if (failed(split) || failed(checkCollective(op, op.getConcatDim(), r)))
+    return failure();
+  int64_t concat = op.getConcatDim(), group = op.getGroupSize();
+  if (*split == concat)
+    return r.fail("split and concat dims must differ, both are ", concat);
+  Shape out(rankedType(op.getInput()).getShape());
+  if (!ShapedType::isDynamic(out[*split])) {
+    if (out[*split] % group != 0)
+      return r.fail("dim ", *split, " of size ", out[*split],
+                    " is not divisible by group_size ", group);
+    out[*split] /= group;
+  }
+  if (!ShapedType::isDynamic(out[concat])) {
+    std::optional<int64_t> size = ::rose::checkedMul(out[concat], group);
+    if (!size)
+      return r.fail("gathered size of dim ", concat, " overflows");
+    out[concat] = *size;
+  }
+  return out;
+}
+ROSE_SINGLE_RESULT_SHAPE_FN(AllToAllOp, allToAllShape, getInput)
 
 static FailureOr<Shape> allReduceShape(AllReduceOp::Adaptor op,
                                        const Reporter &r) {

@@ -569,6 +569,25 @@ def Rose_ReduceScatterOp : Rose_CollectiveOp<"reduce_scatter"> {
   }];
 }
 
+def Rose_AllToAllOp : Rose_CollectiveOp<"all_to_all"> {
+  let summary = "moves a split from one dim to another: chunk j of `split_dim` goes to rank j, the chunks received concatenate along `concat_dim`";
+  let description = [{
+    A value split on `concat_dim` becomes split on `split_dim`: each rank
+    sends (N - 1) / N of its chunk, where an all_gather then a shard_slice
+    would receive N - 1 chunks.
+
+    ```mlir
+    %t = rose.all_to_all %x over "tp"(4) split 2 concat 1 : tensor<2x16x64xf32> -> tensor<2x64x16xf32>
+    ```
+  }];
+  let arguments = (ins Rose_FloatTensor:$input, StrAttr:$axis,
+                       Rose_I64Attr:$group_size, Rose_I64Attr:$split_dim,
+                       Rose_I64Attr:$concat_dim);
+  let assemblyFormat = [{
+    $input `over` $axis `(` $group_size `)` `split` $split_dim `concat` $concat_dim attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
 def Rose_ShardSliceOp : Rose_CollectiveOp<"shard_slice"> {
   let summary = "keeps this rank's chunk of `dim` of a replicated value";
   let description = [{

@@ -457,6 +457,12 @@ ShardingRule AllReduceOp::getShardingRule() { return sameShapeRule(*this); }
 ShardingRule AllGatherOp::getShardingRule() {
   return sameShapeRule(*this, getDim());
 }
+ShardingRule AllToAllOp::getShardingRule() {
+  ShardingRule rule = sameShapeRule(*this, getSplitDim());
+  rule.operands[0][getConcatDim()].factor = -1;
+  rule.results[0][getConcatDim()].factor = -1;
+  return rule;
+}
 ShardingRule ReduceScatterOp::getShardingRule() {
   return sameShapeRule(*this, getDim());
 }

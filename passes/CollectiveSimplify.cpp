@@ -81,7 +81,8 @@ struct ReduceThenSlice : OpRewritePattern<ShardSliceOp> {
 void elideSingleRank(Operation *root) {
   root->walk([](Operation *op) {
     auto group = op->getAttrOfType<IntegerAttr>("group_size");
-    if (!isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op) ||
+    if (!isa<AllReduceOp, AllGatherOp, AllToAllOp, ReduceScatterOp,
+             ShardSliceOp>(op) ||
         !group || group.getInt() != 1)
       return;
     op->emitRemark() << "rose-collective-simplify: elided "

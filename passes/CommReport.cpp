@@ -30,7 +30,8 @@ std::string layerOf(Operation *op) {
 }
 
 struct Row {
-  int64_t allReduce = 0, allGather = 0, reduceScatter = 0, shardSlice = 0;
+  int64_t allReduce = 0, allGather = 0, reduceScatter = 0, shardSlice = 0,
+          allToAll = 0;
   int64_t staticBytes = 0; // bytes of the static dims of the results
   bool perToken = false;
 };
@@ -59,7 +60,8 @@ struct RoseCommReportPass
     }
     Operation *overflowed = nullptr;
     getOperation().walk([&](Operation *op) {
-      if (!isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op))
+      if (!isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp,
+               AllToAllOp>(op))
         return;
       std::string block = blockName(layerOf(op));
       if (multiAxis)
@@ -73,6 +75,8 @@ struct RoseCommReportPass
         ++row.allGather;
       else if (isa<ReduceScatterOp>(op))
         ++row.reduceScatter;
+      else if (isa<AllToAllOp>(op))
+        ++row.allToAll;
       else
         ++row.shardSlice;
       if (isa<ShardSliceOp>(op))
@@ -106,29 +110,31 @@ struct RoseCommReportPass
     }
     file << "rose comm report (" << mesh
          << "): collectives per block; bytes = payload each rank sends\n";
-    file << llvm::formatv("{0,-10} {1,10} {2,10} {3,14} {4,11}  {5}\n", "block",
-                          "all_reduce", "all_gather", "reduce_scatter",
-                          "shard_slice", "bytes/rank");
+    file << llvm::formatv("{0,-10} {1,10} {2,10} {3,14} {4,11} {5,10}  {6}\n",
+                          "block", "all_reduce", "all_gather", "reduce_scatter",
+                          "shard_slice", "all_to_all", "bytes/rank");
     Row total;
     for (const std::string &block : order) {
       const Row &r = rows[block];
-      file << llvm::formatv("{0,-10} {1,10} {2,10} {3,14} {4,11}  {5}{6}\n",
+      file << llvm::formatv("{0,-10} {1,10} {2,10} {3,14} {4,11} {5,10}  "
+                            "{6}{7}\n",
                             block, r.allReduce, r.allGather, r.reduceScatter,
-                            r.shardSlice, r.staticBytes,
+                            r.shardSlice, r.allToAll, r.staticBytes,
                             r.perToken ? " per token" : "");
       total.allReduce += r.allReduce;
       total.allGather += r.allGather;
       total.reduceScatter += r.reduceScatter;
       total.shardSlice += r.shardSlice;
+      total.allToAll += r.allToAll;
       // Each row's bytes were checked; their sum saturates in the report.
       total.staticBytes = ::rose::checkedAdd(total.staticBytes, r.staticBytes)
                               .value_or(std::numeric_limits<int64_t>::max());
       total.perToken |= r.perToken;
     }
     file << llvm::formatv(
-        "{0,-10} {1,10} {2,10} {3,14} {4,11}  {5}{6}\n", "total",
+        "{0,-10} {1,10} {2,10} {3,14} {4,11} {5,10}  {6}{7}\n", "total",
         total.allReduce, total.allGather, total.reduceScatter, total.shardSlice,
-        total.staticBytes, total.perToken ? " per token" : "");
+        total.allToAll, total.staticBytes, total.perToken ? " per token" : "");
     // Grouped-query attention over more ranks than kv heads: the weight
     // bytes each rank holds for its replicated kv heads, and how many more
     // that is than an even split of those tensors would give it.

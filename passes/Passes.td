@@ -64,7 +64,7 @@ def RoseShardPartition : Pass<"rose-shard-partition", "::mlir::ModuleOp"> {
   let description = [{
     Rebuilds every op on local operands: operands in another layout than the
     op's rule needs go through one reshard routine (all_reduce,
-    reduce_scatter, all_gather, shard_slice; each with a remark naming the
+    reduce_scatter, all_gather, all_to_all, shard_slice; each with a remark naming the
     layer, the reason and the bytes per rank); split params get a
     `#rose.slice`; op attributes that count a split dim are localized.
   }];

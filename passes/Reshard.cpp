@@ -3,9 +3,9 @@
 // partial -> replicated: all_reduce; partial -> split: reduce_scatter;
 // replicated -> split: shard_slice (local, no communication); split ->
 // replicated: all_gather (and a slice dropping the padding of an uneven
-// split); split on one dim -> split on another: all_gather then shard_slice
-// (the runtime has no all_to_all yet; docs/sharding.md). Values split in
-// interleaved groups only move as they are.
+// split); split on one dim -> split on another: all_to_all, or all_gather
+// then shard_slice where a split is padded. Values split in interleaved
+// groups only move as they are.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Reshard.h"
@@ -81,9 +81,27 @@ FailureOr<Value> Resharder::convert(Value orig, Value v, ShardingAttr from,
     remark(op, "shard_slice (local, no communication)", layer, why);
     return op.getResult();
   }
+  int64_t dim = from.getDim();
+  // Split on one dim -> split on another: all_to_all sends (N - 1) / N of
+  // the local chunk where gather + slice would receive N - 1 chunks. It
+  // needs an even split on both dims (a padded split gathers instead).
+  auto type = cast<RankedTensorType>(v.getType());
+  if (to.isSplit() && to.getGroups() == 1 && to.getDim() != dim) {
+    int64_t full = cast<RankedTensorType>(orig.getType()).getDimSize(dim);
+    int64_t local = type.getDimSize(dim), target = type.getDimSize(to.getDim());
+    bool unpadded =
+        ShapedType::isDynamic(full) ||
+        (!ShapedType::isDynamic(local) && local * mesh.size == full);
+    bool divides = ShapedType::isDynamic(target) || target % mesh.size == 0;
+    if (unpadded && divides) {
+      auto op =
+          b.create<AllToAllOp>(loc, v, mesh.axis, mesh.size, to.getDim(), dim);
+      remark(op, "all_to_all", layer, why);
+      return op.getResult();
+    }
+  }
   // Split: gather, drop the padding of an uneven split, then go on from
   // replicated.
-  int64_t dim = from.getDim();
   auto gather = b.create<AllGatherOp>(loc, v, mesh.axis, mesh.size, dim);
   remark(gather, "all_gather", layer, why);
   Value whole = gather.getResult();

@@ -176,7 +176,8 @@ void Propagator::record(Operation *op, ArrayRef<ShardingAttr> results,
 FailureOr<Operation *> Propagator::visit(Operation *op) {
   if (isa<ParamOp, ConstantOp, func::ReturnOp>(op))
     return op;
-  if (isa<AllReduceOp, AllGatherOp, ReduceScatterOp, ShardSliceOp>(op) &&
+  if (isa<AllReduceOp, AllGatherOp, AllToAllOp, ReduceScatterOp, ShardSliceOp>(
+          op) &&
       op->getAttrOfType<StringAttr>("axis").getValue() == mesh.axis)
     return op->emitOpError()
            << "input to rose-tp-shard already has collectives over '"

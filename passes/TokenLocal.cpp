@@ -102,6 +102,15 @@ std::optional<std::string> mlir::rose::tokenMixing(
           return std::string("rose.reshape regroups tokens");
         return std::nullopt;
       })
+      .Case([&](AllToAllOp c) -> Why {
+        if (alongSeq(c.getInput(), c.getSplitDim()) ||
+            alongSeq(c.getInput(), c.getConcatDim()))
+          return "the plan moves a split of the sequence over '" +
+                 c.getAxis().str() +
+                 "': a decode step's one token cannot be "
+                 "split";
+        return std::nullopt;
+      })
       .Case<AllGatherOp, ReduceScatterOp, ShardSliceOp>([&](auto c) -> Why {
         if (alongSeq(c.getInput(), c.getDim()))
           return "the plan splits the sequence over '" + c.getAxis().str() +

@@ -22,6 +22,7 @@
 #include "runtime/Storage.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -146,6 +147,14 @@ public:
   virtual Status beginCall() { return Status::success(); }
   /// Waits for the enqueued work; reports errors kernels flagged.
   virtual Status finish() = 0;
+  /// Enqueues `work` (one call's ops) as one replayable unit where the
+  /// backend can: the CUDA backend captures it into a graph and launches
+  /// that, updating the previous capture's graph in place when only kernel
+  /// arguments differ (a decode step differs from the last in its cache
+  /// length). Default: runs `work`.
+  virtual Status launchCaptured(const std::function<Status()> &work) {
+    return work();
+  }
 
 protected:
   virtual StatusOr<void *> rawAllocate(size_t bytes) = 0;

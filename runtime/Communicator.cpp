@@ -91,6 +91,15 @@ public:
     return group.barrier();
   }
 
+  Status allToAll(const void *input, size_t n, void *output) override {
+    float *out = static_cast<float *>(output);
+    group.inputs[r] = static_cast<const float *>(input);
+    ROSE_RETURN_IF_ERROR(group.barrier());
+    for (int k = 0; k < group.size; ++k)
+      std::memcpy(out + k * n, group.inputs[k] + r * n, n * sizeof(float));
+    return group.barrier();
+  }
+
   Status reduceScatterSum(const void *input, size_t n, void *output) override {
     const float *in = static_cast<const float *>(input);
     float *out = static_cast<float *>(output);

@@ -32,6 +32,9 @@ public:
   virtual Status allReduceMax(void *data, size_t n) = 0;
   /// out[r * n .. (r + 1) * n) <- rank r's in[0..n).
   virtual Status allGather(const void *in, size_t n, void *out) = 0;
+  /// out[r * n .. (r + 1) * n) <- rank r's in[rank * n .. (rank + 1) * n):
+  /// chunk j of every rank's input goes to rank j.
+  virtual Status allToAll(const void *in, size_t n, void *out) = 0;
   /// out[0..n) <- sum over ranks of in[rank * n .. (rank + 1) * n).
   virtual Status reduceScatterSum(const void *in, size_t n, void *out) = 0;
   /// True when collectives only enqueue work (never block the host), so a

@@ -2,6 +2,8 @@
 #include "runtime/Executor.h"
 #include "runtime/Shape.h"
 
+#include <algorithm>
+
 using namespace rose;
 
 Executor::Executor(const Entry &entry, Backend &backend,
@@ -139,17 +141,21 @@ Status Executor::bind(int64_t b, int64_t s, const CallLayout *laid,
     arena = buffer.take();
     arenaBytes = need;
   }
-  // all_gather and reduce_scatter stage the whole tensor.
+  // all_gather and reduce_scatter stage the whole tensor; all_to_all stages
+  // what it sends and what it receives.
   size_t staging = 0;
   for (const fb::Op *op : *entry_.fn->ops()) {
-    int32_t whole = op->attrs_type() == fb::OpAttrs::AllGather
-                        ? op->results()->Get(0)
-                    : op->attrs_type() == fb::OpAttrs::ReduceScatter
-                        ? op->operands()->Get(0)->value()
-                        : -1;
+    fb::OpAttrs kind = op->attrs_type();
+    int32_t whole =
+        kind == fb::OpAttrs::AllGather ? op->results()->Get(0)
+        : kind == fb::OpAttrs::ReduceScatter || kind == fb::OpAttrs::AllToAll
+            ? op->operands()->Get(0)->value()
+            : -1;
     if (whole >= 0)
-      staging = std::max<size_t>(staging, numElements(shapeOf(whole)) *
-                                              storageBytes(backend.storage()));
+      staging = std::max<size_t>(staging,
+                                 numElements(shapeOf(whole)) *
+                                     storageBytes(backend.storage()) *
+                                     (kind == fb::OpAttrs::AllToAll ? 2 : 1));
   }
   if (staging > scratchBytes) {
     scratch.reset();
@@ -531,6 +537,28 @@ Status Executor::runOp(const fb::Op &op) {
           inner * es, outer));
     return Status::success();
   }
+  case fb::OpAttrs::AllToAll: {
+    // Pack chunk j of split_dim contiguously for rank j, exchange, then put
+    // rank r's chunk at slot r of concat_dim.
+    auto *a = op.attrs_as_AllToAll();
+    const Shape &local = inShape(0);
+    int64_t part = outShape[a->split_dim()], rows = local[a->concat_dim()];
+    Shape slab = local;
+    slab[a->split_dim()] = part;
+    size_t chunk = numElements(slab);
+    char *send = static_cast<char *>(scratch.get());
+    char *recv = send + chunk * tp * es;
+    for (int j = 0; j < tp; ++j)
+      ROSE_RETURN_IF_ERROR(copyAxis(in(0), local, a->split_dim(), j * part,
+                                    send + j * chunk * es, part, 0, part));
+    ROSE_RETURN_IF_ERROR(
+        comm.allToAll(send, chunk, recv).withContext("all_to_all"));
+    for (int r = 0; r < tp; ++r)
+      ROSE_RETURN_IF_ERROR(copyAxis(recv + r * chunk * es, slab,
+                                    a->concat_dim(), 0, y,
+                                    outShape[a->concat_dim()], r * rows, rows));
+    return Status::success();
+  }
   case fb::OpAttrs::ReduceScatter: {
     // The inverse: slot r of every row o goes to rank r's contiguous chunk.
     const Shape &full = inShape(0);
@@ -611,7 +639,13 @@ Status Executor::run(const int64_t *tokens, int64_t b, int64_t s,
   ROSE_RETURN_IF_ERROR(bind(b, s, nullptr, extra));
   ROSE_RETURN_IF_ERROR(
       backend.upload(data(entry_.input()), tokens, sizeof(int64_t) * b * s));
-  ROSE_RETURN_IF_ERROR(enqueue(trace != nullptr, checkpoints));
+  ranAsGraph_ = graphs_ && !trace && !checkpoints &&
+                std::all_of(comms.begin(), comms.end(),
+                            [](Communicator *c) { return c->capturable(); });
+  if (ranAsGraph_)
+    ROSE_RETURN_IF_ERROR(backend.launchCaptured([&] { return enqueue(); }));
+  else
+    ROSE_RETURN_IF_ERROR(enqueue(trace != nullptr, checkpoints));
   ROSE_RETURN_IF_ERROR(finish());
   if (!trace)
     return Status::success();

@@ -96,6 +96,13 @@ public:
              std::vector<Checkpoint> *checkpoints = nullptr,
              const SymbolValues &extra = {});
 
+  /// Whether run() enqueues the call through Backend::launchCaptured (a
+  /// CUDA graph per call) when every communicator allows capture and no
+  /// trace or checkpoint is asked for.
+  void useGraphs(bool on) { graphs_ = on; }
+  /// Whether the last run() went through launchCaptured.
+  bool ranAsGraph() const { return ranAsGraph_; }
+
   /// The ops of the bound call on the backend, without waiting (what a
   /// CUDA graph captures); `marks` records timing marks around each op.
   Status enqueue(bool marks = false,
@@ -129,6 +136,7 @@ private:
   Entry entry_;
   Backend &backend;
   std::vector<Communicator *> comms; // per mesh axis
+  bool graphs_ = false, ranAsGraph_ = false;
   std::vector<Shape> paramShapes_;
   std::vector<const void *> params; // null for params the entry never reads
   size_t paramBytes_ = 0;

@@ -89,6 +89,7 @@ Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
                                  ctx.comms, &cache);
   if (!decode)
     return failed(decode.status());
+  (*decode)->useGraphs(ctx.graphs);
 
   std::vector<bool> stopped(batch, false);
   std::vector<float> host, whole;
@@ -182,6 +183,8 @@ Status rose::generateOnRank(const Program &program, const GenerateRequest &req,
                                   {{"past", promptLength + step - 1}});
         !s.ok())
       return failed(s);
+    if (reporter && (*decode)->ranAsGraph())
+      ++result.graphSteps;
     last = decode->get();
   }
   if (reporter)

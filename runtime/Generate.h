@@ -54,6 +54,7 @@ struct GenerateResult {
   /// Prefill: until the first token is chosen; decode: the steps after.
   double loadSeconds = 0, prefillSeconds = 0, decodeSeconds = 0;
   int64_t decodeSteps = 0; // steps - 1
+  int64_t graphSteps = 0;  // decode steps launched as one CUDA graph each
   size_t cacheBytesPerRank = 0;
 };
 
@@ -74,6 +75,8 @@ struct GenerateRank {
   Backend *backend = nullptr;
   std::vector<Communicator *> comms; // one per mesh axis
   const RankWeights *weights = nullptr;
+  /// Decode steps through Backend::launchCaptured (a CUDA graph each).
+  bool graphs = false;
   /// Hands rank 0's values (a token per sequence, then the stop flag) to
   /// every rank: on return each rank's vector holds rank 0's.
   std::function<Status(std::vector<int64_t> &)> share;

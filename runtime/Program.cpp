@@ -41,6 +41,7 @@ bool rose::isCollective(const fb::Op &op) {
   case fb::OpAttrs::AllGather:
   case fb::OpAttrs::ReduceScatter:
   case fb::OpAttrs::ShardSlice:
+  case fb::OpAttrs::AllToAll:
     return true;
   default:
     return false;
@@ -57,6 +58,8 @@ int32_t rose::collectiveAxis(const fb::Op &op) {
     return op.attrs_as_ReduceScatter()->axis();
   case fb::OpAttrs::ShardSlice:
     return op.attrs_as_ShardSlice()->axis();
+  case fb::OpAttrs::AllToAll:
+    return op.attrs_as_AllToAll()->axis();
   default:
     return -1;
   }
@@ -518,6 +521,8 @@ Status checkOpStructure(const Entry &entry, const fb::Op &op, size_t index) {
     return axis(op.attrs_as_ReduceScatter()->axis());
   case fb::OpAttrs::ShardSlice:
     return axis(op.attrs_as_ShardSlice()->axis());
+  case fb::OpAttrs::AllToAll:
+    return axis(op.attrs_as_AllToAll()->axis());
   case fb::OpAttrs::CacheWrite: {
     // In place: the cache operand and the result are the same buffer.
     auto *a = op.attrs_as_CacheWrite();

@@ -306,6 +306,22 @@ bool OpCheck::run() const {
     auto *a = op.attrs_as_ShardSlice();
     return collective(a->axis(), a->dim());
   }
+  case fb::OpAttrs::AllToAll: {
+    auto *a = op.attrs_as_AllToAll();
+    const Dims &x = in(0);
+    int32_t split = a->split_dim(), concat = a->concat_dim();
+    if (!allFloat() || !isValue(0) || !validAxis(split, x) ||
+        !validAxis(concat, x) || split == concat)
+      return false;
+    int64_t size = entry.axisSize(a->axis());
+    std::optional<int64_t> gathered = checkedMul(x[concat], size);
+    if (!gathered || x[split] % size != 0)
+      return false;
+    Dims e = x;
+    e[split] = x[split] / size;
+    e[concat] = *gathered;
+    return out() == e;
+  }
   case fb::OpAttrs::CacheWrite: {
     // The update fits the cache but for the rows along `axis`; whether the
     // rows it writes exist depends on the offset, checked per call.

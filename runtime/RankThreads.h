@@ -38,6 +38,27 @@ Status checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
 /// Checkpoint bytes of the params `entry` loads (for the load progress line).
 size_t paramBytes(const Entry &entry, const WeightFiles &weights);
 
+/// The slice of mesh axis `a` rank `r` belongs to (the ranks that differ
+/// only in that axis's coordinate share it): its rank with that coordinate
+/// zeroed.
+inline int meshSliceOf(const Entry &entry, int r, int a) {
+  int64_t stride = 1;
+  for (int b = static_cast<int>(entry.program->mesh()->size()) - 1; b > a; --b)
+    stride *= entry.axisSize(b);
+  return r - static_cast<int>(entry.coord(r, a) * stride);
+}
+
+/// Whether rank `r` reports its rows of the output: its coordinates on
+/// every axis but the batch axis are 0.
+inline bool reportsRows(const Entry &entry, int r) {
+  int32_t batchAxis = entry.fn->batch_axis();
+  for (int32_t a = 0; a < static_cast<int32_t>(entry.program->mesh()->size());
+       ++a)
+    if (a != batchAxis && entry.coord(r, a) != 0)
+      return false;
+  return true;
+}
+
 /// The per-axis groups of a mesh: for every axis, one group per slice (the
 /// ranks that differ only in that axis's coordinate). Threads of this
 /// process share LocalGroups; a process of an mpirun launch splits its world
@@ -55,15 +76,7 @@ public:
               static_cast<int>(entry.axisSize(a)), timeout);
   }
 
-  /// The slice of axis `a` rank `r` belongs to: its rank with that
-  /// coordinate zeroed.
-  int sliceOf(int r, int a) const {
-    int64_t stride = 1;
-    for (int b = static_cast<int>(entry.program->mesh()->size()) - 1; b > a;
-         --b)
-      stride *= entry.axisSize(b);
-    return r - static_cast<int>(entry.coord(r, a) * stride);
-  }
+  int sliceOf(int r, int a) const { return meshSliceOf(entry, r, a); }
 
   /// Rank `r`'s communicator on every axis, owned by `owned`.
   StatusOr<std::vector<Communicator *>>

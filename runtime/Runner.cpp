@@ -71,13 +71,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
       processComm->abort(why);
   };
   // The ranks whose other coordinates are all 0 report their batch rows.
-  auto reports = [&](int rank) {
-    for (int32_t a = 0; a < static_cast<int32_t>(fn.program->mesh()->size());
-         ++a)
-      if (a != batchAxis && fn.coord(rank, a) != 0)
-        return false;
-    return true;
-  };
+  auto reports = [&](int rank) { return reportsRows(fn, rank); };
   std::mutex resultMutex;
   RunResult result;
   result.traces.resize(tp);

@@ -24,6 +24,8 @@ BUILD=${ROSE_GPU_BUILD_DIR:-build-gpu}
 py=${PYTHON:-python3}
 export PYTHONPATH="$PWD/test/lib"
 failures=0
+skips=0
+skip() { echo "SKIP $*"; skips=$((skips + 1)); }
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 # check LABEL CMD...: runs CMD, prints its last line, records the outcome.
@@ -103,6 +105,8 @@ if [ -x "$BUILD/bin/rose-cuda-kernel-tests" ]; then
     case "$line" in
     "[       OK ] "*) pass "kernel ${line#\[       OK \] }" ;;
     "[  FAILED  ] "*" ms)") fail "kernel ${line#\[  FAILED  \] }" ;;
+    "[  SKIPPED ] CudaCommunicator.NcclCollectives"*) [ "$gpus" -lt 2 ] &&
+      skip "kernel NCCL collectives: one GPU" || fail "kernel ${line#\[  SKIPPED \] } skipped with $gpus GPUs" ;;
     "[  SKIPPED ] "*" ms)") fail "kernel ${line#\[  SKIPPED \] } skipped on a GPU machine" ;;
     esac
   done <"$tmp/kernels.txt"
@@ -123,8 +127,6 @@ FACTOR=3
 declare -A precision=([fp32]=float32 [tf32]=tf32 [bf16]=bf16 [fp16]=fp16)
 declare -A floor=([fp32]=1e-5 [tf32]=0 [bf16]=0 [fp16]=0)
 declare -A agree=([fp32]=0.99 [tf32]=0.99 [bf16]=0.9 [fp16]=0.9)
-skips=0
-skip() { echo "SKIP $*"; skips=$((skips + 1)); }
 # refute LABEL CMD...: CMD must fail (a canary).
 refute() {
   local label=$1
@@ -173,8 +175,8 @@ for dir in "$BUNDLE"/models/*/; do
   done
 done
 
-echo "== Hand-written blocks (Llama ops; ONNX primitives) and a Llama checkpoint (kv heads replicated at tp=4): CUDA fp32 vs the CPU backend"
-for block in llama-ops primitive-ops llama-hf; do
+echo "== Hand-written blocks (Llama ops; ONNX primitives; a split moved by all_to_all, on a dp x tp mesh too) and a Llama checkpoint (kv heads replicated at tp=4): CUDA fp32 vs the CPU backend"
+for block in llama-ops primitive-ops llama-hf all-to-all; do
   if [ ! -d "$BUNDLE/$block" ]; then
     skip "$block: not in the bundle (rerun gpu-prepare.sh)"
     continue
@@ -211,6 +213,18 @@ for spec in "models/sharp:hf/model.safetensors:tokens.npy:tp1 tp2" \
         $py test/lib/compare_tokens.py "$gd/greedy.npy" "$tmp/gen.npy"
   done
 done
+# Decode steps as CUDA graphs (one rank, or NCCL: capturable collectives):
+# the run says so, and its tokens equal those of plain launches.
+if [ -f "$BUNDLE/demo/tp1.rose" ]; then
+  demo_args=(--backend cuda --weights models/fortunes-llama/model.safetensors
+    --tokens "$BUNDLE/demo/prompt.npy" --generate 32 --ignore-eos)
+  expect_output "generate demo tp1: decode steps as CUDA graphs" "31 decode steps as CUDA graphs" \
+    "$run" "$BUNDLE/demo/tp1.rose" "${demo_args[@]}" --out-tokens "$tmp/graph.npy"
+  step "generate demo tp1 --no-graphs: rose-run" "$run" "$BUNDLE/demo/tp1.rose" "${demo_args[@]}" \
+    --no-graphs --out-tokens "$tmp/nograph.npy" --quiet &&
+    check "generate demo tp1: graph tokens equal plain launches" \
+      $py test/lib/compare_tokens.py "$tmp/nograph.npy" "$tmp/graph.npy"
+fi
 if [ -f "$BUNDLE/demo/tp2.rose" ]; then
   expect_output "generate demo tp2 bf16 --prompt (text out)" "^The meaning of life is" \
     "$run" "$BUNDLE/demo/tp2.rose" --backend cuda --comm shared --dtype bf16 \
@@ -257,6 +271,20 @@ if [ "$gpus" -ge 2 ]; then
         --weights "$w" --tokens "$t" --out "$tmp/mpi.npy" --quiet &&
         check "nccl tp=$tp mpirun -np $tp vs CPU" $py test/lib/check_logits.py "$small/cpu-tp$tp.npy" "$tmp/mpi.npy" --atol 1e-4
     fi
+  done
+  # all_to_all over NCCL (grouped send/recv), and a dp x tp mesh whose
+  # per-axis groups ncclCommSplit makes.
+  a2a="$BUNDLE/all-to-all"
+  for variant in tp-tp2 tp-dp2tp2; do
+    need=$([ $variant = tp-tp2 ] && echo 2 || echo 4)
+    if [ ! -f "$a2a/$variant.rose" ] || [ "$gpus" -lt "$need" ]; then
+      skip "nccl all-to-all $variant (needs the bundle's block and $need GPUs)"
+      continue
+    fi
+    step "nccl all-to-all $variant: rose-run" "$run" "$a2a/$variant.rose" --backend cuda --comm nccl \
+      --weights "$a2a/w.safetensors" --tokens "$a2a/tokens.npy" --out "$tmp/a2a.npy" --quiet &&
+      check "nccl all-to-all $variant vs CPU" $py test/lib/check_logits.py "$a2a/cpu-$variant.npy" \
+        "$tmp/a2a.npy" --atol 0 --rel 1e-5
   done
 else
   expect_error "nccl tp=2 on one GPU is refused" "needs one GPU per rank" \

@@ -106,6 +106,19 @@ for block in llama-ops:llama-block primitive-ops:primitives-block; do
   done
   echo "gpu-prepare: ${block%%:*} block tp=1,2"
 done
+# A split moved between dims by all_to_all (test/E2E/all-to-all.test), at
+# tp=2, 4 and on a dp=2 x tp=2 mesh (per-axis groups on the GPU).
+dir="$OUT/all-to-all"
+mkdir -p "$dir"
+$py test/lib/random_weights.py test/Inputs/all-to-all.mlir --out "$dir/w.safetensors"
+$py -m gpt2ref tokens --vocab 32 --batch 2 --seq 12 --seed 2 --out "$dir/tokens.npy"
+for mesh in tp=2 tp=4 dp=2,tp=2; do
+  variant="tp-${mesh//[=,]/}"
+  "${compile[@]}" test/Inputs/all-to-all.mlir --weights "$dir/w.safetensors" \
+    --mesh "$mesh" --no-dense -o "$dir/$variant.rose"
+  "${run[@]}" "$dir/$variant.rose" --tokens "$dir/tokens.npy" --out "$dir/cpu-$variant.npy" --quiet
+done
+echo "gpu-prepare: all-to-all block tp=2,4 and dp=2 x tp=2"
 
 # A Llama checkpoint (8 heads over 2 kv heads) at tp=2 and tp=4: at tp=4 the
 # kv heads are replicated (#rose.slice replicas = 2), a weight-loading path

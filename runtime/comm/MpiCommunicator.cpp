@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -97,7 +98,10 @@ private:
     return Status::success();
   }
 
-  Status allToAll(const float *in, size_t count, float *out) {
+  Status allToAll(const void *in, size_t count, void *out) override {
+    if (count > static_cast<size_t>(std::numeric_limits<int>::max()))
+      return Status::error("MPI all_to_all of ", count,
+                           " floats per rank: over MPI's int count");
     MPI_Request request;
     int rc = MPI_Ialltoall(in, static_cast<int>(count), MPI_FLOAT, out,
                            static_cast<int>(count), MPI_FLOAT, comm, &request);

@@ -58,6 +58,17 @@ public:
     return leave();
   }
 
+  Status allToAll(const void *in, size_t n, void *out) override {
+    // Rank r writes its chunk k into rank k's output at slot r.
+    ROSE_RETURN_IF_ERROR(arrive(in, out));
+    size_t bytes = n * storageBytes(g.storage);
+    for (int k = 0; k < size(); ++k)
+      ROSE_CUDA(cudaMemcpyAsync(static_cast<char *>(g.outputs[k]) + r * bytes,
+                                static_cast<const char *>(in) + k * bytes,
+                                bytes, cudaMemcpyDeviceToDevice, stream));
+    return leave();
+  }
+
   Status reduceScatterSum(const void *in, size_t n, void *out) override {
     ROSE_RETURN_IF_ERROR(arrive(in, out));
     size_t es = storageBytes(g.storage);
@@ -116,13 +127,44 @@ ncclDataType_t ncclType(Storage s) {
   return ncclFloat32;
 }
 
+/// Waits for a non-blocking NCCL communicator to finish initializing (init
+/// or split): a peer that never joins is a timeout error, a failed rank of
+/// this process (`cancel`) an abort. Frees the communicator on failure.
+Status awaitComm(ncclComm_t comm, ncclResult_t result, const char *what,
+                 std::chrono::seconds timeout,
+                 const std::atomic<bool> *cancel) {
+  Clock::time_point deadline = Clock::now() + timeout;
+  while (result == ncclInProgress && comm) {
+    if (cancel && *cancel) {
+      ncclCommAbort(comm);
+      return Status::error(what, ": collective aborted: another rank failed");
+    }
+    if (Clock::now() > deadline) {
+      ncclCommAbort(comm);
+      return Status::error(what, ": the other ranks did not join within ",
+                           timeout.count(), " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ncclCommGetAsyncError(comm, &result);
+  }
+  if (result != ncclSuccess) {
+    std::string detail = comm ? ncclGetLastError(comm) : "";
+    if (comm)
+      ncclCommAbort(comm);
+    return Status::error(what, " failed: ", ncclGetErrorString(result),
+                         detail.empty() ? "" : " (" + detail + ")");
+  }
+  return Status::success();
+}
+
 class NcclCommunicator : public Communicator {
 public:
   NcclCommunicator(ncclComm_t comm, int rank, int size, Storage storage,
                    cudaStream_t stream, std::chrono::seconds timeout,
                    const std::atomic<bool> *cancel)
-      : comm(comm), r(rank), n(size), type(ncclType(storage)), stream(stream),
-        timeout(timeout), cancel(cancel) {}
+      : comm(comm), r(rank), n(size), storage(storage), type(ncclType(storage)),
+        elementBytes(storageBytes(storage)), stream(stream), timeout(timeout),
+        cancel(cancel) {}
   ~NcclCommunicator() override {
     if (aborted)
       return; // ncclCommAbort freed it
@@ -148,6 +190,27 @@ public:
     return settle(ncclAllGather(in, out, count, type, comm, stream),
                   "ncclAllGather");
   }
+  Status allToAll(const void *in, size_t count, void *out) override {
+    // NCCL has no all-to-all collective: one send and one receive per peer
+    // in a group, which NCCL runs concurrently.
+    ROSE_RETURN_IF_ERROR(ready("ncclSend/ncclRecv"));
+    size_t bytes = count * elementBytes;
+    ROSE_RETURN_IF_ERROR(settle(ncclGroupStart(), "ncclGroupStart"));
+    for (int k = 0; k < n; ++k) {
+      ncclResult_t sent = ncclSend(static_cast<const char *>(in) + k * bytes,
+                                   count, type, k, comm, stream);
+      ncclResult_t received = ncclRecv(static_cast<char *>(out) + k * bytes,
+                                       count, type, k, comm, stream);
+      if (sent != ncclSuccess && sent != ncclInProgress)
+        received = sent;
+      if (received != ncclSuccess && received != ncclInProgress) {
+        ncclGroupEnd();
+        return check(received, "ncclSend/ncclRecv");
+      }
+    }
+    return settle(ncclGroupEnd(), "ncclGroupEnd (all_to_all)");
+  }
+
   Status reduceScatterSum(const void *in, size_t count, void *out) override {
     ROSE_RETURN_IF_ERROR(ready("ncclReduceScatter"));
     return settle(
@@ -202,6 +265,31 @@ public:
 
   void abort(const std::string &) override { abortComm(); }
 
+  /// One group per mesh-axis slice (ncclCommSplit, NCCL >= 2.18), on the
+  /// same stream and device.
+  StatusOr<std::unique_ptr<Communicator>> split(int color, int key) override {
+    ROSE_RETURN_IF_ERROR(ready("ncclCommSplit"));
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    ncclComm_t sub = nullptr;
+    ncclResult_t result = ncclCommSplit(comm, color, key, &sub, &config);
+    if (!sub) {
+      // Still enqueuing on the parent: wait for that, then for the child.
+      ROSE_RETURN_IF_ERROR(settle(result, "ncclCommSplit"));
+      if (!sub)
+        return Status::error("ncclCommSplit returned no communicator");
+      result = ncclInProgress;
+    }
+    ROSE_RETURN_IF_ERROR(
+        awaitComm(sub, result, "ncclCommSplit", timeout, cancel));
+    int rank = 0, size = 0;
+    ROSE_RETURN_IF_ERROR(
+        check(ncclCommUserRank(sub, &rank), "ncclCommUserRank"));
+    ROSE_RETURN_IF_ERROR(check(ncclCommCount(sub, &size), "ncclCommCount"));
+    return std::unique_ptr<Communicator>(std::make_unique<NcclCommunicator>(
+        sub, rank, size, storage, stream, timeout, cancel));
+  }
+
 private:
   /// Checked before every NCCL call: an aborted communicator has been
   /// freed by ncclCommAbort, and a failed peer means the call would wait.
@@ -241,7 +329,9 @@ private:
 
   ncclComm_t comm;
   int r, n;
+  Storage storage;
   ncclDataType_t type;
+  size_t elementBytes;
   cudaStream_t stream;
   std::chrono::seconds timeout;
   const std::atomic<bool> *cancel;
@@ -275,29 +365,9 @@ rose::cuda::ncclCommunicator(const std::string &idBytes, int rank, int size,
   config.blocking = 0;
   ncclComm_t comm = nullptr;
   ncclResult_t result = ncclCommInitRankConfig(&comm, size, id, rank, &config);
-  Clock::time_point deadline = Clock::now() + timeout;
-  while (result == ncclInProgress) {
-    if (cancel && *cancel) {
-      ncclCommAbort(comm);
-      return Status::error("collective aborted: another rank failed");
-    }
-    if (Clock::now() > deadline) {
-      ncclCommAbort(comm);
-      return Status::error("NCCL rank ", rank, " of ", size,
-                           ": the other ranks did not join within ",
-                           timeout.count(), " s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    ncclCommGetAsyncError(comm, &result);
-  }
-  if (result != ncclSuccess) {
-    std::string detail = comm ? ncclGetLastError(comm) : "";
-    if (comm)
-      ncclCommAbort(comm);
-    return Status::error("NCCL init of rank ", rank, " of ", size,
-                         " failed: ", ncclGetErrorString(result),
-                         detail.empty() ? "" : " (" + detail + ")");
-  }
+  std::string what = "NCCL init of rank " + std::to_string(rank) + " of " +
+                     std::to_string(size);
+  ROSE_RETURN_IF_ERROR(awaitComm(comm, result, what.c_str(), timeout, cancel));
   return std::unique_ptr<Communicator>(std::make_unique<NcclCommunicator>(
       comm, rank, size, storage, stream, timeout, cancel));
 }

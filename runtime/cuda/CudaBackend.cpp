@@ -358,6 +358,31 @@ Status CudaBackend::beginCall() {
   return Status::success();
 }
 
+Status CudaBackend::launchCaptured(const std::function<Status()> &work) {
+  GraphHandle graph;
+  ROSE_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
+  Status status = work();
+  cudaError_t end = cudaStreamEndCapture(stream(), graph.out());
+  ROSE_RETURN_IF_ERROR(status);
+  ROSE_CUDA(end);
+  if (captured_) {
+    cudaGraphExecUpdateResultInfo info;
+    if (cudaGraphExecUpdate(captured_.get(), graph.get(), &info) !=
+        cudaSuccess) {
+      // Another topology (a new shape): instantiate anew.
+      (void)cudaGetLastError();
+      captured_.reset();
+    }
+  }
+  if (!captured_) {
+    ROSE_CUDA(cudaGraphInstantiate(captured_.out(), graph.get(), 0));
+    ++graphInstantiations_;
+  }
+  ROSE_CUDA(cudaGraphLaunch(captured_.get(), stream()));
+  ++graphLaunches_;
+  return Status::success();
+}
+
 Status CudaBackend::finish() {
   int64_t flag[2] = {0, 0};
   ROSE_CUDA(cudaMemcpyAsync(flag, errorFlag.get(), sizeof(flag),

@@ -4,13 +4,14 @@
 // CHECK-LABEL: func @tp1_collectives
 // CHECK-SAME: (%[[X:.*]]: tensor<?x?x8xf32>)
 // CHECK-NOT: rose.
-// CHECK: return %[[X]], %[[X]], %[[X]], %[[X]]
-func.func @tp1_collectives(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
+// CHECK: return %[[X]], %[[X]], %[[X]], %[[X]], %[[X]]
+func.func @tp1_collectives(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) {
   %r = rose.all_reduce %x sum over "tp"(1) : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %g = rose.all_gather %x over "tp"(1) dim 2 : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %s = rose.reduce_scatter %x sum over "tp"(1) dim 2 : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
   %l = rose.shard_slice %x over "tp"(1) dim 2 : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
-  return %r, %g, %s, %l : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  %a = rose.all_to_all %x over "tp"(1) split 2 concat 1 : tensor<?x?x8xf32> -> tensor<?x?x8xf32>
+  return %r, %g, %s, %l, %a : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>
 }
 
 // -----

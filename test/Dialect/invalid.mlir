@@ -448,6 +448,30 @@ func.func @f(%x: tensor<2x8xf32>) {
 
 // -----
 
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{split and concat dims must differ, both are 1}}
+  %y = rose.all_to_all %x over "tp"(2) split 1 concat 1 : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x6xf32>) {
+  // expected-error@+1 {{dim 1 of size 6 is not divisible by group_size 4}}
+  %y = rose.all_to_all %x over "tp"(4) split 1 concat 0 : tensor<2x6xf32> -> tensor<8x1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{dim 3 is out of range for rank 2}}
+  %y = rose.all_to_all %x over "tp"(2) split 1 concat 3 : tensor<2x8xf32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x?x30xf32>) {
   // expected-error@+1 {{dim 2 of size 30 is not divisible by group_size 4}}
   %y = rose.reduce_scatter %x sum over "tp"(4) dim 2 : tensor<?x?x30xf32> -> tensor<?x?x7xf32>

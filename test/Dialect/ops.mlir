@@ -145,6 +145,13 @@ func.func @collectives(%x: tensor<?x?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x
   return %r, %g, %s, %l : tensor<?x?x8xf32>, tensor<?x?x32xf32>, tensor<?x?x2xf32>, tensor<?x?x4xf32>
 }
 
+// CHECK-LABEL: func @all_to_all
+func.func @all_to_all(%x: tensor<?x16x8xf32>) -> tensor<?x64x2xf32> {
+  // CHECK: rose.all_to_all %{{.*}} over "tp"(4) split 2 concat 1 : tensor<?x16x8xf32> -> tensor<?x64x2xf32>
+  %t = rose.all_to_all %x over "tp"(4) split 2 concat 1 : tensor<?x16x8xf32> -> tensor<?x64x2xf32>
+  return %t : tensor<?x64x2xf32>
+}
+
 // CHECK-LABEL: func @sharding_attr
 func.func @sharding_attr(%x: tensor<?x?x8xf32>) -> tensor<?x?x8xf32> {
   // CHECK: rose.param "w" {rose.sharding = #rose.shard<split = 1>} : tensor<8x8xf32>

@@ -93,6 +93,48 @@ func.func @reshape_uneven(%x: tensor<2x8xf32>) -> tensor<2x3x4xf32> {
 
 // -----
 
+// A split that moves from one dim to another: one all_to_all, which sends
+// half of each rank's chunk (gather + slice would receive a whole one).
+// CHECK-LABEL: func.func @split_move
+// CHECK: %[[Y:.*]] = rose.matmul {{.*}} -> tensor<4x3xf32>
+// CHECK: %[[A:.*]] = rose.all_to_all %[[Y]] over "tp"(2) split 0 concat 1 : tensor<4x3xf32> -> tensor<2x6xf32>
+// CHECK: %[[R:.*]] = rose.relu %[[A]] : tensor<2x6xf32>
+// CHECK: rose.all_gather %[[R]] over "tp"(2) dim 0 : tensor<2x6xf32> -> tensor<4x6xf32>
+// CHECK-NOT: rose.shard_slice
+module {
+rose.mesh @mesh(tp = 2)
+func.func @split_move(%x: tensor<4x8xf32>) -> tensor<4x6xf32> {
+  %w = rose.param "w" : tensor<8x6xf32>
+  %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>} : tensor<4x8xf32>, tensor<8x6xf32> -> tensor<4x6xf32>
+  %r = rose.relu %y {rose.sharding = #rose.shard<split = 0>} : tensor<4x6xf32> -> tensor<4x6xf32>
+  return %r : tensor<4x6xf32>
+}
+}
+
+// -----
+
+// The same move from a padded split (7 columns over 2 ranks: 4 + 4, one
+// padding): all_to_all would exchange the padding, so the value is gathered,
+// the padding dropped, and this rank's rows sliced.
+// CHECK-LABEL: func.func @split_move_padded
+// CHECK: %[[Y:.*]] = rose.matmul {{.*}} -> tensor<4x4xf32>
+// CHECK: %[[G:.*]] = rose.all_gather %[[Y]] over "tp"(2) dim 1 : tensor<4x4xf32> -> tensor<4x8xf32>
+// CHECK: %[[S:.*]] = rose.slice %[[G]] axis 1 from 0 to 7 : tensor<4x8xf32> -> tensor<4x7xf32>
+// CHECK: %[[L:.*]] = rose.shard_slice %[[S]] over "tp"(2) dim 0 : tensor<4x7xf32> -> tensor<2x7xf32>
+// CHECK: rose.relu %[[L]] : tensor<2x7xf32>
+// CHECK-NOT: rose.all_to_all
+module {
+rose.mesh @mesh(tp = 2)
+func.func @split_move_padded(%x: tensor<4x8xf32>) -> tensor<4x7xf32> {
+  %w = rose.param "w" : tensor<8x7xf32>
+  %y = rose.matmul %x, %w {rose.sharding = #rose.shard<split = 1>, rose.sharding_pad} : tensor<4x8xf32>, tensor<8x7xf32> -> tensor<4x7xf32>
+  %r = rose.relu %y {rose.sharding = #rose.shard<split = 0>} : tensor<4x7xf32> -> tensor<4x7xf32>
+  return %r : tensor<4x7xf32>
+}
+}
+
+// -----
+
 // Softmax and layer_norm keep their axis whole: a split there is gathered;
 // a split elsewhere stays.
 // CHECK-LABEL: func.func @softmax_axis

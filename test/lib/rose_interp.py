@@ -300,6 +300,11 @@ def run(path, tokens, weights_path=None, inputs=None, function=None):
             dim = int(re.search(r"dim (\d+)", rest).group(1))
             whole = np.concatenate(val(0), axis=dim)
             out = [whole] * tp
+        elif op == "rose.all_to_all":
+            split, concat = map(int, re.search(r"split (\d+) concat (\d+)", rest).groups())
+            chunks = [np.split(x, tp, axis=split) for x in val(0)]
+            out = [np.concatenate([chunks[k][r] for k in range(tp)], axis=concat)
+                   for r in range(tp)]
         elif op in ("rose.reduce_scatter", "rose.shard_slice"):
             dim = int(re.search(r"dim (\d+)", rest).group(1))
             xs = val(0)

@@ -250,6 +250,9 @@ int rose::runGenerate(
             << result->decodeSeconds * 1e3 << " ms: " << perSequence
             << " tokens/s per sequence, " << perSequence * req.batch
             << " tokens/s overall; KV cache " << result->cacheBytesPerRank
-            << " bytes per rank\n";
+            << " bytes per rank";
+  if (result->graphSteps > 0)
+    std::cout << "; " << result->graphSteps << " decode steps as CUDA graphs";
+  std::cout << "\n";
   return 0;
 }

@@ -191,7 +191,9 @@ static int runMain(int argc, char **argv) {
                  "time N more runs after the checked one (cpu: median and "
                  "min; cuda: the mean, CUDA graph replays when possible)")
       ->check(CLI::Range(1, 1000000));
-  app.add_flag("--no-graphs", noGraphs, "cuda: time --repeat without graphs");
+  app.add_flag(
+      "--no-graphs", noGraphs,
+      "cuda: no CUDA graphs (--repeat timing, --generate decode steps)");
   app.add_option("--timeout", timeout,
                  "seconds before a collective that never completes fails "
                  "the run (default 300)")
