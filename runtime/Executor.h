@@ -123,6 +123,9 @@ private:
   Executor(const Entry &entry, Backend &backend,
            std::vector<Communicator *> comms);
   Status runOp(const fb::Op &op);
+  /// all_reduce, all_gather, reduce_scatter, all_to_all, shard_slice
+  /// (ExecutorCollectives.cpp).
+  Status runCollective(const fb::Op &op);
   Status matmul(const fb::Op &op, const void *x, const Shape &xShape,
                 const void *w, const Shape &wShape, const void *bias, void *y,
                 const Shape &outShape);

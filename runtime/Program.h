@@ -25,6 +25,10 @@
 
 namespace rose {
 
+/// The largest dim a shape may have: keeps every size computed from shapes
+/// exact (and fuzzing cheap).
+inline constexpr int64_t kMaxDim = int64_t(1) << 40;
+
 /// Incremented on any incompatible change to Program.fbs: the version this
 /// compiler writes. Version 3 added persistent buffers (Program.buffers,
 /// Value.buffer, CacheWrite), which a version 2 reader would misread; a

@@ -43,6 +43,9 @@ public:
   }
 
   Status allGather(const void *in, size_t count, void *out) override {
+    if (count > static_cast<size_t>(std::numeric_limits<int>::max()))
+      return Status::error("MPI all_gather of ", count,
+                           " floats per rank: over MPI's int count");
     MPI_Request request;
     int rc = MPI_Iallgather(in, static_cast<int>(count), MPI_FLOAT, out,
                             static_cast<int>(count), MPI_FLOAT, comm, &request);
