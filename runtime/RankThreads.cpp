@@ -22,6 +22,17 @@ Status rose::runRankThreads(const std::vector<int> &ranks,
   return Status::success();
 }
 
+StatusOr<int64_t> rose::localBatchOf(const Entry &entry, int64_t batch) {
+  int32_t batchAxis = entry.fn->batch_axis();
+  int64_t parts = batchAxis >= 0 ? entry.axisSize(batchAxis) : 1;
+  if (batch % parts != 0)
+    return Status::error("batch ", batch, " is not divisible by mesh axis '",
+                         entry.program->mesh()->Get(batchAxis)->name()->str(),
+                         "' (", parts,
+                         " ranks): each gets an equal share of the sequences");
+  return batch / parts;
+}
+
 Status rose::checkTokenIds(const std::vector<int64_t> &tokens, int64_t batch,
                            int64_t seq, int64_t vocab) {
   for (int64_t i = 0; i < batch * seq; ++i)

@@ -48,6 +48,17 @@ inline int meshSliceOf(const Entry &entry, int r, int a) {
   return r - static_cast<int>(entry.coord(r, a) * stride);
 }
 
+/// The sequences each rank of `entry` runs of a batch of `batch`: all of
+/// them, or with a batch axis (dp) an equal share per coordinate (an error
+/// when the axis does not divide the batch).
+StatusOr<int64_t> localBatchOf(const Entry &entry, int64_t batch);
+
+/// The first batch row rank `r` runs, of `localBatch` rows per rank.
+inline int64_t firstRowOf(const Entry &entry, int r, int64_t localBatch) {
+  int32_t batchAxis = entry.fn->batch_axis();
+  return batchAxis >= 0 ? entry.coord(r, batchAxis) * localBatch : 0;
+}
+
 /// Whether rank `r` reports its rows of the output: its coordinates on
 /// every axis but the batch axis are 0.
 inline bool reportsRows(const Entry &entry, int r) {
@@ -71,12 +82,10 @@ public:
     local.resize(axes);
     for (int a = 0; a < axes; ++a)
       for (int r = 0; r < entry.ranks(); ++r)
-        if (!local[a].count(sliceOf(r, a)))
-          local[a][sliceOf(r, a)] = std::make_unique<LocalGroup>(
+        if (!local[a].count(meshSliceOf(entry, r, a)))
+          local[a][meshSliceOf(entry, r, a)] = std::make_unique<LocalGroup>(
               static_cast<int>(entry.axisSize(a)), timeout);
   }
-
-  int sliceOf(int r, int a) const { return meshSliceOf(entry, r, a); }
 
   /// Rank `r`'s communicator on every axis, owned by `owned`.
   StatusOr<std::vector<Communicator *>>
@@ -89,10 +98,10 @@ public:
         continue;
       }
       StatusOr<std::unique_ptr<Communicator>> made =
-          process
-              ? process->split(sliceOf(r, a), entry.coord(r, a))
-              : StatusOr<std::unique_ptr<Communicator>>(
-                    local[a][sliceOf(r, a)]->communicator(entry.coord(r, a)));
+          process ? process->split(meshSliceOf(entry, r, a), entry.coord(r, a))
+                  : StatusOr<std::unique_ptr<Communicator>>(
+                        local[a][meshSliceOf(entry, r, a)]->communicator(
+                            entry.coord(r, a)));
       if (!made)
         return made.status();
       owned.push_back(made.take());

@@ -25,12 +25,10 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
   // A batch axis (dp) gives each of its coordinates its rows of the batch.
   int32_t batchAxis = fn.fn->batch_axis();
   int64_t batchParts = batchAxis >= 0 ? fn.axisSize(batchAxis) : 1;
-  if (req.batch % batchParts != 0)
-    return Status::error(
-        "batch ", req.batch, " is not divisible by mesh axis '",
-        fn.program->mesh()->Get(batchAxis)->name()->str(), "' (", batchParts,
-        " ranks): each gets an equal share of the sequences");
-  const int64_t localBatch = req.batch / batchParts;
+  auto perRankBatch = localBatchOf(fn, req.batch);
+  if (!perRankBatch)
+    return perRankBatch.status();
+  const int64_t localBatch = *perRankBatch;
   // Fail before any rank starts on a call the program cannot lay out.
   auto layout = layoutCall(fn, localBatch, req.seq);
   if (!layout)
@@ -70,8 +68,6 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     if (processComm)
       processComm->abort(why);
   };
-  // The ranks whose other coordinates are all 0 report their batch rows.
-  auto reports = [&](int rank) { return reportsRows(fn, rank); };
   std::mutex resultMutex;
   RunResult result;
   result.traces.resize(tp);
@@ -93,8 +89,7 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
     }
     // Axis 0's group (the whole mesh when 1-D) serves loss parallelism.
     Communicator *comm = (*comms)[0];
-    int64_t rowStart =
-        batchAxis >= 0 ? fn.coord(rank, batchAxis) * localBatch : 0;
+    int64_t rowStart = firstRowOf(fn, rank, localBatch);
     const int64_t *tokens = req.tokens.data() + rowStart * req.seq;
     auto progress = [&](size_t bytes) {
       size_t done = loaded += bytes;
@@ -196,13 +191,13 @@ StatusOr<RunResult> rose::runOnCpu(const Program &program,
         result.shape = {req.batch, shape[1], shape[2]};
         result.logits.resize(n * batchParts);
         for (int r = 0; r < tp; ++r)
-          if (reports(r))
+          if (reportsRows(fn, r))
             std::copy(all.begin() + r * n, all.begin() + (r + 1) * n,
                       result.logits.begin() + fn.coord(r, batchAxis) * n);
       }
       return Status::success();
     }
-    if (reports(rank)) {
+    if (reportsRows(fn, rank)) {
       // This rank's rows of the whole [batch, seq, vocab] logits.
       std::lock_guard<std::mutex> lock(resultMutex);
       size_t row = numElements(shape) / std::max<int64_t>(shape[0], 1);

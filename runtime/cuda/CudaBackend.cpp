@@ -358,28 +358,33 @@ Status CudaBackend::beginCall() {
   return Status::success();
 }
 
-Status CudaBackend::launchCaptured(const std::function<Status()> &work) {
+StatusOr<GraphHandle>
+CudaBackend::capture(const std::function<Status()> &work) {
   GraphHandle graph;
   ROSE_CUDA(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
   Status status = work();
   cudaError_t end = cudaStreamEndCapture(stream(), graph.out());
   ROSE_RETURN_IF_ERROR(status);
   ROSE_CUDA(end);
+  return graph;
+}
+
+Status CudaBackend::launchCaptured(const std::function<Status()> &work) {
+  auto graph = capture(work);
+  if (!graph)
+    return graph.status();
   if (captured_) {
     cudaGraphExecUpdateResultInfo info;
-    if (cudaGraphExecUpdate(captured_.get(), graph.get(), &info) !=
+    if (cudaGraphExecUpdate(captured_.get(), graph->get(), &info) !=
         cudaSuccess) {
       // Another topology (a new shape): instantiate anew.
       (void)cudaGetLastError();
       captured_.reset();
     }
   }
-  if (!captured_) {
-    ROSE_CUDA(cudaGraphInstantiate(captured_.out(), graph.get(), 0));
-    ++graphInstantiations_;
-  }
+  if (!captured_)
+    ROSE_CUDA(cudaGraphInstantiate(captured_.out(), graph->get(), 0));
   ROSE_CUDA(cudaGraphLaunch(captured_.get(), stream()));
-  ++graphLaunches_;
   return Status::success();
 }
 

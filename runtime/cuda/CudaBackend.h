@@ -122,10 +122,8 @@ public:
   Status beginCall() override;
   Status finish() override;
   Status launchCaptured(const std::function<Status()> &work) override;
-  /// Graph launches of launchCaptured so far, and how many of them needed a
-  /// new instantiation (the rest updated the previous graph in place).
-  int64_t graphLaunches() const { return graphLaunches_; }
-  int64_t graphInstantiations() const { return graphInstantiations_; }
+  /// The graph of the work `work` enqueues on this backend's stream.
+  StatusOr<GraphHandle> capture(const std::function<Status()> &work);
 
 protected:
   StatusOr<void *> rawAllocate(size_t bytes) override;
@@ -133,7 +131,6 @@ protected:
 
 private:
   GraphExecHandle captured_; // launchCaptured's graph
-  int64_t graphLaunches_ = 0, graphInstantiations_ = 0;
   explicit CudaBackend(Precision precision)
       : precision_(precision), storage_(storageOf(precision)) {}
   /// A launch error shows up next to the kernel that made it.

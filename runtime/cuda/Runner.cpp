@@ -26,13 +26,10 @@ static StatusOr<double> timeRepeats(Executor &executor, CudaBackend &backend,
     useGraph = useGraph && comm->capturable();
   GraphExecHandle graph;
   if (useGraph) {
-    GraphHandle captured;
-    ROSE_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    Status status = executor.enqueue();
-    cudaError_t end = cudaStreamEndCapture(stream, captured.out());
-    ROSE_RETURN_IF_ERROR(status);
-    ROSE_CUDA(end);
-    ROSE_CUDA(cudaGraphInstantiate(graph.out(), captured.get(), 0));
+    auto captured = backend.capture([&] { return executor.enqueue(); });
+    if (!captured)
+      return captured.status();
+    ROSE_CUDA(cudaGraphInstantiate(graph.out(), captured->get(), 0));
     // One untimed replay: the first launch uploads the graph.
     ROSE_CUDA(cudaGraphLaunch(graph.get(), stream));
     ROSE_RETURN_IF_ERROR(executor.finish());
@@ -242,14 +239,10 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
   ROSE_RETURN_IF_ERROR(checkTokenIds(req.tokens, req.batch, req.seq,
                                      program.root().vocab_size()));
   // A batch axis (dp) gives each of its coordinates its rows of the batch.
-  int32_t batchAxis = fn.fn->batch_axis();
-  int64_t batchParts = batchAxis >= 0 ? fn.axisSize(batchAxis) : 1;
-  if (req.batch % batchParts != 0)
-    return Status::error(
-        "batch ", req.batch, " is not divisible by mesh axis '",
-        fn.program->mesh()->Get(batchAxis)->name()->str(), "' (", batchParts,
-        " ranks): each gets an equal share of the sequences");
-  const int64_t localBatch = req.batch / batchParts;
+  auto perRankBatch = localBatchOf(fn, req.batch);
+  if (!perRankBatch)
+    return perRankBatch.status();
+  const int64_t localBatch = *perRankBatch;
   std::chrono::seconds timeout(req.timeoutSeconds);
   CudaLaunch launch;
   ROSE_RETURN_IF_ERROR(launch.plan(fn, options, timeout));
@@ -302,8 +295,7 @@ StatusOr<RunResult> rose::cuda::runOnCuda(const Program &program,
         runInfo.device = prop.name;
       runInfo.communicator = me.comms.back()->name();
     }
-    int64_t rowStart =
-        batchAxis >= 0 ? fn.coord(rank, batchAxis) * localBatch : 0;
+    int64_t rowStart = firstRowOf(fn, rank, localBatch);
     auto runStart = Clock::now();
     Status status = (*executor)->run(
         req.tokens.data() + rowStart * req.seq, localBatch, req.seq,
